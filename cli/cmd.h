@@ -1,0 +1,38 @@
+/* cli/cmd.h — the subcommand table: every `deidtk NAME` is one cmd-NAME.c file.
+ * Only cli/ prints; library stages return a status and an error message. */
+#ifndef DEIDTK_CMD_H
+#define DEIDTK_CMD_H
+
+/* Exit statuses shared by every command (deidtk(1), EXIT STATUS). */
+enum {
+    EXIT_GATE_PASS = 0,
+    EXIT_GATE_BLOCKED = 1,
+    EXIT_USAGE = 2,
+    EXIT_UNREADABLE = 3
+};
+
+struct cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);   /* argv[0] is the command name */
+    const char *usage;                    /* one line, after "deidtk " */
+    const char *summary;
+};
+
+extern const struct cmd cmd_table[];
+
+int cmd_run(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+
+/* Prints "usage: deidtk <usage>" for the named command to stderr; returns EXIT_USAGE. */
+int cmd_usage(const char *name);
+/* Handles --help / --version as argv[1]; returns 1 if it did (caller exits 0). */
+int cmd_common_flag(const char *name, int argc, char **argv);
+/* "deidtk NAME: not implemented yet" and EXIT_USAGE, for commands a later issue fills. */
+int cmd_unimplemented(const char *name);
+
+#endif

@@ -1,0 +1,77 @@
+/* cli/deidtk.c — entry point: dispatches argv[1] through the subcommand table. */
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "cli/cmd.h"
+
+const struct cmd cmd_table[] = {
+    {"run", cmd_run, "run INPUT... -o OUTDIR [options]", "de-identify, verify each output, report, gate"},
+    {"verify", cmd_verify, "verify DIR... [options]", "inspect a dataset's tags and pixels, report, gate"},
+    {"report", cmd_report, "report REPORT.json... -o FILE", "render HTML, merge shard reports"},
+    {"audit", cmd_audit, "audit SUBCOMMAND [options]", "query and check the audit trail, record reviews"},
+    {"profile", cmd_profile, "profile [--option NAME]... [--list] [--json]", "print the effective action for every attribute"},
+    {"keygen", cmd_keygen, "keygen -o FILE", "make a pseudonymization key"},
+    {"dump", cmd_dump, "dump FILE...", "print every element's path, VR and value"},
+    {NULL, NULL, NULL, NULL}
+};
+
+static void usage_all(FILE *out)
+{
+    fprintf(out, "usage: deidtk COMMAND [ARGS]\n\ncommands:\n");
+    for (const struct cmd *c = cmd_table; c->name; c++)
+        fprintf(out, "  %-8s %s\n", c->name, c->summary);
+    fprintf(out, "\n'deidtk COMMAND --help' for a command's usage; man deidtk for more.\n");
+}
+
+int cmd_usage(const char *name)
+{
+    for (const struct cmd *c = cmd_table; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            fprintf(stderr, "usage: deidtk %s\n", c->usage);
+    return EXIT_USAGE;
+}
+
+int cmd_common_flag(const char *name, int argc, char **argv)
+{
+    if (argc < 2)
+        return 0;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        for (const struct cmd *c = cmd_table; c->name; c++)
+            if (strcmp(c->name, name) == 0)
+                printf("usage: deidtk %s\n%s\n", c->usage, c->summary);
+        return 1;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("deidtk %s %s\n", name, PACKAGE_VERSION);
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_unimplemented(const char *name)
+{
+    fprintf(stderr, "deidtk %s: not implemented yet\n", name);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_all(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage_all(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("deidtk %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    for (const struct cmd *c = cmd_table; c->name; c++)
+        if (strcmp(c->name, argv[1]) == 0)
+            return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "deidtk: unknown command '%s'\n", argv[1]);
+    usage_all(stderr);
+    return EXIT_USAGE;
+}

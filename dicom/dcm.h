@@ -1,0 +1,140 @@
+/* dicom/dcm.h — the C API over DCMTK, the only door to DICOM in deidtk.
+ *
+ * Owns: opening files with clear errors, walking and editing every element (sequence
+ * items and private blocks included), values as UTF-8, atomic saving, decoding frames to
+ * 8-bit grey or RGB, and blanking pixel rectangles. No DCMTK type or C++ exception
+ * crosses this header. Every function that can fail returns DCM_OK or an error code and
+ * writes a one-line message naming the file into the caller's err buffer.
+ */
+#ifndef DEIDTK_DCM_H
+#define DEIDTK_DCM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum dcm_status {
+    DCM_OK = 0,
+    DCM_EIO,          /* cannot read or write the file */
+    DCM_EFORMAT,      /* not DICOM, truncated, absurd lengths, too deep */
+    DCM_ENOTFOUND,    /* no element at that path */
+    DCM_EUNSUPPORTED, /* e.g. a transfer syntax nothing here can decode */
+    DCM_EARG,         /* bad path or argument */
+    DCM_ENOMEM
+};
+
+/* Deepest sequence nesting accepted on open; deeper files are rejected as malformed. */
+#define DCM_MAX_DEPTH 64
+
+typedef struct dcm_file dcm_file;
+
+/* Opens a Part 10 file, or a bare dataset without meta header, in any transfer syntax
+ * DCMTK reads. On success *out is owned by the caller: free it with dcm_close(). */
+int dcm_open(const char *path, dcm_file **out, char *err, size_t errlen);
+void dcm_close(dcm_file *f);
+
+/* Registers DCMTK's JPEG, JPEG-LS and RLE codecs; idempotent and thread-safe. dcm_open
+ * calls it, so callers need it only to be explicit. */
+void dcm_global_init(void);
+
+const char *dcm_path(const dcm_file *f);
+/* Transfer syntax UID the file was read in (never NULL). */
+const char *dcm_transfer_syntax(const dcm_file *f);
+
+/* One element as handed to a walker or editor. Everything points into storage owned by
+ * the walk and is valid only during the callback. */
+typedef struct dcm_elem {
+    const char *path;       /* "(0040,0275)[0].(0032,1060)"; meta elements start "meta." */
+    uint16_t group, element;
+    char vr[3];             /* "PN", "SQ", ... ("UN" for unknown) */
+    const char *keyword;    /* DICOM keyword from DCMTK's dictionary, "" if unknown */
+    const char *creator;    /* private creator of a private element's block, else NULL */
+    const char *value;      /* text VRs: the value as UTF-8 (multiple values joined by '\');
+                               numbers and tags as text; NULL for SQ and binary VRs */
+    const unsigned char *bytes; /* binary VRs (OB/OW/UN/...) other than pixel, overlay,
+                               curve and waveform data: the raw bytes; else NULL */
+    size_t length;          /* stored value length in bytes */
+    int depth;              /* 0 at the top level, n inside n sequences */
+    int is_meta;            /* file meta information element */
+    int is_bulk;            /* pixel, overlay, curve or waveform data */
+    int nitems;             /* for SQ: number of items */
+    /* Tags of the enclosing sequences, outermost first (depth entries). */
+    const uint32_t *parents;
+} dcm_elem;
+
+/* Walks every element depth-first: meta header first, then the dataset; a sequence is
+ * visited before its items' elements. Returning non-zero from fn stops the walk and
+ * dcm_walk returns that value. */
+typedef int (*dcm_walk_fn)(const dcm_elem *e, void *ud);
+int dcm_walk(dcm_file *f, dcm_walk_fn fn, void *ud, char *err, size_t errlen);
+
+/* What an editor decides for one element of the dataset (not the meta header). */
+typedef enum {
+    DCM_KEEP = 0,   /* leave it; for SQ, also visit its items */
+    DCM_KEEP_WHOLE, /* leave it and, for SQ, do not visit its items */
+    DCM_REMOVE,
+    DCM_EMPTY,      /* zero length value (SQ: no items) */
+    DCM_REPLACE     /* set value to verdict.value (UTF-8, '\'-separated for multi) */
+} dcm_verdict_kind;
+
+typedef struct dcm_verdict {
+    dcm_verdict_kind kind;
+    char *value;    /* DCM_REPLACE: malloc'd by the editor, freed by dcm_edit */
+} dcm_verdict;
+
+/* Visits every dataset element depth-first like dcm_walk and applies the verdict the
+ * callback returns. The verdict starts as DCM_KEEP. Edits of values of private blocks
+ * are allowed; removing a private creator element does not remove its block by itself.
+ * A non-zero return from fn aborts (the dataset may be partly edited) and is returned. */
+typedef int (*dcm_edit_fn)(const dcm_elem *e, dcm_verdict *v, void *ud);
+int dcm_edit(dcm_file *f, dcm_edit_fn fn, void *ud, char *err, size_t errlen);
+
+/* Get/set at a path like "(0010,0010)" or "(0008,1115)[0].(0008,1155)". dcm_get gives a
+ * malloc'd UTF-8 string the caller frees; DCM_ENOTFOUND when absent. dcm_set creates the
+ * element (and missing sequence items on the way) if needed. */
+int dcm_get(dcm_file *f, const char *path, char **value, char *err, size_t errlen);
+int dcm_set(dcm_file *f, const char *path, const char *value, char *err, size_t errlen);
+int dcm_remove(dcm_file *f, const char *path, char *err, size_t errlen);
+int dcm_empty(dcm_file *f, const char *path, char *err, size_t errlen);
+
+/* Appends an item to a (possibly new) top-level sequence at seq_path and returns its
+ * index in *index, for building e.g. De-identification Method Code Sequence. */
+int dcm_add_item(dcm_file *f, const char *seq_path, int *index, char *err, size_t errlen);
+
+/* Saves atomically (temporary file in the same folder, fsync, rename) with a fresh meta
+ * header, in the transfer syntax the file was read in when it can be kept, otherwise
+ * explicit VR little endian. Pixel data that was not changed is written byte-identical. */
+int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen);
+
+/* Frames. */
+int dcm_frame_count(dcm_file *f, int *count, char *err, size_t errlen);
+
+typedef struct dcm_image {
+    int width, height;
+    int channels;           /* 1 grey, 3 RGB */
+    unsigned char *pixels;  /* row-major, channels interleaved; free with dcm_image_free */
+} dcm_image;
+
+/* Decodes frame n (0-based) to 8 bits: grey with the file's VOI window (else min-max),
+ * MONOCHROME1 inverted so text is as it appears on screen; colour as RGB. JPEG 2000 is
+ * decoded with OpenJPEG. DCM_EUNSUPPORTED when nothing here can decode it. */
+int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen);
+void dcm_image_free(dcm_image *img);
+
+typedef struct dcm_rect { int frame, x, y, w, h; } dcm_rect;  /* frame -1: every frame */
+
+/* Fills the rectangles (clipped to the image) with the frame's background value in the
+ * stored pixel domain. A compressed file is decompressed first and will be saved
+ * explicit VR little endian. */
+int dcm_blank_rects(dcm_file *f, const dcm_rect *rects, size_t n, char *err, size_t errlen);
+
+/* "(gggg,eeee)" for a tag into buf (at least 12 bytes). */
+void dcm_tag_str(uint16_t group, uint16_t element, char *buf);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
