@@ -1,1 +1,745 @@
-/* placeholder until written */
+// dicom/dcm.cc — the DCMTK side of dicom/dcm.h: open, walk, edit, save.
+// Frame decoding and pixel blanking live in dicom/pixels.cc.
+#include "config.h"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcspchrs.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <libgen.h>
+#include <new>
+#include <pthread.h>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+#include "dicom/dcm_internal.h"
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_codecs()
+{
+    // DCMTK's logger would print parser warnings (which can quote values) to stderr.
+    OFLog::configure(OFLogger::OFF_LOG_LEVEL);
+    DJDecoderRegistration::registerCodecs();
+    DJLSDecoderRegistration::registerCodecs();
+    DcmRLEDecoderRegistration::registerCodecs();
+}
+
+extern "C" void dcm_global_init(void)
+{
+    pthread_once(&init_once, init_codecs);
+}
+
+void dcm_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+extern "C" void dcm_tag_str(uint16_t group, uint16_t element, char *buf)
+{
+    snprintf(buf, 12, "(%04X,%04X)", group, element);
+}
+
+// Deepest nesting of sequences under an item; stops counting past the limit.
+static int nesting_depth(DcmItem *item, int depth)
+{
+    if (depth > DCM_MAX_DEPTH)
+        return depth;
+    int deepest = depth;
+    for (unsigned long i = 0; i < item->card(); i++) {
+        DcmElement *e = item->getElement(i);
+        if (e->ident() != EVR_SQ)
+            continue;
+        DcmSequenceOfItems *sq = static_cast<DcmSequenceOfItems *>(e);
+        for (unsigned long k = 0; k < sq->card(); k++) {
+            int d = nesting_depth(sq->getItem(k), depth + 1);
+            if (d > deepest)
+                deepest = d;
+            if (deepest > DCM_MAX_DEPTH)
+                return deepest;
+        }
+    }
+    return deepest;
+}
+
+static bool looks_like_dataset(DcmDataset *ds)
+{
+    // A file without a meta header is accepted only if it carries the identity of a
+    // composite object; random bytes parse as garbage elements otherwise.
+    return ds->tagExists(DCM_SOPClassUID) || ds->tagExists(DCM_SOPInstanceUID) ||
+           ds->tagExists(DCM_Modality) || ds->tagExists(DCM_PatientID);
+}
+
+static bool has_dicm_preamble(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return false;
+    char buf[132];
+    bool ok = fread(buf, 1, 132, fp) == 132 && memcmp(buf + 128, "DICM", 4) == 0;
+    fclose(fp);
+    return ok;
+}
+
+extern "C" int dcm_open(const char *path, dcm_file **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    dcm_global_init();
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        dcm_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        return DCM_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        dcm_seterr(err, errlen, "%s: not a regular file", path);
+        return DCM_EIO;
+    }
+    if (st.st_size == 0) {
+        dcm_seterr(err, errlen, "%s: empty file, not DICOM", path);
+        return DCM_EFORMAT;
+    }
+    if (access(path, R_OK) != 0) {
+        dcm_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        return DCM_EIO;
+    }
+    dcm_file *f = new (std::nothrow) dcm_file();
+    if (!f) {
+        dcm_seterr(err, errlen, "%s: out of memory", path);
+        return DCM_ENOMEM;
+    }
+    f->path = path;
+    try {
+        bool part10 = has_dicm_preamble(path);
+        // Values are read whole (no lazy loading): a length past the end of the file must
+        // fail here, not later while saving.
+        OFCondition c = f->ff.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
+                                       part10 ? ERM_autoDetect : ERM_dataset);
+        if (c.good())
+            c = f->ff.loadAllDataIntoMemory();
+        if (c.bad()) {
+            const char *why = c == EC_StreamNotifyClient
+                                  ? "truncated: a value runs past the end of the file"
+                                  : c.text();
+            dcm_seterr(err, errlen, "%s: not readable as DICOM (%s)", path, why);
+            delete f;
+            return DCM_EFORMAT;
+        }
+        DcmDataset *ds = f->ff.getDataset();
+        if (!part10 && !looks_like_dataset(ds)) {
+            dcm_seterr(err, errlen, "%s: not DICOM (no Part 10 header and no DICOM identity)", path);
+            delete f;
+            return DCM_EFORMAT;
+        }
+        if (ds->card() == 0) {
+            dcm_seterr(err, errlen, "%s: not DICOM (no data elements after the header)", path);
+            delete f;
+            return DCM_EFORMAT;
+        }
+        if (nesting_depth(ds, 0) > DCM_MAX_DEPTH) {
+            dcm_seterr(err, errlen, "%s: sequences nested deeper than %d levels", path,
+                       DCM_MAX_DEPTH);
+            delete f;
+            return DCM_EFORMAT;
+        }
+        f->xfer = ds->getOriginalXfer();
+        if (f->xfer == EXS_Unknown)
+            f->xfer = EXS_LittleEndianImplicit;
+        f->xfer_uid = DcmXfer(f->xfer).getXferID();
+        OFString cs;
+        if (ds->findAndGetOFStringArray(DCM_SpecificCharacterSet, cs).good())
+            f->charset = cs.c_str();
+    } catch (const std::exception &ex) {
+        dcm_seterr(err, errlen, "%s: not readable as DICOM (%s)", path, ex.what());
+        delete f;
+        return DCM_EFORMAT;
+    } catch (...) {
+        dcm_seterr(err, errlen, "%s: not readable as DICOM", path);
+        delete f;
+        return DCM_EFORMAT;
+    }
+    *out = f;
+    return DCM_OK;
+}
+
+extern "C" void dcm_close(dcm_file *f)
+{
+    delete f;
+}
+
+extern "C" const char *dcm_path(const dcm_file *f)
+{
+    return f->path.c_str();
+}
+
+extern "C" const char *dcm_transfer_syntax(const dcm_file *f)
+{
+    return f->xfer_uid.c_str();
+}
+
+// ---- character sets ---------------------------------------------------------------
+
+static bool is_ascii(const std::string &s)
+{
+    for (unsigned char c : s)
+        if (c >= 0x80)
+            return false;
+    return true;
+}
+
+static bool charset_is_utf8_or_ascii(const std::string &cs)
+{
+    std::string t = cs;
+    while (!t.empty() && t.back() == ' ')
+        t.pop_back();
+    return t.empty() || t == "ISO_IR 6" || t == "ISO_IR 192";
+}
+
+std::string dcm_to_utf8(dcm_file *f, const std::string &raw, DcmEVR vr)
+{
+    if (is_ascii(raw) || charset_is_utf8_or_ascii(f->charset))
+        return raw;
+    if (!f->to_utf8_tried) {
+        f->to_utf8_tried = true;
+        f->to_utf8 = new (std::nothrow) DcmSpecificCharacterSet();
+        if (f->to_utf8 && f->to_utf8->selectCharacterSet(f->charset.c_str()).bad()) {
+            delete f->to_utf8;
+            f->to_utf8 = NULL;
+        }
+    }
+    if (f->to_utf8) {
+        OFString out;
+        const char *delims = vr == EVR_PN ? "\\^=" : "\\";
+        if (f->to_utf8->convertString(OFString(raw.data(), raw.size()), out, delims).good())
+            return std::string(out.c_str(), out.length());
+    }
+    // Unknown repertoire: read bytes as Latin-1, so nothing is lost to the detectors.
+    std::string u;
+    for (unsigned char c : raw) {
+        if (c < 0x80) {
+            u += (char)c;
+        } else {
+            u += (char)(0xC0 | (c >> 6));
+            u += (char)(0x80 | (c & 0x3F));
+        }
+    }
+    return u;
+}
+
+std::string dcm_from_utf8(dcm_file *f, const std::string &utf8)
+{
+    if (is_ascii(utf8) || charset_is_utf8_or_ascii(f->charset))
+        return utf8;
+    DcmSpecificCharacterSet conv;
+    std::string first = f->charset.substr(0, f->charset.find('\\'));
+    if (first.find("2022") == std::string::npos &&
+        conv.selectCharacterSet("ISO_IR 192", first.c_str()).good()) {
+        OFString out;
+        if (conv.convertString(OFString(utf8.data(), utf8.size()), out).good())
+            return std::string(out.c_str(), out.length());
+    }
+    // No way to write these characters in the file's repertoire: drop them rather than
+    // write bytes that would be misread.
+    std::string a;
+    for (unsigned char c : utf8)
+        if (c < 0x80)
+            a += (char)c;
+    return a;
+}
+
+// ---- walking and editing ----------------------------------------------------------
+
+static bool is_bulk_tag(const DcmTagKey &k)
+{
+    uint16_t g = k.getGroup(), e = k.getElement();
+    if (k == DCM_PixelData || k == DCM_FloatPixelData || k == DCM_DoubleFloatPixelData ||
+        k == DCM_WaveformData || k == DCM_SpectroscopyData || k == DCM_EncapsulatedDocument)
+        return true;
+    return ((g & 0xFF00) == 0x6000 && e == 0x3000) || ((g & 0xFF00) == 0x5000 && e == 0x3000);
+}
+
+static bool is_text_vr(DcmEVR vr)
+{
+    switch (vr) {
+    case EVR_AE: case EVR_AS: case EVR_CS: case EVR_DA: case EVR_DS: case EVR_DT:
+    case EVR_IS: case EVR_LO: case EVR_LT: case EVR_PN: case EVR_SH: case EVR_ST:
+    case EVR_TM: case EVR_UC: case EVR_UI: case EVR_UR: case EVR_UT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_binary_vr(DcmEVR vr)
+{
+    switch (vr) {
+    case EVR_OB: case EVR_OW: case EVR_OF: case EVR_OD: case EVR_OL: case EVR_OV:
+    case EVR_UN: case EVR_ox: case EVR_px: case EVR_UNKNOWN: case EVR_UNKNOWN2B:
+        return true;
+    default:
+        return false;
+    }
+}
+
+struct walker {
+    dcm_file *f;
+    dcm_walk_fn walk;
+    dcm_edit_fn edit;
+    void *ud;
+    std::vector<uint32_t> parents;
+    std::string creator;
+    char *err;
+    size_t errlen;
+};
+
+static std::string private_creator(DcmItem *item, const DcmTagKey &k)
+{
+    uint16_t g = k.getGroup(), e = k.getElement();
+    if (!(g & 1) || e < 0x1000)
+        return "";
+    OFString c;
+    if (item->findAndGetOFString(DcmTagKey(g, e >> 8), c).good())
+        return std::string(c.c_str());
+    return "";
+}
+
+static void fill_elem(walker &w, DcmItem *item, DcmElement *el, const std::string &path,
+                      int is_meta, dcm_elem &e, std::string &value, std::string &keyword,
+                      std::string &creator, bool &has_value)
+{
+    DcmTag &tag = const_cast<DcmTag &>(el->getTag());
+    DcmEVR vr = el->ident();
+    memset(&e, 0, sizeof e);
+    e.path = path.c_str();
+    e.group = tag.getGroup();
+    e.element = tag.getElement();
+    const char *vrname = DcmVR(vr).getValidVRName();
+    e.vr[0] = vrname[0];
+    e.vr[1] = vrname[1];
+    e.vr[2] = 0;
+    keyword = tag.getTagName();
+    if (keyword == DcmTag_ERROR_TagName)
+        keyword.clear();
+    e.keyword = keyword.c_str();
+    creator = private_creator(item, tag);
+    e.creator = creator.empty() ? NULL : creator.c_str();
+    e.length = el->getLength();
+    e.depth = (int)w.parents.size();
+    e.is_meta = is_meta;
+    e.is_bulk = is_bulk_tag(tag);
+    e.parents = w.parents.empty() ? NULL : w.parents.data();
+    has_value = false;
+    if (vr == EVR_SQ) {
+        e.nitems = (int)static_cast<DcmSequenceOfItems *>(el)->card();
+    } else if (e.is_bulk || vr == EVR_pixelSQ) {
+        // bulk data is never handed out as text
+    } else if (is_binary_vr(vr)) {
+        Uint8 *bytes = NULL;
+        if (el->getLength() > 0 && el->getUint8Array(bytes).good() && bytes)
+            e.bytes = bytes;
+        else if (el->getLength() > 0) {
+            Uint16 *words = NULL;
+            if (el->getUint16Array(words).good() && words)
+                e.bytes = reinterpret_cast<const unsigned char *>(words);
+        }
+    } else {
+        OFString s;
+        if (el->getOFStringArray(s).good()) {
+            std::string raw(s.c_str(), s.length());
+            value = is_text_vr(vr) ? dcm_to_utf8(w.f, raw, vr) : raw;
+            has_value = true;
+        }
+    }
+    if (has_value)
+        e.value = value.c_str();
+}
+
+static int visit_item(walker &w, DcmItem *item, const std::string &prefix, int is_meta);
+
+static int visit_sequence(walker &w, DcmSequenceOfItems *sq, const std::string &path,
+                          int is_meta)
+{
+    w.parents.push_back(((uint32_t)sq->getGTag() << 16) | sq->getETag());
+    int rc = 0;
+    for (unsigned long k = 0; k < sq->card() && rc == 0; k++) {
+        std::string p = path + "[" + std::to_string(k) + "].";
+        rc = visit_item(w, sq->getItem(k), p, is_meta);
+    }
+    w.parents.pop_back();
+    return rc;
+}
+
+static int apply_verdict(walker &w, DcmItem *item, unsigned long &i, DcmElement *el,
+                         dcm_verdict &v, const std::string &path, bool &descend)
+{
+    descend = false;
+    switch (v.kind) {
+    case DCM_KEEP:
+        descend = el->ident() == EVR_SQ;
+        break;
+    case DCM_KEEP_WHOLE:
+        break;
+    case DCM_REMOVE:
+        delete item->remove(i);
+        i--;  // the next element moved into slot i
+        break;
+    case DCM_EMPTY:
+        if (el->ident() == EVR_SQ)
+            static_cast<DcmSequenceOfItems *>(el)->clear();
+        else if (el->putString("").bad()) {
+            dcm_seterr(w.err, w.errlen, "%s: cannot empty %s", w.f->path.c_str(), path.c_str());
+            return DCM_EARG;
+        }
+        break;
+    case DCM_REPLACE: {
+        std::string val = dcm_from_utf8(w.f, v.value ? v.value : "");
+        OFCondition c = el->ident() == EVR_SQ ? EC_IllegalCall : el->putString(val.c_str());
+        if (c.bad()) {
+            dcm_seterr(w.err, w.errlen, "%s: cannot set %s (%s)", w.f->path.c_str(),
+                       path.c_str(), c.text());
+            return DCM_EARG;
+        }
+        break;
+    }
+    }
+    return 0;
+}
+
+static int visit_item(walker &w, DcmItem *item, const std::string &prefix, int is_meta)
+{
+    for (unsigned long i = 0; i < item->card(); i++) {
+        DcmElement *el = item->getElement(i);
+        char tagbuf[12];
+        dcm_tag_str(el->getGTag(), el->getETag(), tagbuf);
+        std::string path = prefix + tagbuf;
+        dcm_elem e;
+        std::string value, keyword, creator;
+        bool has_value;
+        fill_elem(w, item, el, path, is_meta, e, value, keyword, creator, has_value);
+        if (w.walk) {
+            int rc = w.walk(&e, w.ud);
+            if (rc)
+                return rc;
+            if (el->ident() == EVR_SQ) {
+                rc = visit_sequence(w, static_cast<DcmSequenceOfItems *>(el), path, is_meta);
+                if (rc)
+                    return rc;
+            }
+            continue;
+        }
+        dcm_verdict v = {DCM_KEEP, NULL};
+        int rc = w.edit(&e, &v, w.ud);
+        if (rc == 0) {
+            bool descend;
+            rc = apply_verdict(w, item, i, el, v, path, descend);
+            if (rc == 0 && descend)
+                rc = visit_sequence(w, static_cast<DcmSequenceOfItems *>(el), path, is_meta);
+        }
+        free(v.value);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+template <typename F> static int guarded(dcm_file *f, char *err, size_t errlen, F fn)
+{
+    try {
+        return fn();
+    } catch (const std::bad_alloc &) {
+        dcm_seterr(err, errlen, "%s: out of memory", f->path.c_str());
+        return DCM_ENOMEM;
+    } catch (const std::exception &ex) {
+        dcm_seterr(err, errlen, "%s: %s", f->path.c_str(), ex.what());
+        return DCM_EFORMAT;
+    } catch (...) {
+        dcm_seterr(err, errlen, "%s: unexpected error in DCMTK", f->path.c_str());
+        return DCM_EFORMAT;
+    }
+}
+
+extern "C" int dcm_walk(dcm_file *f, dcm_walk_fn fn, void *ud, char *err, size_t errlen)
+{
+    return guarded(f, err, errlen, [&]() {
+        walker w{f, fn, NULL, ud, {}, {}, err, errlen};
+        int rc = visit_item(w, f->ff.getMetaInfo(), "meta.", 1);
+        if (rc == 0)
+            rc = visit_item(w, f->ff.getDataset(), "", 0);
+        return rc;
+    });
+}
+
+extern "C" int dcm_edit(dcm_file *f, dcm_edit_fn fn, void *ud, char *err, size_t errlen)
+{
+    return guarded(f, err, errlen, [&]() {
+        walker w{f, NULL, fn, ud, {}, {}, err, errlen};
+        return visit_item(w, f->ff.getDataset(), "", 0);
+    });
+}
+
+// ---- paths ------------------------------------------------------------------------
+
+// Parses "(gggg,eeee)[i].(gggg,eeee)..." into steps; index -1 means "the element".
+struct step {
+    DcmTagKey key;
+    long index;
+};
+
+static bool parse_path(const char *path, bool &meta, std::vector<step> &steps)
+{
+    meta = false;
+    steps.clear();
+    if (strncmp(path, "meta.", 5) == 0) {
+        meta = true;
+        path += 5;
+    }
+    const char *p = path;
+    while (*p) {
+        unsigned g, e;
+        int n = 0;
+        if (sscanf(p, "(%4x,%4x)%n", &g, &e, &n) != 2 || n != 11)
+            return false;
+        p += n;
+        step s{DcmTagKey((Uint16)g, (Uint16)e), -1};
+        if (*p == '[') {
+            char *end;
+            s.index = strtol(p + 1, &end, 10);
+            if (end == p + 1 || *end != ']' || s.index < 0)
+                return false;
+            p = end + 1;
+            if (*p != '.')
+                return false;
+            p++;
+            if (!*p)
+                return false;
+        } else if (*p) {
+            return false;
+        }
+        steps.push_back(s);
+    }
+    return !steps.empty();
+}
+
+// Finds the item holding the last step's element; with create, makes missing items.
+static DcmItem *resolve_parent(dcm_file *f, const char *path, DcmTagKey &last, bool create,
+                               char *err, size_t errlen, int &rc)
+{
+    bool meta;
+    std::vector<step> steps;
+    if (!parse_path(path, meta, steps)) {
+        dcm_seterr(err, errlen, "%s: bad element path '%s'", f->path.c_str(), path);
+        rc = DCM_EARG;
+        return NULL;
+    }
+    DcmItem *item = meta ? static_cast<DcmItem *>(f->ff.getMetaInfo())
+                         : static_cast<DcmItem *>(f->ff.getDataset());
+    for (size_t i = 0; i + 1 < steps.size(); i++) {
+        DcmItem *next = NULL;
+        OFCondition c = item->findAndGetSequenceItem(steps[i].key, next, (long)steps[i].index);
+        if (c.bad() && create)
+            c = item->findOrCreateSequenceItem(steps[i].key, next, (long)steps[i].index);
+        if (c.bad() || !next) {
+            dcm_seterr(err, errlen, "%s: no element at %s", f->path.c_str(), path);
+            rc = DCM_ENOTFOUND;
+            return NULL;
+        }
+        item = next;
+    }
+    last = steps.back().key;
+    rc = DCM_OK;
+    return item;
+}
+
+extern "C" int dcm_get(dcm_file *f, const char *path, char **value, char *err, size_t errlen)
+{
+    *value = NULL;
+    return guarded(f, err, errlen, [&]() {
+        DcmTagKey key;
+        int rc;
+        DcmItem *item = resolve_parent(f, path, key, false, err, errlen, rc);
+        if (!item)
+            return rc;
+        DcmElement *el = NULL;
+        if (item->findAndGetElement(key, el).bad() || !el) {
+            dcm_seterr(err, errlen, "%s: no element at %s", f->path.c_str(), path);
+            return (int)DCM_ENOTFOUND;
+        }
+        OFString s;
+        std::string out;
+        if (el->ident() != EVR_SQ && el->getOFStringArray(s).good())
+            out = is_text_vr(el->ident()) ? dcm_to_utf8(f, std::string(s.c_str(), s.length()),
+                                                        el->ident())
+                                          : std::string(s.c_str(), s.length());
+        *value = strdup(out.c_str());
+        if (!*value) {
+            dcm_seterr(err, errlen, "%s: out of memory", f->path.c_str());
+            return (int)DCM_ENOMEM;
+        }
+        return (int)DCM_OK;
+    });
+}
+
+extern "C" int dcm_set(dcm_file *f, const char *path, const char *value, char *err,
+                       size_t errlen)
+{
+    return guarded(f, err, errlen, [&]() {
+        DcmTagKey key;
+        int rc;
+        DcmItem *item = resolve_parent(f, path, key, true, err, errlen, rc);
+        if (!item)
+            return rc;
+        std::string v = dcm_from_utf8(f, value ? value : "");
+        OFCondition c = item->putAndInsertString(key, v.c_str());
+        if (c.bad()) {
+            dcm_seterr(err, errlen, "%s: cannot set %s (%s)", f->path.c_str(), path, c.text());
+            return (int)DCM_EARG;
+        }
+        return (int)DCM_OK;
+    });
+}
+
+extern "C" int dcm_remove(dcm_file *f, const char *path, char *err, size_t errlen)
+{
+    return guarded(f, err, errlen, [&]() {
+        DcmTagKey key;
+        int rc;
+        DcmItem *item = resolve_parent(f, path, key, false, err, errlen, rc);
+        if (!item)
+            return rc;
+        if (item->findAndDeleteElement(key).bad()) {
+            dcm_seterr(err, errlen, "%s: no element at %s", f->path.c_str(), path);
+            return (int)DCM_ENOTFOUND;
+        }
+        return (int)DCM_OK;
+    });
+}
+
+extern "C" int dcm_empty(dcm_file *f, const char *path, char *err, size_t errlen)
+{
+    return guarded(f, err, errlen, [&]() {
+        DcmTagKey key;
+        int rc;
+        DcmItem *item = resolve_parent(f, path, key, false, err, errlen, rc);
+        if (!item)
+            return rc;
+        DcmElement *el = NULL;
+        if (item->findAndGetElement(key, el).bad() || !el) {
+            dcm_seterr(err, errlen, "%s: no element at %s", f->path.c_str(), path);
+            return (int)DCM_ENOTFOUND;
+        }
+        if (el->ident() == EVR_SQ)
+            static_cast<DcmSequenceOfItems *>(el)->clear();
+        else
+            el->putString("");
+        return (int)DCM_OK;
+    });
+}
+
+extern "C" int dcm_add_item(dcm_file *f, const char *seq_path, int *index, char *err,
+                            size_t errlen)
+{
+    return guarded(f, err, errlen, [&]() {
+        DcmTagKey key;
+        int rc;
+        DcmItem *parent = resolve_parent(f, seq_path, key, true, err, errlen, rc);
+        if (!parent)
+            return rc;
+        DcmItem *it = NULL;
+        if (parent->findOrCreateSequenceItem(key, it, -2).bad() || !it) {
+            dcm_seterr(err, errlen, "%s: cannot add an item to %s", f->path.c_str(), seq_path);
+            return (int)DCM_EARG;
+        }
+        DcmSequenceOfItems *sq = NULL;
+        parent->findAndGetSequence(key, sq);
+        *index = sq ? (int)sq->card() - 1 : 0;
+        return (int)DCM_OK;
+    });
+}
+
+// ---- saving -----------------------------------------------------------------------
+
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+extern "C" int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen)
+{
+    std::string dir;
+    {
+        std::vector<char> tmp(path, path + strlen(path) + 1);
+        dir = dirname(tmp.data());
+    }
+    std::string tmpl = dir + "/.deidtk-XXXXXX";
+    std::vector<char> tmpname(tmpl.begin(), tmpl.end());
+    tmpname.push_back(0);
+    int fd = mkstemp(tmpname.data());
+    if (fd < 0) {
+        dcm_seterr(err, errlen, "%s: cannot create a file in %s: %s", f->path.c_str(),
+                   dir.c_str(), strerror(errno));
+        return DCM_EIO;
+    }
+    close(fd);
+    int rc = guarded(f, err, errlen, [&]() {
+        DcmDataset *ds = f->ff.getDataset();
+        E_TransferSyntax xfer = f->pixels_changed ? EXS_LittleEndianExplicit : f->xfer;
+        if (!ds->canWriteXfer(xfer, f->xfer))
+            xfer = EXS_LittleEndianExplicit;
+        if (xfer == EXS_LittleEndianExplicit && !ds->canWriteXfer(xfer, f->xfer)) {
+            if (ds->chooseRepresentation(xfer, NULL).bad() || !ds->canWriteXfer(xfer)) {
+                dcm_seterr(err, errlen, "%s: pixel data cannot be written in any transfer syntax",
+                           f->path.c_str());
+                return (int)DCM_EUNSUPPORTED;
+            }
+        }
+        // A fresh meta header: the old one may name the source application or carry
+        // private elements.
+        OFCondition c = f->ff.saveFile(tmpname.data(), xfer, EET_ExplicitLength, EGL_recalcGL,
+                                       EPD_noChange, 0, 0, EWM_createNewMeta);
+        if (c.bad()) {
+            dcm_seterr(err, errlen, "%s: cannot write %s (%s)", f->path.c_str(), path, c.text());
+            return (int)DCM_EIO;
+        }
+        return (int)DCM_OK;
+    });
+    if (rc == DCM_OK && fsync_path(tmpname.data(), O_RDONLY) != 0) {
+        dcm_seterr(err, errlen, "%s: fsync failed: %s", path, strerror(errno));
+        rc = DCM_EIO;
+    }
+    if (rc == DCM_OK && rename(tmpname.data(), path) != 0) {
+        dcm_seterr(err, errlen, "%s: cannot rename into place: %s", path, strerror(errno));
+        rc = DCM_EIO;
+    }
+    if (rc != DCM_OK) {
+        unlink(tmpname.data());
+        return rc;
+    }
+    fsync_path(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    return DCM_OK;
+}
+
+dcm_file::~dcm_file()
+{
+    delete to_utf8;
+}

@@ -1,0 +1,33 @@
+// dicom/dcm_internal.h — the dcm_file behind the opaque handle, shared by dicom/*.cc only.
+#ifndef DEIDTK_DCM_INTERNAL_H
+#define DEIDTK_DCM_INTERNAL_H
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <string>
+
+#include "dicom/dcm.h"
+
+class DcmSpecificCharacterSet;
+
+struct dcm_file {
+    std::string path;
+    DcmFileFormat ff;
+    E_TransferSyntax xfer = EXS_Unknown;   // as read
+    std::string xfer_uid;
+    std::string charset;                   // Specific Character Set of the dataset
+    DcmSpecificCharacterSet *to_utf8 = nullptr;
+    bool to_utf8_tried = false;
+    bool pixels_changed = false;           // blanked: save uncompressed
+    ~dcm_file();
+};
+
+void dcm_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+std::string dcm_to_utf8(dcm_file *f, const std::string &raw, DcmEVR vr);
+std::string dcm_from_utf8(dcm_file *f, const std::string &utf8);
+
+// JPEG 2000 frame n decoded with OpenJPEG into an 8-bit image (dicom/j2k.cc).
+int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen);
+
+#endif

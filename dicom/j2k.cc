@@ -1,0 +1,227 @@
+// dicom/j2k.cc — JPEG 2000 frames decoded with OpenJPEG: Debian's DCMTK has no JPEG 2000
+// codec, and a frame nobody can decode would be a frame nobody inspected.
+#include "config.h"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <openjpeg.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "dicom/dcm_internal.h"
+
+namespace {
+
+struct membuf {
+    const unsigned char *data;
+    size_t len, pos;
+};
+
+OPJ_SIZE_T mem_read(void *buf, OPJ_SIZE_T n, void *ud)
+{
+    membuf *m = static_cast<membuf *>(ud);
+    if (m->pos >= m->len)
+        return (OPJ_SIZE_T)-1;
+    size_t k = std::min((size_t)n, m->len - m->pos);
+    memcpy(buf, m->data + m->pos, k);
+    m->pos += k;
+    return k;
+}
+
+OPJ_OFF_T mem_skip(OPJ_OFF_T n, void *ud)
+{
+    membuf *m = static_cast<membuf *>(ud);
+    if (n < 0 && (size_t)(-n) > m->pos)
+        n = -(OPJ_OFF_T)m->pos;
+    if (n > 0 && m->pos + (size_t)n > m->len)
+        n = (OPJ_OFF_T)(m->len - m->pos);
+    m->pos += n;
+    return n;
+}
+
+OPJ_BOOL mem_seek(OPJ_OFF_T n, void *ud)
+{
+    membuf *m = static_cast<membuf *>(ud);
+    if (n < 0 || (size_t)n > m->len)
+        return OPJ_FALSE;
+    m->pos = (size_t)n;
+    return OPJ_TRUE;
+}
+
+void quiet(const char *, void *) {}
+
+// The bytes of frame n: one fragment per frame, all fragments of a single frame, or
+// fragments grouped by the Basic Offset Table.
+bool frame_bytes(DcmPixelSequence *seq, int n, int frames, std::vector<unsigned char> &out)
+{
+    unsigned long items = seq->card();
+    if (items < 2)
+        return false;
+    unsigned long nfrag = items - 1;
+    auto append = [&](unsigned long i) {
+        DcmPixelItem *it = NULL;
+        Uint8 *p = NULL;
+        if (seq->getItem(it, i).bad() || !it)
+            return false;
+        Uint32 len = it->getLength();
+        if (len && (it->getUint8Array(p).bad() || !p))
+            return false;
+        out.insert(out.end(), p, p + len);
+        return true;
+    };
+    if (frames == 1) {
+        for (unsigned long i = 1; i < items; i++)
+            if (!append(i))
+                return false;
+        return true;
+    }
+    if (nfrag == (unsigned long)frames)
+        return append((unsigned long)n + 1);
+    DcmPixelItem *bot = NULL;
+    Uint8 *tab = NULL;
+    if (seq->getItem(bot, 0).bad() || !bot || bot->getLength() < 4u * frames ||
+        bot->getUint8Array(tab).bad() || !tab)
+        return false;
+    auto offset = [&](int k) {
+        return (Uint32)tab[4 * k] | (Uint32)tab[4 * k + 1] << 8 | (Uint32)tab[4 * k + 2] << 16 |
+               (Uint32)tab[4 * k + 3] << 24;
+    };
+    Uint32 start = offset(n), end = n + 1 < frames ? offset(n + 1) : 0xFFFFFFFFu, pos = 0;
+    for (unsigned long i = 1; i < items; i++) {
+        DcmPixelItem *it = NULL;
+        if (seq->getItem(it, i).bad() || !it)
+            return false;
+        if (pos >= start && pos < end && !append(i))
+            return false;
+        pos += it->getLength() + 8;
+    }
+    return !out.empty();
+}
+
+double dataset_double(DcmItem *ds, const DcmTagKey &k, double dflt)
+{
+    Float64 v;
+    return ds->findAndGetFloat64(k, v).good() ? v : dflt;
+}
+
+}  // namespace
+
+int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen)
+{
+    DcmDataset *ds = f->ff.getDataset();
+    DcmElement *el = NULL;
+    DcmPixelSequence *seq = NULL;
+    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el ||
+        static_cast<DcmPixelData *>(el)->getEncapsulatedRepresentation(f->xfer, NULL, seq).bad() ||
+        !seq) {
+        dcm_seterr(err, errlen, "%s: JPEG 2000 pixel data is not encapsulated", f->path.c_str());
+        return DCM_EFORMAT;
+    }
+    int frames = 1;
+    dcm_frame_count(f, &frames, err, errlen);
+    std::vector<unsigned char> bytes;
+    if (!frame_bytes(seq, n, frames, bytes) || bytes.size() < 4) {
+        dcm_seterr(err, errlen, "%s: cannot find the fragments of frame %d", f->path.c_str(), n);
+        return DCM_EFORMAT;
+    }
+    bool jp2 = bytes.size() > 8 && memcmp(bytes.data() + 4, "jP  ", 4) == 0;
+    opj_codec_t *codec = opj_create_decompress(jp2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
+    opj_set_info_handler(codec, quiet, NULL);
+    opj_set_warning_handler(codec, quiet, NULL);
+    opj_set_error_handler(codec, quiet, NULL);
+    opj_dparameters_t params;
+    opj_set_default_decoder_parameters(&params);
+    membuf m = {bytes.data(), bytes.size(), 0};
+    opj_stream_t *st = opj_stream_default_create(OPJ_TRUE);
+    opj_stream_set_user_data(st, &m, NULL);
+    opj_stream_set_user_data_length(st, bytes.size());
+    opj_stream_set_read_function(st, mem_read);
+    opj_stream_set_skip_function(st, mem_skip);
+    opj_stream_set_seek_function(st, mem_seek);
+    opj_image_t *img = NULL;
+    bool ok = opj_setup_decoder(codec, &params) && opj_read_header(st, codec, &img) &&
+              opj_decode(codec, st, img) && opj_end_decompress(codec, st);
+    opj_stream_destroy(st);
+    opj_destroy_codec(codec);
+    if (!ok || !img || img->numcomps < 1 || !img->comps[0].data) {
+        if (img)
+            opj_image_destroy(img);
+        dcm_seterr(err, errlen, "%s: OpenJPEG cannot decode frame %d", f->path.c_str(), n);
+        return DCM_EFORMAT;
+    }
+    int w = (int)img->comps[0].w, h = (int)img->comps[0].h;
+    int channels = img->numcomps >= 3 ? 3 : 1;
+    out->pixels = (unsigned char *)malloc((size_t)w * h * channels);
+    if (!out->pixels) {
+        opj_image_destroy(img);
+        dcm_seterr(err, errlen, "%s: out of memory", f->path.c_str());
+        return DCM_ENOMEM;
+    }
+    out->width = w;
+    out->height = h;
+    out->channels = channels;
+    if (channels == 1) {
+        const OPJ_INT32 *d = img->comps[0].data;
+        size_t np = (size_t)w * h;
+        double slope = dataset_double(ds, DCM_RescaleSlope, 1.0);
+        double icept = dataset_double(ds, DCM_RescaleIntercept, 0.0);
+        double lo, hi;
+        Float64 c, wd;
+        if (ds->findAndGetFloat64(DCM_WindowCenter, c).good() &&
+            ds->findAndGetFloat64(DCM_WindowWidth, wd).good() && wd >= 1) {
+            lo = c - 0.5 - (wd - 1) / 2;
+            hi = c - 0.5 + (wd - 1) / 2;
+        } else {
+            OPJ_INT32 mn = d[0], mx = d[0];
+            for (size_t i = 1; i < np; i++) {
+                mn = std::min(mn, d[i]);
+                mx = std::max(mx, d[i]);
+            }
+            lo = mn * slope + icept;
+            hi = mx * slope + icept;
+        }
+        OFString photo;
+        ds->findAndGetOFString(DCM_PhotometricInterpretation, photo);
+        bool invert = photo == "MONOCHROME1";
+        double range = hi > lo ? hi - lo : 1.0;
+        for (size_t i = 0; i < np; i++) {
+            double v = (d[i] * slope + icept - lo) / range * 255.0;
+            int g = (int)std::lround(std::min(255.0, std::max(0.0, v)));
+            out->pixels[i] = (unsigned char)(invert ? 255 - g : g);
+        }
+    } else {
+        OFString photo;
+        ds->findAndGetOFString(DCM_PhotometricInterpretation, photo);
+        bool ybr = photo == "YBR_FULL" || photo == "YBR_FULL_422";
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double v[3];
+                for (int k = 0; k < 3; k++) {
+                    opj_image_comp_t &cp = img->comps[k];
+                    int sx = std::min((int)cp.w - 1, x / (int)std::max(1u, cp.dx));
+                    int sy = std::min((int)cp.h - 1, y / (int)std::max(1u, cp.dy));
+                    double s = cp.data[(size_t)sy * cp.w + sx];
+                    if (cp.sgnd)
+                        s += (double)(1u << (cp.prec - 1));
+                    v[k] = cp.prec > 8 ? s / ((1u << cp.prec) - 1) * 255.0 : s;
+                }
+                if (ybr) {
+                    double Y = v[0], cb = v[1] - 128, cr = v[2] - 128;
+                    v[0] = Y + 1.402 * cr;
+                    v[1] = Y - 0.344136 * cb - 0.714136 * cr;
+                    v[2] = Y + 1.772 * cb;
+                }
+                for (int k = 0; k < 3; k++)
+                    out->pixels[((size_t)y * w + x) * 3 + k] =
+                        (unsigned char)std::lround(std::min(255.0, std::max(0.0, v[k])));
+            }
+    }
+    opj_image_destroy(img);
+    return DCM_OK;
+}

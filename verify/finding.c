@@ -1,0 +1,102 @@
+/* verify/finding.c — findings: stable IDs, severities, masking. */
+#include "config.h"
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <openssl/evp.h>
+#include "verify/finding.h"
+
+static const char *const sev_names[] = {"info", "policy", "suspect", "phi", "leak"};
+
+const char *verify_severity_name(verify_severity s)
+{
+    return (s >= SEV_INFO && s <= SEV_LEAK) ? sev_names[s] : "unknown";
+}
+
+int verify_severity_parse(const char *name)
+{
+    for (int i = SEV_INFO; i <= SEV_LEAK; i++)
+        if (strcmp(name, sev_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int verify_findings_add(verify_findings *fs, const char *file, const char *where,
+                        const char *detector, verify_severity sev, const char *value,
+                        const char *message)
+{
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap ? fs->cap * 2 : 16;
+        verify_finding *v = realloc(fs->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        fs->v = v;
+        fs->cap = cap;
+    }
+    verify_finding *f = &fs->v[fs->n];
+    memset(f, 0, sizeof *f);
+    f->file = dup_or_null(file);
+    f->where = dup_or_null(where);
+    f->detector = dup_or_null(detector);
+    f->value = dup_or_null(value);
+    f->message = dup_or_null(message);
+    f->severity = sev;
+    if ((file && !f->file) || (where && !f->where) || (detector && !f->detector) ||
+        (value && !f->value) || (message && !f->message)) {
+        free(f->file); free(f->where); free(f->detector); free(f->value); free(f->message);
+        return -1;
+    }
+    size_t lf = strlen(file ? file : ""), lw = strlen(where ? where : "");
+    size_t ld = strlen(detector ? detector : "");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    char *buf = malloc(lf + lw + ld + 2);
+    if (!buf) {
+        free(f->file); free(f->where); free(f->detector); free(f->value); free(f->message);
+        return -1;
+    }
+    memcpy(buf, file ? file : "", lf + 1);
+    memcpy(buf + lf + 1, where ? where : "", lw + 1);
+    memcpy(buf + lf + lw + 2, detector ? detector : "", ld);
+    EVP_Digest(buf, lf + lw + ld + 2, md, NULL, EVP_sha256(), NULL);
+    free(buf);
+    for (int i = 0; i < 8; i++)
+        snprintf(f->id + 2 * i, 3, "%02x", md[i]);
+    fs->n++;
+    return 0;
+}
+
+void verify_findings_clear(verify_findings *fs)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        verify_finding *f = &fs->v[i];
+        free(f->file); free(f->where); free(f->detector); free(f->value); free(f->message);
+    }
+    free(fs->v);
+    fs->v = NULL;
+    fs->n = fs->cap = 0;
+}
+
+char *verify_mask(const char *value)
+{
+    char *m = strdup(value ? value : "");
+    if (!m)
+        return NULL;
+    int in_word = 0;
+    for (unsigned char *p = (unsigned char *)m; *p; p++) {
+        if (isalnum(*p) || *p >= 0x80) {
+            /* UTF-8 continuation bytes of a masked character are masked too. */
+            if (in_word)
+                *p = '*';
+            in_word = 1;
+        } else {
+            in_word = 0;
+        }
+    }
+    return m;
+}
