@@ -1,0 +1,14 @@
+/* ocr: helpers shared by the detector and the reader; not part of the API. */
+#ifndef OCR_OCR_INTERNAL_H
+#define OCR_OCR_INTERNAL_H
+
+#include <leptonica/allheaders.h>
+
+enum { OCR_GREY_LUMA, OCR_GREY_CHANNEL0 };  /* CHANNEL0 + k: channel k of RGB */
+
+/* An 8 bpp PIX of the frame: the usual grey (LUMA), or one channel of an RGB frame.
+ * NULL when out of memory. */
+PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char *pixels,
+                        int mode);
+
+#endif

@@ -1,0 +1,58 @@
+/* ocr: finding burned-in text in decoded frames. Two stages: a cheap detector (Leptonica
+ * morphology) that returns text-like boxes, and a reader (Tesseract) that recognises the
+ * text in one box. Frames are 8-bit, row-major, channels interleaved: 1 (grey) or 3 (RGB),
+ * as dicom/ decodes them; this module does not depend on dicom/.
+ * Thread safety: ocr_detect is reentrant; an ocr_reader must be used by one thread at a
+ * time (make one per worker thread). */
+#ifndef OCR_OCR_H
+#define OCR_OCR_H
+
+#include <stddef.h>
+
+typedef struct ocr_box {
+    int x, y, w, h;  /* pixels, inside the frame */
+    float score;     /* detector confidence, 0..1 */
+} ocr_box;
+
+typedef struct ocr_text {
+    ocr_box box;     /* where the text is */
+    char *text;      /* UTF-8, trimmed, possibly empty; owned by the array (ocr_texts_free) */
+    int confidence;  /* Tesseract mean word confidence, 0..100 */
+} ocr_text;
+
+typedef struct ocr_reader ocr_reader;
+
+/* Finds text-like regions: lines of light-on-dark or dark-on-light characters whose height
+ * is about 6 to 40 px, grey or coloured. *boxes is malloc'd (free() it; NULL when *n is 0),
+ * sorted top to bottom, left to right. Returns 0, or -1 with a message. */
+int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
+               ocr_box **boxes, size_t *n, char *err, size_t errlen);
+
+/* Creates a reader: Tesseract with English. datapath is the folder holding tessdata (or the
+ * tessdata folder itself); NULL uses the installed default (TESSDATA_PREFIX). Free with
+ * ocr_reader_free. Returns NULL with a message on failure. */
+ocr_reader *ocr_reader_new(const char *datapath, char *err, size_t errlen);
+void ocr_reader_free(ocr_reader *r);
+
+/* Reads the text in one box of the frame (padded, normalised to dark-on-light, upscaled)
+ * as a single line. out->text is malloc'd: free it, or the array with ocr_texts_free. */
+int ocr_read(ocr_reader *r, int width, int height, int channels, const unsigned char *pixels,
+             const ocr_box *box, ocr_text *out, char *err, size_t errlen);
+
+/* Tesseract on the whole frame (automatic page segmentation), for comparison only: slow on
+ * real frames and poor on small text. *text is malloc'd (caller frees). */
+int ocr_read_full_frame(ocr_reader *r, int width, int height, int channels,
+                        const unsigned char *pixels, char **text, int *confidence,
+                        char *err, size_t errlen);
+
+/* ocr_detect, then ocr_read on every box. Boxes in which nothing was read are kept (with
+ * empty text): text the reader cannot read is still burned-in text. *out is malloc'd: free
+ * with ocr_texts_free(*out, *n). */
+int ocr_find_text(ocr_reader *r, int width, int height, int channels,
+                  const unsigned char *pixels, ocr_text **out, size_t *n,
+                  char *err, size_t errlen);
+
+/* Frees the texts of an array and the array itself. */
+void ocr_texts_free(ocr_text *texts, size_t n);
+
+#endif

@@ -1,0 +1,365 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <leptonica/allheaders.h>
+
+#include "ocr/ocr.h"
+
+/* Frames are built the way scanners burn text in: Leptonica's bitmap font drawn into a
+ * black, white or anatomy-like (bright ellipse, gradient, noise) background. */
+
+#define W 512
+#define H 512
+
+typedef struct frame { int w, h, ch; unsigned char *px; } frame;
+typedef struct rect { int x, y, w, h; } rect;
+
+enum { BG_BLACK, BG_WHITE, BG_ANATOMY, BG_BLUE };
+
+static uint32_t rng = 12345;
+static int noise(int amp)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (int)((rng >> 16) % (unsigned)(2 * amp + 1)) - amp;
+}
+
+static frame make_frame(int ch, int bg)
+{
+    frame f = { W, H, ch, calloc((size_t)W * H * ch, 1) };
+    assert_non_null(f.px);
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            int v = 0;
+            if (bg == BG_WHITE) {
+                v = 235 + noise(3);
+            } else if (bg == BG_ANATOMY) {
+                double dx = (x - 256) / 200.0, dy = (y - 270) / 170.0, r = dx * dx + dy * dy;
+                double bx = (x - 256) / 40.0, by = (y - 330) / 25.0;
+                v = r < 1.0 ? 90 + x / 8 + noise(12) : noise(4) + 6;
+                if (bx * bx + by * by < 1.0)
+                    v = 230 + noise(10);  /* bone */
+                v = v < 0 ? 0 : v > 255 ? 255 : v;
+            }
+            unsigned char *p = f.px + ((size_t)y * W + x) * ch;
+            if (ch == 1)
+                p[0] = (unsigned char)v;
+            else if (bg == BG_BLUE)
+                p[0] = 10, p[1] = 20, p[2] = (unsigned char)(120 + noise(5));
+            else
+                p[0] = p[1] = p[2] = (unsigned char)v;
+        }
+    }
+    return f;
+}
+
+/* Draws text whose ink is `height` px tall (ascenders to descenders) with its top-left
+ * corner at (x, y), anti-aliased as a scanner's renderer would; returns its box. The bitmap
+ * font is drawn large and reduced by area mapping. */
+static rect draw_text(frame *f, const char *text, int height, int x, int y,
+                      const unsigned char ink[3])
+{
+    L_BMF *bmf = bmfCreate(NULL, 10);
+    assert_non_null(bmf);
+    PIX *mask = pixCreate(2000, 120, 1);
+    assert_non_null(mask);
+    l_int32 width = 0, overflow = 0;
+    assert_int_equal(pixSetTextline(mask, bmf, text, 1, 10, 80, &width, &overflow), 0);
+    assert_int_equal(overflow, 0);
+    PIX *tight = NULL;
+    assert_int_equal(pixClipToForeground(mask, &tight, NULL), 0);
+    PIX *grey8 = pixConvert1To8(NULL, tight, 0, 255);
+    float scale = (float)height / (float)pixGetHeight(tight);
+    PIX *small = pixScaleAreaMap(grey8, scale, scale);
+    assert_non_null(small);
+    rect r = { x, y, pixGetWidth(small), pixGetHeight(small) };
+    assert_true(r.x + r.w <= f->w && r.y + r.h <= f->h);
+    for (int yy = 0; yy < r.h; yy++) {
+        for (int xx = 0; xx < r.w; xx++) {
+            l_uint32 a;
+            pixGetPixel(small, xx, yy, &a);
+            unsigned char *p = f->px + ((size_t)(y + yy) * f->w + x + xx) * f->ch;
+            for (int c = 0; c < f->ch; c++)
+                p[c] = (unsigned char)((p[c] * (255 - (int)a) + ink[c] * (int)a) / 255);
+        }
+    }
+    pixDestroy(&small);
+    pixDestroy(&grey8);
+    pixDestroy(&tight);
+    pixDestroy(&mask);
+    bmfDestroy(&bmf);
+    return r;
+}
+
+static int overlaps(const rect *r, const ocr_box *b, size_t n)
+{
+    long area = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ox = (r->x + r->w < b[i].x + b[i].w ? r->x + r->w : b[i].x + b[i].w) - (r->x > b[i].x ? r->x : b[i].x);
+        int oy = (r->y + r->h < b[i].y + b[i].h ? r->y + r->h : b[i].y + b[i].h) - (r->y > b[i].y ? r->y : b[i].y);
+        if (ox > 0 && oy > 0)
+            area += (long)ox * oy;
+    }
+    return area * 2 >= (long)r->w * r->h;
+}
+
+static size_t detect(const frame *f, ocr_box **b)
+{
+    size_t n = 0;
+    char err[256];
+    assert_int_equal(ocr_detect(f->w, f->h, f->ch, f->px, b, &n, err, sizeof err), 0);
+    return n;
+}
+
+static const unsigned char WHITE[3] = { 255, 255, 255 }, GREY[3] = { 200, 200, 200 },
+    BLACK[3] = { 0, 0, 0 }, YELLOW[3] = { 250, 240, 60 };
+
+/* Every line, at every font size, in corners and bars, on black: found. */
+static void test_detect_light_on_black(void **state)
+{
+    (void)state;
+    for (int size = 8; size <= 20; size += 2) {
+        frame f = make_frame(1, BG_BLACK);
+        rect r[3];
+        r[0] = draw_text(&f, "DOE^JANE 1961-03-14", size, 6, 6, WHITE);
+        r[1] = draw_text(&f, "ID 4471902", size, 300, 8, GREY);
+        r[2] = draw_text(&f, "St Mary Hospital", size, 10, H - 2 * size, WHITE);
+        ocr_box *b;
+        size_t n = detect(&f, &b);
+        for (int i = 0; i < 3; i++)
+            assert_true(overlaps(&r[i], b, n));
+        assert_true(n <= 4);
+        for (size_t i = 0; i < n; i++)
+            assert_true(b[i].score > 0.0f && b[i].score <= 1.0f);
+        free(b);
+        free(f.px);
+    }
+}
+
+static void test_detect_dark_on_light(void **state)
+{
+    (void)state;
+    for (int size = 8; size <= 20; size += 3) {
+        frame f = make_frame(1, BG_WHITE);
+        rect r = draw_text(&f, "SMITH^JOHN 2020-01-31", size, 200, 30, BLACK);
+        ocr_box *b;
+        size_t n = detect(&f, &b);
+        assert_true(overlaps(&r, b, n));
+        free(b);
+        free(f.px);
+    }
+}
+
+/* On an anatomy-like image, text in the corners is found and the body is not text. */
+static void test_detect_on_anatomy(void **state)
+{
+    (void)state;
+    frame f = make_frame(1, BG_ANATOMY);
+    rect r1 = draw_text(&f, "DOE^JANE", 12, 8, 8, WHITE);
+    rect r2 = draw_text(&f, "1961-03-14 F", 10, 380, 490, GREY);
+    ocr_box *b;
+    size_t n = detect(&f, &b);
+    assert_true(overlaps(&r1, b, n));
+    assert_true(overlaps(&r2, b, n));
+    assert_int_equal(n, 2);
+    free(b);
+    free(f.px);
+}
+
+static void test_detect_rgb_coloured(void **state)
+{
+    (void)state;
+    frame f = make_frame(3, BG_BLUE);
+    rect r1 = draw_text(&f, "Pemberton E. 1944-09-17", 12, 10, 460, YELLOW);
+    rect r2 = draw_text(&f, "MRN 51186032", 10, 380, 10, WHITE);
+    ocr_box *b;
+    size_t n = detect(&f, &b);
+    assert_true(overlaps(&r1, b, n));
+    assert_true(overlaps(&r2, b, n));
+    free(b);
+    free(f.px);
+}
+
+static void test_text_free_frames(void **state)
+{
+    (void)state;
+    int kinds[3] = { BG_ANATOMY, BG_BLACK, BG_WHITE };
+    for (int k = 0; k < 3; k++) {
+        for (int ch = 1; ch <= 3; ch += 2) {
+            frame f = make_frame(ch, kinds[k]);
+            ocr_box *b = (ocr_box *)&f;
+            assert_int_equal(detect(&f, &b), 0);
+            assert_null(b);
+            free(f.px);
+        }
+    }
+}
+
+static void test_detect_rejects_bad_image(void **state)
+{
+    (void)state;
+    unsigned char px[4] = { 0 };
+    ocr_box *b;
+    size_t n;
+    char err[128] = "";
+    assert_int_equal(ocr_detect(2, 2, 2, px, &b, &n, err, sizeof err), -1);
+    assert_true(strlen(err) > 0);
+    assert_int_equal(ocr_detect(0, 2, 1, px, &b, &n, err, sizeof err), -1);
+}
+
+/* Is token within one edit of some substring of text (both without spaces, any case)? */
+static int fuzzy_contains(const char *text, const char *token)
+{
+    char t[512];
+    size_t n = 0;
+    for (const char *p = text; *p && n + 1 < sizeof t; p++)
+        if (*p != ' ')
+            t[n++] = (char)toupper((unsigned char)*p);
+    t[n] = '\0';
+    size_t m = strlen(token);
+    int prev[64], cur[64];
+    assert_true(m < 64);
+    for (size_t i = 0; i <= m; i++)
+        prev[i] = (int)i;
+    int best = prev[m];
+    for (size_t j = 0; j < n; j++) {
+        cur[0] = 0;  /* a match may start anywhere in text */
+        for (size_t i = 1; i <= m; i++) {
+            int sub = prev[i - 1] + (toupper((unsigned char)token[i - 1]) != t[j]);
+            int del = prev[i] + 1, ins = cur[i - 1] + 1;
+            cur[i] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        best = cur[m] < best ? cur[m] : best;
+        memcpy(prev, cur, sizeof prev);
+    }
+    return best <= 1;
+}
+
+static void test_fuzzy_helper(void **state)
+{
+    (void)state;
+    assert_true(fuzzy_contains("x DOE^JANE 1961-O3-14", "1961-03-14"));
+    assert_false(fuzzy_contains("DOE JAKE 1961", "1961-03-14"));
+}
+
+static ocr_reader *reader;
+
+static int setup_reader(void **state)
+{
+    (void)state;
+    char err[256];
+    reader = ocr_reader_new(NULL, err, sizeof err);
+    return reader ? 0 : -1;
+}
+
+static int teardown_reader(void **state)
+{
+    (void)state;
+    ocr_reader_free(reader);
+    reader = NULL;
+    return 0;
+}
+
+static void check_read(const frame *f, const char *const *tokens, int ntokens)
+{
+    ocr_text *t;
+    size_t n = 0;
+    char err[256];
+    assert_int_equal(ocr_find_text(reader, f->w, f->h, f->ch, f->px, &t, &n, err, sizeof err), 0);
+    assert_true(n >= 1);
+    char all[2048] = "";
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(t[i].text);
+        assert_in_range(t[i].confidence, 0, 100);
+        strncat(all, t[i].text, sizeof all - strlen(all) - 2);
+        strcat(all, " ");
+    }
+    for (int k = 0; k < ntokens; k++)
+        if (!fuzzy_contains(all, tokens[k]))
+            fail_msg("token %d not read at all (read %zu boxes)", k, n);
+    ocr_texts_free(t, n);
+}
+
+static void test_read_sizes_and_polarities(void **state)
+{
+    (void)state;
+    static const char *const tokens[] = { "DOE", "JANE", "1961-03-14" };
+    for (int size = 10; size <= 20; size += 5) {
+        frame f = make_frame(1, BG_BLACK);
+        draw_text(&f, "DOE^JANE 1961-03-14", size, 10, 10, WHITE);
+        check_read(&f, tokens, 3);
+        free(f.px);
+        f = make_frame(1, BG_WHITE);
+        draw_text(&f, "DOE^JANE 1961-03-14", size, 200, 400, BLACK);
+        check_read(&f, tokens, 3);
+        free(f.px);
+    }
+    frame f = make_frame(3, BG_BLUE);
+    draw_text(&f, "DOE^JANE 1961-03-14", 12, 20, 480, YELLOW);
+    check_read(&f, tokens, 3);
+    free(f.px);
+    f = make_frame(1, BG_ANATOMY);
+    draw_text(&f, "DOE^JANE 1961-03-14", 12, 8, 8, WHITE);
+    check_read(&f, tokens, 3);
+    free(f.px);
+}
+
+static void test_read_box_and_full_frame(void **state)
+{
+    (void)state;
+    frame f = make_frame(1, BG_BLACK);
+    rect r = draw_text(&f, "ACCESSION 99817", 16, 40, 40, WHITE);
+    ocr_box box = { r.x, r.y, r.w, r.h, 1.0f };
+    ocr_text t;
+    char err[256];
+    assert_int_equal(ocr_read(reader, f.w, f.h, f.ch, f.px, &box, &t, err, sizeof err), 0);
+    assert_true(fuzzy_contains(t.text, "ACCESSION"));
+    assert_true(fuzzy_contains(t.text, "99817"));
+    assert_true(t.confidence > 50);
+    assert_int_equal(t.box.x, r.x);
+    free(t.text);
+
+    char *text = NULL;
+    int conf = -1;
+    assert_int_equal(ocr_read_full_frame(reader, f.w, f.h, f.ch, f.px, &text, &conf, err, sizeof err), 0);
+    assert_non_null(text);
+    assert_in_range(conf, 0, 100);
+    free(text);
+    free(f.px);
+
+    /* A text-free frame: nothing to read, nothing allocated. */
+    f = make_frame(1, BG_ANATOMY);
+    ocr_text *texts = (ocr_text *)&f;
+    size_t n = 5;
+    assert_int_equal(ocr_find_text(reader, f.w, f.h, f.ch, f.px, &texts, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    assert_null(texts);
+    free(f.px);
+}
+
+int main(void)
+{
+    const struct CMUnitTest detect_tests[] = {
+        cmocka_unit_test(test_detect_light_on_black),
+        cmocka_unit_test(test_detect_dark_on_light),
+        cmocka_unit_test(test_detect_on_anatomy),
+        cmocka_unit_test(test_detect_rgb_coloured),
+        cmocka_unit_test(test_text_free_frames),
+        cmocka_unit_test(test_detect_rejects_bad_image),
+        cmocka_unit_test(test_fuzzy_helper),
+    };
+    const struct CMUnitTest read_tests[] = {
+        cmocka_unit_test(test_read_sizes_and_polarities),
+        cmocka_unit_test(test_read_box_and_full_frame),
+    };
+    int failed = cmocka_run_group_tests_name("detect", detect_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("read", read_tests, setup_reader, teardown_reader);
+    return failed;
+}
