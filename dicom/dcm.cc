@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <iconv.h>
 #include <libgen.h>
 #include <new>
 #include <pthread.h>
@@ -195,10 +196,11 @@ extern "C" const char *dcm_transfer_syntax(const dcm_file *f)
 
 // ---- character sets ---------------------------------------------------------------
 
+// Plain ASCII needs no conversion; ESC starts an ISO 2022 switch to another repertoire.
 static bool is_ascii(const std::string &s)
 {
     for (unsigned char c : s)
-        if (c >= 0x80)
+        if (c >= 0x80 || c == 0x1b)
             return false;
     return true;
 }
@@ -209,6 +211,21 @@ static bool charset_is_utf8_or_ascii(const std::string &cs)
     while (!t.empty() && t.back() == ' ')
         t.pop_back();
     return t.empty() || t == "ISO_IR 6" || t == "ISO_IR 192";
+}
+
+static bool iconv_to_utf8(const char *from, const std::string &in, std::string &out)
+{
+    iconv_t cd = iconv_open("UTF-8", from);
+    if (cd == (iconv_t)-1)
+        return false;
+    std::vector<char> buf(in.size() * 4 + 16);
+    char *ip = const_cast<char *>(in.data()), *op = buf.data();
+    size_t il = in.size(), ol = buf.size();
+    bool ok = iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 && il == 0;
+    iconv_close(cd);
+    if (ok)
+        out.assign(buf.data(), (size_t)(op - buf.data()));
+    return ok;
 }
 
 std::string dcm_to_utf8(dcm_file *f, const std::string &raw, DcmEVR vr)
@@ -228,6 +245,18 @@ std::string dcm_to_utf8(dcm_file *f, const std::string &raw, DcmEVR vr)
         const char *delims = vr == EVR_PN ? "\\^=" : "\\";
         if (f->to_utf8->convertString(OFString(raw.data(), raw.size()), out, delims).good())
             return std::string(out.c_str(), out.length());
+    }
+    // DCMTK on glibc cannot switch ISO 2022 repertoires; glibc's own ISO-2022-JP-2
+    // decoder can (Japanese, and Latin/Greek designations), EUC-KR covers IR 149.
+    if (f->charset.find("2022") != std::string::npos) {
+        std::string u;
+        if (iconv_to_utf8("ISO-2022-JP-2", raw, u) || iconv_to_utf8("ISO-2022-JP-3", raw, u))
+            return u;
+        std::string kr = raw;
+        for (size_t p; (p = kr.find("\x1b$)C")) != std::string::npos;)
+            kr.erase(p, 4);
+        if (iconv_to_utf8("EUC-KR", kr, u))
+            return u;
     }
     // Unknown repertoire: read bytes as Latin-1, so nothing is lost to the detectors.
     std::string u;
@@ -330,6 +359,11 @@ static void fill_elem(walker &w, DcmItem *item, DcmElement *el, const std::strin
     e.group = tag.getGroup();
     e.element = tag.getElement();
     const char *vrname = DcmVR(vr).getValidVRName();
+    if (vr == EVR_PixelData || vr == EVR_OverlayData || vr == EVR_ox || vr == EVR_px)
+        vrname = el->getLength() > 0 && (el->getLength() & 1) == 0 &&
+                         !DcmXfer(w.f->xfer).isEncapsulated()
+                     ? "OW"
+                     : "OB";
     e.vr[0] = vrname[0];
     e.vr[1] = vrname[1];
     e.vr[2] = 0;
@@ -715,7 +749,10 @@ extern "C" int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen)
         }
         // A fresh meta header: the old one may name the source application or carry
         // private elements.
-        OFCondition c = f->ff.saveFile(tmpname.data(), xfer, EET_ExplicitLength, EGL_recalcGL,
+        // Implicit VR: undefined lengths keep unknown private sequences readable as such.
+        E_EncodingType enc = xfer == EXS_LittleEndianImplicit ? EET_UndefinedLength
+                                                               : EET_ExplicitLength;
+        OFCondition c = f->ff.saveFile(tmpname.data(), xfer, enc, EGL_recalcGL,
                                        EPD_noChange, 0, 0, EWM_createNewMeta);
         if (c.bad()) {
             dcm_seterr(err, errlen, "%s: cannot write %s (%s)", f->path.c_str(), path, c.text());

@@ -1,0 +1,651 @@
+/* tests/unit/test_dcm.c — dicom/: reading, walking, editing, saving, decoding, errors,
+ * on real files (pydicom's test set, samples/) and fixtures built with DCMTK's tools. */
+#include "config.h"
+#include <errno.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include "tests/unit/testutil.h"
+#include "dicom/dcm.h"
+
+static char err[1024];
+
+/* An 8x8 8-bit MONOCHROME2 image whose pixel i is 10+i, a private block holding a private
+ * sequence that nests a public one, and a patient. */
+static const char *make_fixture(const char *dir, const char *name, const char *photometric)
+{
+    static char out[512];
+    char dump[512];
+    snprintf(dump, sizeof dump, "%s/%s.dump", dir, name);
+    snprintf(out, sizeof out, "%s/%s.dcm", dir, name);
+    FILE *fp = fopen(dump, "w");
+    assert_non_null(fp);
+    fprintf(fp,
+            "(0008,0016) UI =SecondaryCaptureImageStorage\n"
+            "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.1]\n"
+            "(0008,0060) CS [OT]\n"
+            "(0009,0010) LO [TEST CREATOR]\n"
+            "(0009,1001) LO [private value]\n"
+            "(0009,1002) SQ (Sequence with undefined length)\n"
+            "(fffe,e000) na (Item with undefined length)\n"
+            "(0040,0275) SQ (Sequence with undefined length)\n"
+            "(fffe,e000) na (Item with undefined length)\n"
+            "(0032,1060) LO [DEEP VALUE]\n"
+            "(fffe,e00d) na (ItemDelimitationItem)\n"
+            "(fffe,e0dd) na (SequenceDelimitationItem)\n"
+            "(fffe,e00d) na (ItemDelimitationItem)\n"
+            "(fffe,e0dd) na (SequenceDelimitationItem)\n"
+            "(0010,0010) PN [Doe^Jane]\n"
+            "(0010,0020) LO [PID-4711]\n"
+            "(0028,0002) US 1\n(0028,0004) CS [%s]\n(0028,0010) US 8\n(0028,0011) US 8\n"
+            "(0028,0100) US 8\n(0028,0101) US 8\n(0028,0102) US 7\n(0028,0103) US 0\n"
+            "(7fe0,0010) OB ", photometric);
+    for (int i = 0; i < 64; i++)
+        fprintf(fp, "%s%02x", i ? "\\" : "", 10 + i);
+    fprintf(fp, "\n");
+    fclose(fp);
+    tu_sh("dump2dcm -q '%s' '%s'", dump, out);
+    return out;
+}
+
+static dcm_file *open_ok(const char *path)
+{
+    dcm_file *f = NULL;
+    int rc = dcm_open(path, &f, err, sizeof err);
+    if (rc != DCM_OK)
+        fail_msg("%s", err);
+    return f;
+}
+
+static char *get(dcm_file *f, const char *path)
+{
+    char *v = NULL;
+    if (dcm_get(f, path, &v, err, sizeof err) != DCM_OK)
+        return NULL;
+    return v;
+}
+
+static void assert_value(dcm_file *f, const char *path, const char *expect)
+{
+    char *v = get(f, path);
+    if (!v)
+        fail_msg("no value at %s: %s", path, err);
+    assert_string_equal(v, expect);
+    free(v);
+}
+
+/* ---- reading in every transfer syntax ---------------------------------------------- */
+
+static void test_read_transfer_syntaxes(void **state)
+{
+    (void)state;
+    static const char *const files[][2] = {
+        {"MR_small.dcm", "1.2.840.10008.1.2.1"},
+        {"MR_small_implicit.dcm", "1.2.840.10008.1.2"},
+        {"MR_small_bigendian.dcm", "1.2.840.10008.1.2.2"},
+        {"MR_small_RLE.dcm", "1.2.840.10008.1.2.5"},
+        {"MR_small_jpeg_ls_lossless.dcm", "1.2.840.10008.1.2.4.80"},
+        {"MR_small_jp2klossless.dcm", "1.2.840.10008.1.2.4.90"},
+    };
+    char buf[512];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        dcm_file *f = open_ok(tu_pydicom(files[i][0], buf, sizeof buf));
+        assert_string_equal(dcm_transfer_syntax(f), files[i][1]);
+        assert_value(f, "(0010,0010)", "CompressedSamples^MR1");
+        assert_value(f, "(0008,0060)", "MR");
+        assert_value(f, "(0028,0010)", "64");
+        dcm_close(f);
+    }
+    dcm_file *f = open_ok(tu_pydicom("image_dfl.dcm", buf, sizeof buf));
+    assert_string_equal(dcm_transfer_syntax(f), "1.2.840.10008.1.2.1.99");
+    char *v = get(f, "(0008,0060)");
+    assert_non_null(v);
+    free(v);
+    dcm_close(f);
+}
+
+static void test_read_charsets_as_utf8(void **state)
+{
+    (void)state;
+    char buf[512];
+    dcm_file *f = open_ok(tu_pydicom("../charset_files/chrGerm.dcm", buf, sizeof buf));
+    assert_value(f, "(0010,0010)", "Äneas^Rüdiger");
+    dcm_close(f);
+    f = open_ok(tu_pydicom("../charset_files/chrRuss.dcm", buf, sizeof buf));
+    assert_value(f, "(0010,0010)", "Люкceмбypг");
+    dcm_close(f);
+    f = open_ok(tu_pydicom("../charset_files/chrJapMulti.dcm", buf, sizeof buf));
+    char *v = get(f, "(0010,0010)");
+    assert_non_null(v);
+    assert_non_null(strstr(v, "やまだ"));
+    free(v);
+    dcm_close(f);
+}
+
+/* ---- walking ----------------------------------------------------------------------- */
+
+struct seen {
+    int n, meta, deep_private, creator_ok, pixel_bulk;
+    char deep_path[128];
+};
+
+static int collect(const dcm_elem *e, void *ud)
+{
+    struct seen *s = ud;
+    s->n++;
+    if (e->is_meta)
+        s->meta++;
+    if (e->group == 0x0032 && e->element == 0x1060) {
+        snprintf(s->deep_path, sizeof s->deep_path, "%s", e->path);
+        s->deep_private = e->depth == 2 && e->parents[0] == 0x00091002u &&
+                          e->parents[1] == 0x00400275u && strcmp(e->value, "DEEP VALUE") == 0;
+    }
+    if (e->group == 0x0009 && e->element == 0x1001)
+        s->creator_ok = e->creator && strcmp(e->creator, "TEST CREATOR") == 0;
+    if (e->group == 0x7fe0 && e->element == 0x0010)
+        s->pixel_bulk = e->is_bulk && !e->value && !e->bytes && e->length == 64;
+    return 0;
+}
+
+static void test_walk_nested_private(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dcm_file *f = open_ok(make_fixture(dir, "fx", "MONOCHROME2"));
+    struct seen s = {0};
+    assert_int_equal(dcm_walk(f, collect, &s, err, sizeof err), DCM_OK);
+    assert_true(s.meta >= 5);
+    assert_string_equal(s.deep_path, "(0009,1002)[0].(0040,0275)[0].(0032,1060)");
+    assert_true(s.deep_private);
+    assert_true(s.creator_ok);
+    assert_true(s.pixel_bulk);
+    assert_value(f, "(0009,1002)[0].(0040,0275)[0].(0032,1060)", "DEEP VALUE");
+    dcm_close(f);
+    tu_cleanup();
+}
+
+static int stop_at_third(const dcm_elem *e, void *ud)
+{
+    (void)e;
+    return ++*(int *)ud == 3 ? 42 : 0;
+}
+
+static void test_walk_stops(void **state)
+{
+    (void)state;
+    char buf[512];
+    dcm_file *f = open_ok(tu_pydicom("rtplan.dcm", buf, sizeof buf));
+    int n = 0;
+    assert_int_equal(dcm_walk(f, stop_at_third, &n, err, sizeof err), 42);
+    assert_int_equal(n, 3);
+    dcm_close(f);
+}
+
+/* ---- editing and saving ------------------------------------------------------------ */
+
+struct lines {
+    char **v;
+    size_t n;
+};
+
+static int to_lines(const dcm_elem *e, void *ud)
+{
+    struct lines *l = ud;
+    if (e->is_meta)
+        return 0;
+    char line[4096];
+    int k = snprintf(line, sizeof line, "%s %s %zu ", e->path, e->vr, e->length);
+    if (e->value)
+        snprintf(line + k, sizeof line - k, "%s", e->value);
+    else if (e->bytes)
+        for (size_t i = 0; i < e->length && k < (int)sizeof line - 3; i++)
+            k += snprintf(line + k, sizeof line - k, "%02x", e->bytes[i]);
+    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = strdup(line);
+    return 0;
+}
+
+static struct lines snapshot(dcm_file *f)
+{
+    struct lines l = {0};
+    assert_int_equal(dcm_walk(f, to_lines, &l, err, sizeof err), DCM_OK);
+    return l;
+}
+
+static void free_lines(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+/* Pixel Data's value must be kept byte-identical: compare the bytes after the Pixel
+ * Data header in both files (the header's VR may be corrected from OW to OB). */
+static const unsigned char *pixel_value(const unsigned char *tag)
+{
+    int explicit_vr = tag[4] >= 'A' && tag[4] <= 'Z' && tag[5] >= 'A' && tag[5] <= 'Z';
+    return tag + (explicit_vr ? 12 : 8);
+}
+
+static void assert_same_pixel_bytes(const char *a, const char *b)
+{
+    size_t na, nb;
+    unsigned char *da = tu_read(a, &na), *db = tu_read(b, &nb);
+    static const unsigned char tag_le[4] = {0xe0, 0x7f, 0x10, 0x00};
+    static const unsigned char tag_be[4] = {0x7f, 0xe0, 0x00, 0x10};
+    const unsigned char *pa = NULL, *pb = NULL;
+    for (size_t i = na >= 4 ? na - 4 : 0; i > 0 && !pa; i--)
+        if (!memcmp(da + i, tag_le, 4) || !memcmp(da + i, tag_be, 4))
+            pa = da + i;
+    for (size_t i = nb >= 4 ? nb - 4 : 0; i > 0 && !pb; i--)
+        if (!memcmp(db + i, tag_le, 4) || !memcmp(db + i, tag_be, 4))
+            pb = db + i;
+    assert_non_null(pa);
+    assert_non_null(pb);
+    pa = pixel_value(pa);
+    pb = pixel_value(pb);
+    assert_int_equal(na - (size_t)(pa - da), nb - (size_t)(pb - db));
+    assert_memory_equal(pa, pb, na - (size_t)(pa - da));
+    free(da);
+    free(db);
+}
+
+static void round_trip(const char *in, const char *out_dir, const char *out_name)
+{
+    char out[600];
+    snprintf(out, sizeof out, "%s/%s", out_dir, out_name);
+    dcm_file *f = open_ok(in);
+    const char *xfer = strdup(dcm_transfer_syntax(f));
+    struct lines before = snapshot(f);
+    assert_int_equal(dcm_set(f, "(0010,0010)", "Anon^Ymous", err, sizeof err), DCM_OK);
+    assert_int_equal(dcm_save(f, out, err, sizeof err), DCM_OK);
+    dcm_close(f);
+
+    dcm_file *g = open_ok(out);
+    assert_string_equal(dcm_transfer_syntax(g), xfer);
+    assert_value(g, "(0010,0010)", "Anon^Ymous");
+    struct lines after = snapshot(g);
+    assert_int_equal(before.n, after.n);
+    for (size_t i = 0; i < before.n; i++)
+        if (strncmp(before.v[i], "(0010,0010) ", 12) != 0)
+            assert_string_equal(before.v[i], after.v[i]);
+    free_lines(&before);
+    free_lines(&after);
+    dcm_close(g);
+    assert_same_pixel_bytes(in, out);
+    free((void *)xfer);
+}
+
+static void test_round_trip_keeps_everything_else(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char buf[512];
+    static const char *const files[] = {"CT_small.dcm", "MR_small_implicit.dcm",
+                                        "MR_small_bigendian.dcm", "MR_small_RLE.dcm",
+                                        "MR_small_jp2klossless.dcm", "JPGExtended.dcm",
+                                        "nested_priv_SQ.dcm", "rtplan.dcm", "image_dfl.dcm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (strcmp(files[i], "image_dfl.dcm") == 0 || strcmp(files[i], "rtplan.dcm") == 0 ||
+            strcmp(files[i], "nested_priv_SQ.dcm") == 0) {
+            /* no Pixel Data to compare, or deflated (compressed as a whole) */
+            char out[600];
+            snprintf(out, sizeof out, "%s/%s", dir, files[i]);
+            dcm_file *f = open_ok(tu_pydicom(files[i], buf, sizeof buf));
+            struct lines before = snapshot(f);
+            assert_int_equal(dcm_save(f, out, err, sizeof err), DCM_OK);
+            dcm_close(f);
+            dcm_file *g = open_ok(out);
+            struct lines after = snapshot(g);
+            assert_int_equal(before.n, after.n);
+            for (size_t k = 0; k < before.n; k++)
+                assert_string_equal(before.v[k], after.v[k]);
+            free_lines(&before);
+            free_lines(&after);
+            dcm_close(g);
+            continue;
+        }
+        round_trip(tu_pydicom(files[i], buf, sizeof buf), dir, files[i]);
+    }
+    tu_cleanup();
+}
+
+static int edit_fixture(const dcm_elem *e, dcm_verdict *v, void *ud)
+{
+    (void)ud;
+    if (e->group == 0x0010 && e->element == 0x0010) {
+        v->kind = DCM_REPLACE;
+        v->value = strdup("SUBJ-1");
+    } else if (e->group == 0x0010 && e->element == 0x0020) {
+        v->kind = DCM_EMPTY;
+    } else if (e->group == 0x0009) {
+        v->kind = DCM_REMOVE;
+    }
+    return 0;
+}
+
+static void test_edit_verdicts(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char out[600];
+    dcm_file *f = open_ok(make_fixture(dir, "fx", "MONOCHROME2"));
+    assert_int_equal(dcm_edit(f, edit_fixture, NULL, err, sizeof err), DCM_OK);
+    snprintf(out, sizeof out, "%s/edited.dcm", dir);
+    assert_int_equal(dcm_save(f, out, err, sizeof err), DCM_OK);
+    dcm_close(f);
+    dcm_file *g = open_ok(out);
+    assert_value(g, "(0010,0010)", "SUBJ-1");
+    assert_value(g, "(0010,0020)", "");
+    char *v = NULL;
+    assert_int_equal(dcm_get(g, "(0009,1001)", &v, err, sizeof err), DCM_ENOTFOUND);
+    assert_int_equal(dcm_get(g, "(0009,1002)[0].(0040,0275)[0].(0032,1060)", &v, err,
+                             sizeof err), DCM_ENOTFOUND);
+    assert_value(g, "(0008,0060)", "OT");
+    /* the meta header was made anew and follows the dataset */
+    assert_value(g, "meta.(0002,0003)", "1.2.826.0.1.3680043.10.9999.1");
+    dcm_close(g);
+    tu_cleanup();
+}
+
+static void test_set_creates_nested_and_items(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dcm_file *f = open_ok(make_fixture(dir, "fx", "MONOCHROME2"));
+    int idx = -1;
+    assert_int_equal(dcm_add_item(f, "(0012,0064)", &idx, err, sizeof err), DCM_OK);
+    assert_int_equal(idx, 0);
+    assert_int_equal(dcm_add_item(f, "(0012,0064)", &idx, err, sizeof err), DCM_OK);
+    assert_int_equal(idx, 1);
+    assert_int_equal(dcm_set(f, "(0012,0064)[1].(0008,0100)", "113100", err, sizeof err),
+                     DCM_OK);
+    assert_value(f, "(0012,0064)[1].(0008,0100)", "113100");
+    assert_int_equal(dcm_remove(f, "(0010,0020)", err, sizeof err), DCM_OK);
+    char *v;
+    assert_int_equal(dcm_get(f, "(0010,0020)", &v, err, sizeof err), DCM_ENOTFOUND);
+    assert_int_equal(dcm_get(f, "(0010,0020", &v, err, sizeof err), DCM_EARG);
+    assert_int_equal(dcm_get(f, "(0010,0010)[0]", &v, err, sizeof err), DCM_EARG);
+    dcm_close(f);
+    tu_cleanup();
+}
+
+/* ---- frames ------------------------------------------------------------------------ */
+
+static void decode_ok(dcm_file *f, int n, dcm_image *img)
+{
+    if (dcm_decode_frame(f, n, img, err, sizeof err) != DCM_OK)
+        fail_msg("%s", err);
+}
+
+/* Fixture pixels are 10..73 with no VOI window: min-max maps them to 0..255 in order. */
+static void assert_fixture_ramp(const dcm_image *img, int inverted)
+{
+    assert_int_equal(img->width, 8);
+    assert_int_equal(img->height, 8);
+    assert_int_equal(img->channels, 1);
+    assert_int_equal(img->pixels[0], inverted ? 255 : 0);
+    assert_int_equal(img->pixels[63], inverted ? 0 : 255);
+    for (int i = 1; i < 64; i++)
+        if (inverted)
+            assert_true(img->pixels[i] < img->pixels[i - 1]);
+        else
+            assert_true(img->pixels[i] > img->pixels[i - 1]);
+}
+
+static void test_decode_codecs_agree(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *plain = make_fixture(dir, "fx", "MONOCHROME2");
+    tu_sh("cd '%s' && dcmcjpeg +e1 fx.dcm jpeg.dcm && dcmcrle fx.dcm rle.dcm && "
+          "dcmcjpls fx.dcm jpls.dcm", dir);
+    dcm_image ref;
+    dcm_file *f = open_ok(plain);
+    decode_ok(f, 0, &ref);
+    dcm_close(f);
+    assert_fixture_ramp(&ref, 0);
+    static const char *const variants[] = {"jpeg.dcm", "rle.dcm", "jpls.dcm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", dir, variants[i]);
+        dcm_file *g = open_ok(p);
+        dcm_image img;
+        decode_ok(g, 0, &img);
+        assert_memory_equal(img.pixels, ref.pixels, 64);
+        dcm_image_free(&img);
+        dcm_close(g);
+    }
+    dcm_image_free(&ref);
+    tu_cleanup();
+}
+
+static void test_decode_monochrome1_inverted(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    dcm_file *f = open_ok(make_fixture(dir, "m1", "MONOCHROME1"));
+    dcm_image img;
+    decode_ok(f, 0, &img);
+    assert_fixture_ramp(&img, 1);
+    dcm_image_free(&img);
+    dcm_close(f);
+    tu_cleanup();
+}
+
+/* JPEG 2000 (OpenJPEG) must decode to what the uncompressed original decodes to. */
+static void test_decode_jpeg2000_matches_original(void **state)
+{
+    (void)state;
+    char a[512], b[512];
+    dcm_file *f = open_ok(tu_pydicom("MR_small.dcm", a, sizeof a));
+    dcm_file *g = open_ok(tu_pydicom("MR_small_jp2klossless.dcm", b, sizeof b));
+    dcm_image x, y;
+    decode_ok(f, 0, &x);
+    decode_ok(g, 0, &y);
+    assert_int_equal(x.width, y.width);
+    assert_int_equal(x.height, y.height);
+    int worst = 0;
+    for (int i = 0; i < x.width * x.height; i++) {
+        int d = abs((int)x.pixels[i] - (int)y.pixels[i]);
+        worst = d > worst ? d : worst;
+    }
+    assert_true(worst <= 1);
+    dcm_image_free(&x);
+    dcm_image_free(&y);
+    dcm_close(f);
+    dcm_close(g);
+}
+
+/* RGB: pydicom's SC_rgb images are bands of known colours; the first row is red. */
+static void test_decode_rgb_and_multiframe(void **state)
+{
+    (void)state;
+    char buf[512];
+    static const char *const files[] = {"SC_rgb_rle.dcm", "SC_rgb_jpeg_dcmtk.dcm",
+                                        "SC_rgb_dcmtk_+eb+cr.dcm", "SC_rgb_rle_2frame.dcm"};
+    for (size_t i = 0; i < 4; i++) {
+        dcm_file *f = open_ok(tu_pydicom(files[i], buf, sizeof buf));
+        dcm_image img;
+        decode_ok(f, 0, &img);
+        assert_int_equal(img.channels, 3);
+        assert_int_equal(img.width, 100);
+        const unsigned char *p = img.pixels + (5 * 100 + 50) * 3;
+        assert_true(p[0] > 240 && p[1] < 15 && p[2] < 15);
+        dcm_image_free(&img);
+        dcm_close(f);
+    }
+    dcm_file *f = open_ok(tu_pydicom("SC_rgb_rle_2frame.dcm", buf, sizeof buf));
+    int n;
+    assert_int_equal(dcm_frame_count(f, &n, err, sizeof err), DCM_OK);
+    assert_int_equal(n, 2);
+    dcm_image a, b;
+    decode_ok(f, 0, &a);
+    decode_ok(f, 1, &b);
+    /* the second frame is the first one's complement */
+    assert_int_equal(a.pixels[0] + b.pixels[0], 255);
+    assert_int_equal(dcm_decode_frame(f, 2, &a, err, sizeof err), DCM_EARG);
+    dcm_image_free(&b);
+    dcm_close(f);
+}
+
+static void test_blank_rects_only_inside(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *plain = make_fixture(dir, "fx", "MONOCHROME2");
+    tu_sh("cd '%s' && dcmcrle fx.dcm rle.dcm", dir);
+    static const char *const names[] = {"fx.dcm", "rle.dcm"};
+    for (int k = 0; k < 2; k++) {
+        char in[600], out[600];
+        snprintf(in, sizeof in, "%s/%s", dir, names[k]);
+        snprintf(out, sizeof out, "%s/blank-%s", dir, names[k]);
+        dcm_file *f = open_ok(k ? in : plain);
+        dcm_rect r = {0, 2, 3, 3, 2};
+        assert_int_equal(dcm_blank_rects(f, &r, 1, err, sizeof err), DCM_OK);
+        assert_int_equal(dcm_save(f, out, err, sizeof err), DCM_OK);
+        dcm_close(f);
+        dcm_file *g = open_ok(out);
+        assert_string_equal(dcm_transfer_syntax(g), "1.2.840.10008.1.2.1");
+        dcm_image img, ref;
+        decode_ok(g, 0, &img);
+        dcm_file *h = open_ok(plain);
+        decode_ok(h, 0, &ref);
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++) {
+                int inside = x >= 2 && x < 5 && y >= 3 && y < 5;
+                if (inside)
+                    assert_int_not_equal(img.pixels[y * 8 + x], ref.pixels[y * 8 + x]);
+                else
+                    assert_int_equal(img.pixels[y * 8 + x], ref.pixels[y * 8 + x]);
+            }
+        dcm_image_free(&img);
+        dcm_image_free(&ref);
+        dcm_close(g);
+        dcm_close(h);
+    }
+    tu_cleanup();
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+static void expect_open_error(const char *path, int code, const char *needle)
+{
+    dcm_file *f = NULL;
+    err[0] = 0;
+    assert_int_equal(dcm_open(path, &f, err, sizeof err), code);
+    assert_null(f);
+    assert_non_null(strstr(err, path));
+    assert_null(strchr(err, '\n'));
+    if (needle && !strstr(err, needle))
+        fail_msg("'%s' not in '%s'", needle, err);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char p[600], buf[512];
+    snprintf(p, sizeof p, "%s/zero.dcm", dir);
+    tu_write(p, "", 0);
+    expect_open_error(p, DCM_EFORMAT, "empty");
+
+    snprintf(p, sizeof p, "%s/page.dcm", dir);
+    const char *html = "<!DOCTYPE html><html><body>Patient: Doe</body></html>\n";
+    tu_write(p, html, strlen(html));
+    expect_open_error(p, DCM_EFORMAT, "DICOM");
+
+    snprintf(p, sizeof p, "%s/missing.dcm", dir);
+    expect_open_error(p, DCM_EIO, NULL);
+
+    /* a real file cut inside its dataset */
+    size_t n;
+    unsigned char *ct = tu_read(tu_pydicom("CT_small.dcm", buf, sizeof buf), &n);
+    snprintf(p, sizeof p, "%s/truncated.dcm", dir);
+    tu_write(p, ct, 1200);
+    expect_open_error(p, DCM_EFORMAT, "DICOM");
+
+    /* a value length past the end of the file: Patient's Name declares 0xFFF0 bytes */
+    unsigned char *pn = NULL;
+    for (size_t i = 0; i + 8 < n && !pn; i++)
+        if (ct[i] == 0x10 && ct[i + 1] == 0 && ct[i + 2] == 0x10 && ct[i + 3] == 0 &&
+            ct[i + 4] == 'P' && ct[i + 5] == 'N')
+            pn = ct + i;
+    assert_non_null(pn);
+    pn[6] = 0xf0;
+    pn[7] = 0xff;
+    snprintf(p, sizeof p, "%s/pastend.dcm", dir);
+    tu_write(p, ct, (size_t)(pn - ct) + 20);
+    expect_open_error(p, DCM_EFORMAT, "past the end");
+    free(ct);
+    tu_cleanup();
+}
+
+/* 100 nested sequences of undefined length, written by hand: too deep to accept. */
+static void test_open_rejects_deep_nesting(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    unsigned char *b = calloc(1, 8192);
+    size_t k = 128;
+    memcpy(b + k, "DICM", 4);
+    k += 4;
+    static const unsigned char meta[] = {
+        0x02, 0x00, 0x10, 0x00, 'U', 'I', 20, 0, '1', '.', '2', '.', '8', '4', '0', '.', '1',
+        '0', '0', '0', '8', '.', '1', '.', '2', '.', '1', 0};
+    memcpy(b + k, meta, sizeof meta);
+    k += sizeof meta;
+    static const unsigned char sop[] = {0x08, 0x00, 0x16, 0x00, 'U', 'I', 4, 0, '1', '.', '2', 0};
+    memcpy(b + k, sop, sizeof sop);
+    k += sizeof sop;
+    for (int d = 0; d < 100; d++) {
+        static const unsigned char sq[] = {0x40, 0x00, 0x30, 0xa7, 'S', 'Q', 0, 0,
+                                           0xff, 0xff, 0xff, 0xff,
+                                           0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff};
+        memcpy(b + k, sq, sizeof sq);
+        k += sizeof sq;
+    }
+    for (int d = 0; d < 100; d++) {
+        static const unsigned char end[] = {0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0,
+                                            0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0};
+        memcpy(b + k, end, sizeof end);
+        k += sizeof end;
+    }
+    char p[600];
+    snprintf(p, sizeof p, "%s/deep.dcm", dir);
+    tu_write(p, b, k);
+    free(b);
+    expect_open_error(p, DCM_EFORMAT, "nested");
+    tu_cleanup();
+}
+
+static void test_save_is_atomic_on_error(void **state)
+{
+    (void)state;
+    char buf[512];
+    dcm_file *f = open_ok(tu_pydicom("CT_small.dcm", buf, sizeof buf));
+    assert_int_equal(dcm_save(f, "/nonexistent-dir/out.dcm", err, sizeof err), DCM_EIO);
+    assert_non_null(strstr(err, "nonexistent-dir"));
+    dcm_close(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_read_transfer_syntaxes),
+        cmocka_unit_test(test_read_charsets_as_utf8),
+        cmocka_unit_test(test_walk_nested_private),
+        cmocka_unit_test(test_walk_stops),
+        cmocka_unit_test(test_round_trip_keeps_everything_else),
+        cmocka_unit_test(test_edit_verdicts),
+        cmocka_unit_test(test_set_creates_nested_and_items),
+        cmocka_unit_test(test_decode_codecs_agree),
+        cmocka_unit_test(test_decode_monochrome1_inverted),
+        cmocka_unit_test(test_decode_jpeg2000_matches_original),
+        cmocka_unit_test(test_decode_rgb_and_multiframe),
+        cmocka_unit_test(test_blank_rects_only_inside),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_open_rejects_deep_nesting),
+        cmocka_unit_test(test_save_is_atomic_on_error),
+    };
+    return cmocka_run_group_tests_name("dicom", tests, NULL, NULL);
+}
