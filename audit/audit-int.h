@@ -1,0 +1,58 @@
+/* audit/audit-int.h — what the audit/ source files share: the handle, the canonical row hash,
+ * and small SQLite helpers. Not part of the public API. */
+#ifndef DEIDTK_AUDIT_INT_H
+#define DEIDTK_AUDIT_INT_H
+
+#include <sqlite3.h>
+#include <openssl/evp.h>
+#include "audit/audit.h"
+
+#define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+struct audit_db {
+    sqlite3 *db;
+    EVP_MD_CTX *md;
+    sqlite3_stmt *ins_file, *ins_change, *ins_finding;
+    /* The open file transaction, if any, and its run's chain tails. */
+    int in_tx;
+    int64_t run_id, file_id;
+    int run_originals;
+    char file_hash[65];
+    char tail_files[65], tail_changes[65], tail_findings[65];
+};
+
+/* One hashed value: an integer or a text (NULL text hashes as "absent"). */
+typedef struct audit_val {
+    int is_int;
+    int64_t i;
+    const char *s;
+} audit_val;
+
+/* Canonical encoding, fed to SHA-256 in order: the domain (table name) as a text field, then
+ * every field: 'N' for NULL; 'I' or 'T', an 8-byte big-endian length, then the bytes
+ * (integers as decimal text). */
+void audit_h_begin(audit_db *db, const char *domain);
+void audit_h_text(audit_db *db, const char *s);
+void audit_h_int(audit_db *db, int64_t v);
+void audit_h_val(audit_db *db, const audit_val *v);
+void audit_h_col(audit_db *db, sqlite3_stmt *st, int col);
+void audit_h_end(audit_db *db, char out[65]);
+
+/* content_hash of a run from its hashed columns (audit_run_cols order). */
+#define AUDIT_RUN_NCOLS 13
+extern const char *const audit_run_cols[AUDIT_RUN_NCOLS];
+void audit_run_link_hash(audit_db *db, const char *content_hash, const char *prev, char out[65]);
+void audit_run_seal_hash(audit_db *db, const char *content_hash, const char *ended,
+                         const audit_counts *c, const char *tf, const char *tc,
+                         const char *tg, char out[65]);
+
+void audit_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int audit_sqlerr(audit_db *db, char *err, size_t errlen, const char *what);
+int audit_exec(audit_db *db, const char *sql, char *err, size_t errlen);
+/* Copies a column as text into buf (empty when NULL). */
+void audit_col_copy(sqlite3_stmt *st, int col, char *buf, size_t len);
+const char *audit_col_text(sqlite3_stmt *st, int col);
+void audit_now_utc(char buf[32]);
+
+#endif
