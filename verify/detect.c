@@ -809,6 +809,30 @@ static void detect_ages(scan *sc)
     }
 }
 
+/* Letters and digits mixed ("AL-30591-7", "E1691244B") with 5 digits or more: the shape
+ * of chart, accession and study identifiers. */
+static void detect_mixed_ids(scan *sc)
+{
+    const char *s = sc->s;
+    size_t n = sc->n;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_alnum((unsigned char)s[i]) ||
+            (i > 0 && (is_alnum((unsigned char)s[i - 1]) || s[i - 1] == '.' || s[i - 1] == '-')))
+            continue;
+        size_t e = i, digits = 0, letters = 0;
+        while (e < n && (is_alnum((unsigned char)s[e]) ||
+                         (s[e] == '-' && e + 1 < n && is_alnum((unsigned char)s[e + 1])))) {
+            digits += is_digit((unsigned char)s[e]);
+            letters += is_alpha((unsigned char)s[e]);
+            e++;
+        }
+        int dotted = e + 1 < n && s[e] == '.' && is_alnum((unsigned char)s[e + 1]);
+        if (digits >= 5 && letters && !dotted && !((unsigned char)s[e] & 0x80))
+            add_hit(sc, VERIFY_HIT_ID, i, e - i, SEV_SUSPECT);
+        i = e;
+    }
+}
+
 static void detect_digit_runs(scan *sc)
 {
     const char *s = sc->s;
@@ -841,6 +865,7 @@ size_t verify_detect(const char *text, verify_hit *hits, size_t max)
     detect_ages(&sc);
     detect_times(&sc);
     detect_names(&sc);
+    detect_mixed_ids(&sc);
     detect_digit_runs(&sc);
     qsort(hits, sc.nhits, sizeof *hits, cmp_hit);
     return sc.nhits;

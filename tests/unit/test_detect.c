@@ -89,7 +89,9 @@ static void test_contacts_and_ids(void **state)
     assert_true(has_hit("SSN 123-45-6789", VERIFY_HIT_SSN, "123-45-6789"));
     assert_true(has_hit("see https://example.org/a?b=1.", VERIFY_HIT_URL, "https://example.org/a?b=1"));
     assert_true(has_hit("MRN 12345678", VERIFY_HIT_ID, "12345678"));
-    assert_true(has_hit("MRN12345678", VERIFY_HIT_ID, "12345678"));
+    assert_true(has_hit("MRN12345678", VERIFY_HIT_ID, "MRN12345678"));
+    assert_true(has_hit("chart AB-30591-7 seen", VERIFY_HIT_ID, "AB-30591-7"));
+    assert_false(has_hit("T2W-TSE-320", VERIFY_HIT_ID, "T2W-TSE-320"));
     assert_false(has_hit("thickness 0.123456", VERIFY_HIT_ID, "123456"));
     assert_int_equal(count("UID 1.2.840.113619.2.55.3.604688119"), 0);
 }
