@@ -13,12 +13,17 @@ struct audit_db {
     sqlite3 *db;
     EVP_MD_CTX *md;
     sqlite3_stmt *ins_file, *ins_change, *ins_finding;
-    /* The open file transaction, if any, and its run's chain tails. */
+    /* Writes are batched: one transaction (`batch`, for run_id, holding the write lock)
+     * spans several files; each file is a savepoint inside it (`in_tx`), so a file is kept
+     * or dropped whole. The chain tails are valid while the batch is open. */
+    int batch, batch_units;
+    double batch_start;
     int in_tx;
     int64_t run_id, file_id;
     int run_originals;
     char file_hash[65];
     char tail_files[65], tail_changes[65], tail_findings[65];
+    char saved_tails[3][65];
 };
 
 /* One hashed value: an integer or a text (NULL text hashes as "absent"). */

@@ -115,7 +115,8 @@ int audit_find_original_uid(audit_db *db, const char *hmac_hex,
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->db, "SELECT tag_path, new_value, count(DISTINCT file_id)"
-                           " FROM changes WHERE original_hmac=? GROUP BY tag_path, new_value"
+                           " FROM changes WHERE original_hmac=? AND action='U'"
+                           " GROUP BY tag_path, new_value"
                            " ORDER BY tag_path, new_value", -1, &st, NULL) != SQLITE_OK)
         return audit_sqlerr(db, err, errlen, "audit trail");
     sqlite3_bind_text(st, 1, hmac_hex, -1, SQLITE_STATIC);
@@ -249,7 +250,7 @@ int audit_export_json(audit_db *db, FILE *out, int with_originals, char *err, si
     enum { NSQL = sizeof sql / sizeof sql[0] };
     sqlite3_stmt *st[NSQL] = {NULL};
     int ret = -1;
-    if (audit_exec(db, "BEGIN", err, errlen) < 0)
+    if (audit_flush(db, err, errlen) < 0 || audit_exec(db, "BEGIN", err, errlen) < 0)
         return -1;
     for (int i = 0; i < NSQL; i++)
         if (sqlite3_prepare_v2(db->db, sql[i], -1, &st[i], NULL) != SQLITE_OK) {
@@ -310,11 +311,7 @@ int audit_review_add(audit_db *db, const char *finding_id, const char *reviewer,
         audit_seterr(err, errlen, "a review needs a finding, a reviewer and a reason");
         return -1;
     }
-    if (db->in_tx) {
-        audit_seterr(err, errlen, "audit trail: a file is still open");
-        return -1;
-    }
-    if (audit_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+    if (audit_flush(db, err, errlen) < 0 || audit_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
         return -1;
     sqlite3_stmt *st;
     char prev[65] = AUDIT_ZERO_HASH, now[32], h[65];

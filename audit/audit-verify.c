@@ -185,7 +185,7 @@ int audit_verify(audit_db *db, audit_verify_report *r, char *err, size_t errlen)
     snprintf(r->runs_head, sizeof r->runs_head, "%s", AUDIT_ZERO_HASH);
     snprintf(r->reviews_head, sizeof r->reviews_head, "%s", AUDIT_ZERO_HASH);
     /* One read transaction: a consistent snapshot even while a run is writing. */
-    if (audit_exec(db, "BEGIN", err, errlen) < 0)
+    if (audit_flush(db, err, errlen) < 0 || audit_exec(db, "BEGIN", err, errlen) < 0)
         return -1;
     int c = verify_runs(db, r, err, errlen);
     if (c == 0)
@@ -371,10 +371,8 @@ int audit_merge(audit_db *dst, const char *src_path, audit_merge_stats *stats,
     if (!stats)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    if (dst->in_tx) {
-        audit_seterr(err, errlen, "audit trail: a file is still open");
+    if (audit_flush(dst, err, errlen) < 0)
         return -1;
-    }
     /* Re-linking would launder a tampered shard: only intact shards are merged. */
     audit_db *src;
     audit_verify_report rep;

@@ -37,7 +37,9 @@ static const char schema_sql[] =
     " original TEXT, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL);"
     "CREATE INDEX changes_run ON changes(run_id);"
     "CREATE INDEX changes_file ON changes(file_id);"
-    "CREATE INDEX changes_hmac ON changes(original_hmac);"
+    /* Only UID replacements are looked up by original: indexing every change would cost the
+     * run more than the rest of the trail together. */
+    "CREATE INDEX changes_uid_hmac ON changes(original_hmac) WHERE action='U';"
     "CREATE TABLE findings("
     " id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, file_id INTEGER,"
     " finding_id TEXT NOT NULL, file_path TEXT, location TEXT, detector TEXT,"
@@ -308,7 +310,7 @@ int audit_open(const char *path, int create, audit_db **out, char *err, size_t e
         return -1;
     }
     sqlite3_busy_timeout(db->db, 10000);
-    if (audit_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen) < 0) {
+    if (audit_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;", err, errlen) < 0) {
         audit_close(db);
         return -1;
     }
@@ -345,12 +347,14 @@ int audit_open(const char *path, int create, audit_db **out, char *err, size_t e
     return 0;
 }
 
+static void unit_abort(audit_db *db);
+
 void audit_close(audit_db *db)
 {
     if (!db)
         return;
-    if (db->in_tx)
-        audit_file_abort(db);
+    unit_abort(db);
+    audit_flush(db, NULL, 0);
     sqlite3_finalize(db->ins_file);
     sqlite3_finalize(db->ins_change);
     sqlite3_finalize(db->ins_finding);
@@ -459,15 +463,80 @@ static int run_load(audit_db *db, int64_t run_id, char *err, size_t errlen)
     return 0;
 }
 
-static int tx_begin(audit_db *db, int64_t run_id, char *err, size_t errlen)
+static double mono_ms(void)
 {
-    if (audit_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+int audit_flush(audit_db *db, char *err, size_t errlen)
+{
+    if (db->in_tx) {
+        audit_seterr(err, errlen, "audit trail: a file is still open");
         return -1;
-    if (run_load(db, run_id, err, errlen) < 0) {
+    }
+    if (!db->batch)
+        return 0;
+    db->batch = 0;
+    if (audit_exec(db, "COMMIT", err, errlen) < 0) {
         audit_exec(db, "ROLLBACK", NULL, 0);
         return -1;
     }
     return 0;
+}
+
+/* Opens a unit (a file, or a lone finding) of run_id inside the current batch. */
+static int unit_begin(audit_db *db, int64_t run_id, char *err, size_t errlen)
+{
+    if (db->batch && db->run_id != run_id && audit_flush(db, err, errlen) < 0)
+        return -1;
+    if (!db->batch) {
+        if (audit_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+            return -1;
+        if (run_load(db, run_id, err, errlen) < 0) {
+            audit_exec(db, "ROLLBACK", NULL, 0);
+            return -1;
+        }
+        db->batch = 1;
+        db->batch_units = 0;
+        db->batch_start = mono_ms();
+    }
+    if (audit_exec(db, "SAVEPOINT unit", err, errlen) < 0)
+        return -1;
+    memcpy(db->saved_tails[0], db->tail_files, 65);
+    memcpy(db->saved_tails[1], db->tail_changes, 65);
+    memcpy(db->saved_tails[2], db->tail_findings, 65);
+    db->in_tx = 1;
+    return 0;
+}
+
+static int unit_end(audit_db *db, char *err, size_t errlen)
+{
+    db->in_tx = 0;
+    if (audit_exec(db, "RELEASE unit", err, errlen) < 0) {
+        audit_exec(db, "ROLLBACK", NULL, 0);
+        db->batch = 0;
+        return -1;
+    }
+    if (++db->batch_units >= AUDIT_BATCH_FILES || mono_ms() - db->batch_start >= AUDIT_BATCH_MS)
+        return audit_flush(db, err, errlen);
+    return 0;
+}
+
+static void unit_abort(audit_db *db)
+{
+    if (!db->in_tx)
+        return;
+    db->in_tx = 0;
+    if (audit_exec(db, "ROLLBACK TO unit", NULL, 0) < 0 ||
+        audit_exec(db, "RELEASE unit", NULL, 0) < 0) {
+        audit_exec(db, "ROLLBACK", NULL, 0);
+        db->batch = 0;
+    }
+    memcpy(db->tail_files, db->saved_tails[0], 65);
+    memcpy(db->tail_changes, db->saved_tails[1], 65);
+    memcpy(db->tail_findings, db->saved_tails[2], 65);
 }
 
 static void make_uuid(char out[37])
@@ -489,10 +558,8 @@ static void make_uuid(char out[37])
 int audit_run_begin(audit_db *db, const audit_run_info *info, int64_t *run_id,
                     char *err, size_t errlen)
 {
-    if (db->in_tx) {
-        audit_seterr(err, errlen, "audit trail: a file is still open");
+    if (audit_flush(db, err, errlen) < 0)
         return -1;
-    }
     char uuid[37], policy_sha[65], host[256] = "", started[32], resumes[64] = "";
     if (info->uuid)
         snprintf(uuid, sizeof uuid, "%s", info->uuid);
@@ -584,7 +651,7 @@ int audit_file_add(audit_db *db, int64_t run_id, const audit_file_info *info, in
     if (prep(db, &db->ins_file, "INSERT INTO files(run_id, input_path, input_sha256, "
              "output_path, output_sha256, output_sop_uid, status, error, prev_hash, row_hash) "
              "VALUES(?,?,?,?,?,?,?,?,?,?)", err, errlen) < 0 ||
-        tx_begin(db, run_id, err, errlen) < 0)
+        unit_begin(db, run_id, err, errlen) < 0)
         return -1;
     const audit_val v[7] = {
         {0, 0, info->input_path}, {0, 0, info->input_sha256}, {0, 0, info->output_path},
@@ -594,12 +661,11 @@ int audit_file_add(audit_db *db, int64_t run_id, const audit_file_info *info, in
     sqlite3_bind_int64(db->ins_file, 1, run_id);
     if (chain_insert(db, db->ins_file, 2, "files", 0, NULL, v, 7, db->tail_files,
                      db->file_hash, err, errlen) < 0) {
-        audit_exec(db, "ROLLBACK", NULL, 0);
+        unit_abort(db);
         return -1;
     }
     memcpy(db->tail_files, db->file_hash, 65);
     db->file_id = *file_id = sqlite3_last_insert_rowid(db->db);
-    db->in_tx = 1;
     return 0;
 }
 
@@ -630,7 +696,7 @@ int audit_change_add(audit_db *db, int64_t file_id, const char *tag_path, const 
     return 0;
 fail:
     /* A file is in the trail whole or not at all. */
-    audit_file_abort(db);
+    unit_abort(db);
     return -1;
 }
 
@@ -668,16 +734,16 @@ int audit_finding_add(audit_db *db, int64_t run_id, int64_t file_id, const verif
     if (db->in_tx) {
         if (run_id != db->run_id || (file_id && file_id != db->file_id)) {
             audit_seterr(err, errlen, "audit trail: finding outside its file's transaction");
-            audit_file_abort(db);
+            unit_abort(db);
             return -1;
         }
         if (finding_insert(db, file_id ? db->file_hash : NULL, file_id, f, err, errlen) < 0) {
-            audit_file_abort(db);
+            unit_abort(db);
             return -1;
         }
         return 0;
     }
-    if (tx_begin(db, run_id, err, errlen) < 0)
+    if (unit_begin(db, run_id, err, errlen) < 0)
         return -1;
     char fhash[65] = "";
     if (file_id) {
@@ -694,15 +760,15 @@ int audit_finding_add(audit_db *db, int64_t run_id, int64_t file_id, const verif
         if (rc != SQLITE_ROW) {
             audit_seterr(err, errlen, "audit trail: no file %lld in run %lld",
                          (long long)file_id, (long long)run_id);
-            audit_exec(db, "ROLLBACK", NULL, 0);
+            unit_abort(db);
             return -1;
         }
     }
     if (finding_insert(db, file_id ? fhash : NULL, file_id, f, err, errlen) < 0) {
-        audit_exec(db, "ROLLBACK", NULL, 0);
+        unit_abort(db);
         return -1;
     }
-    return audit_exec(db, "COMMIT", err, errlen);
+    return unit_end(db, err, errlen);
 }
 
 int audit_file_commit(audit_db *db, char *err, size_t errlen)
@@ -711,30 +777,23 @@ int audit_file_commit(audit_db *db, char *err, size_t errlen)
         audit_seterr(err, errlen, "audit trail: no file transaction open");
         return -1;
     }
-    db->in_tx = 0;
-    if (audit_exec(db, "COMMIT", err, errlen) < 0) {
-        audit_exec(db, "ROLLBACK", NULL, 0);
-        return -1;
-    }
-    return 0;
+    return unit_end(db, err, errlen);
 }
 
 void audit_file_abort(audit_db *db)
 {
-    if (db->in_tx)
-        audit_exec(db, "ROLLBACK", NULL, 0);
-    db->in_tx = 0;
+    unit_abort(db);
 }
 
 int audit_run_end(audit_db *db, int64_t run_id, const audit_counts *counts,
                   char *err, size_t errlen)
 {
-    if (db->in_tx) {
-        audit_seterr(err, errlen, "audit trail: a file is still open");
+    if (audit_flush(db, err, errlen) < 0 || audit_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+        return -1;
+    if (run_load(db, run_id, err, errlen) < 0) {
+        audit_exec(db, "ROLLBACK", NULL, 0);
         return -1;
     }
-    if (tx_begin(db, run_id, err, errlen) < 0)
-        return -1;
     audit_counts c = {0, 0, 0};
     char content[65] = "", ended[32], seal[65];
     sqlite3_stmt *st = NULL;

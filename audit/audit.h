@@ -98,9 +98,14 @@ int audit_default_path(const char *key_path, char *buf, size_t len);
 void audit_sha256_hex(const void *data, size_t len, char out[65]);
 int audit_sha256_file(const char *path, char out[65], char *err, size_t errlen);
 
-/* Writer. audit_file_add opens the file's transaction; audit_change_add and audit_finding_add
- * join it; audit_file_commit ends it (audit_file_abort drops it). A file is therefore in the
- * trail whole or not at all. audit_finding_add with no file transaction open commits alone. */
+/* Writer. audit_file_add opens the file's unit; audit_change_add and audit_finding_add join
+ * it; audit_file_commit ends it (audit_file_abort drops it). A file is therefore in the trail
+ * whole or not at all. audit_finding_add with no file open is a unit alone. Units are
+ * committed in batches (AUDIT_BATCH_FILES units or AUDIT_BATCH_MS, whichever comes first):
+ * a crash loses at most the last batch, which a rerun records again. audit_flush commits
+ * now; audit_run_end, audit_close and every other call that is not part of a unit flush. */
+#define AUDIT_BATCH_FILES 64
+#define AUDIT_BATCH_MS 250
 int audit_run_begin(audit_db *db, const audit_run_info *info, int64_t *run_id,
                     char *err, size_t errlen);
 int audit_file_add(audit_db *db, int64_t run_id, const audit_file_info *info, int64_t *file_id,
@@ -113,6 +118,7 @@ int audit_finding_add(audit_db *db, int64_t run_id, int64_t file_id, const verif
                       char *err, size_t errlen);
 int audit_file_commit(audit_db *db, char *err, size_t errlen);
 void audit_file_abort(audit_db *db);
+int audit_flush(audit_db *db, char *err, size_t errlen);
 /* Seals the run. counts NULL: counted from the run's rows. */
 int audit_run_end(audit_db *db, int64_t run_id, const audit_counts *counts,
                   char *err, size_t errlen);
@@ -135,8 +141,8 @@ typedef struct audit_trace_cb {
 int audit_trace(audit_db *db, const char *what, const audit_trace_cb *cb, void *ctx,
                 int *matches, char *err, size_t errlen);
 
-/* Every (tag path, new value) recorded for an original whose HMAC is hmac_hex, with the number
- * of files where it was replaced. */
+/* Every (tag path, new value) of a UID replacement (a change with action "U") whose original
+ * has the HMAC hmac_hex, with the number of files where it was replaced. */
 int audit_find_original_uid(audit_db *db, const char *hmac_hex,
                             int (*cb)(void *ctx, const char *tag_path, const char *new_value,
                                       int64_t nfiles),

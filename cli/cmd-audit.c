@@ -1,10 +1,344 @@
-/* cli/cmd-audit.c — deidtk audit. */
+/* cli/cmd-audit.c — deidtk audit: list runs, trace a file, find a replaced UID, check the
+ * chains, export, record reviews, merge shard trails. Prints HMACs, never original values
+ * unless asked with --originals (and only if the run stored them). */
 #include "config.h"
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include "cli/cmd.h"
+#include "audit/audit.h"
+#include "deid/pseudo.h"
+
+struct opts {
+    const char *audit, *finding, *reviewer, *decision, *reason, *uid, *key, *hmac, *out;
+    int json, originals;
+};
+
+static void sub_usage(void)
+{
+    fprintf(stderr,
+            "usage: deidtk audit runs [--audit FILE]\n"
+            "       deidtk audit trace FILE|SOPUID [--originals] [--audit FILE]\n"
+            "       deidtk audit find --original-uid UID --key KEY [--audit FILE]\n"
+            "       deidtk audit find --hmac HEX [--audit FILE]\n"
+            "       deidtk audit verify [--audit FILE]\n"
+            "       deidtk audit export --json [--originals] [-o FILE] [--audit FILE]\n"
+            "       deidtk audit review --finding ID --reviewer NAME --decision waive|fix"
+            " --reason TEXT [--audit FILE]\n"
+            "       deidtk audit merge SHARD.sqlite... [--audit FILE]\n");
+}
+
+static audit_db *open_trail(const struct opts *o, int create)
+{
+    audit_db *db;
+    char err[512];
+    if (audit_open(o->audit, create, &db, err, sizeof err) < 0) {
+        fprintf(stderr, "deidtk audit: %s\n", err);
+        return NULL;
+    }
+    return db;
+}
+
+static const char *s(const char *v)
+{
+    return v ? v : "-";
+}
+
+static int print_run(void *ctx, const audit_run_row *r)
+{
+    (void)ctx;
+    printf("%lld\t%s\t%s\t%s\t", (long long)r->id, r->uuid, r->started,
+           r->ended ? r->ended : "unfinished");
+    if (r->ended)
+        printf("%lld\t%lld\t%lld\t", (long long)r->counts.files_ok,
+               (long long)r->counts.files_failed, (long long)r->counts.findings);
+    else
+        printf("-\t-\t-\t");
+    printf("%s\t%.16s\t%s\t%s", s(r->preset), s(r->policy_sha256), s(r->key_fingerprint),
+           s(r->tool_version));
+    if (r->resumes)
+        printf("\tresumes %s", r->resumes);
+    putchar('\n');
+    return 0;
+}
+
+static int do_runs(audit_db *db)
+{
+    char err[512];
+    printf("ID\tUUID\tSTARTED\tENDED\tOK\tFAILED\tFINDINGS\tPRESET\tPOLICY\tKEY\tVERSION\n");
+    if (audit_runs_list(db, print_run, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "deidtk audit: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int trace_file(void *ctx, const audit_run_row *r, const audit_file_row *f)
+{
+    (void)ctx;
+    printf("output          %s\n", s(f->output_path));
+    printf("output-sha256   %s\n", s(f->output_sha256));
+    printf("sop-instance    %s\n", s(f->output_sop_uid));
+    printf("input           %s\n", s(f->input_path));
+    printf("input-sha256    %s\n", s(f->input_sha256));
+    printf("status          %s%s%s\n", f->status, f->error ? ": " : "", f->error ? f->error : "");
+    printf("run             %s (%lld), started %s, %s\n", r->uuid, (long long)r->id, r->started,
+           r->ended ? "ended" : "unfinished");
+    printf("tool            deidtk %s on %s by %s\n", s(r->tool_version), s(r->host), s(r->user));
+    printf("preset          %s\n", s(r->preset));
+    printf("options         %s\n", s(r->options));
+    printf("policy-sha256   %s\n", s(r->policy_sha256));
+    printf("key             %s\n", s(r->key_fingerprint));
+    printf("changes:\n");
+    return 0;
+}
+
+static int trace_change(void *ctx, const audit_change_row *c)
+{
+    const struct opts *o = ctx;
+    printf("  %s\t%s\t%s\thmac=%s", c->tag_path, c->action, c->new_value ? c->new_value : "",
+           s(c->original_hmac));
+    if (o->originals && c->original)
+        printf("\toriginal=%s", c->original);
+    putchar('\n');
+    return 0;
+}
+
+static int do_trace(audit_db *db, const struct opts *o, const char *what)
+{
+    char err[512];
+    audit_trace_cb cb = {trace_file, trace_change};
+    int n = 0;
+    if (audit_trace(db, what, &cb, (void *)o, &n, err, sizeof err) < 0)
+        goto fail;
+    char real[PATH_MAX];
+    /* Runs record paths as given: try the canonical form of a path too. */
+    if (n == 0 && realpath(what, real) && strcmp(real, what) != 0 &&
+        audit_trace(db, real, &cb, (void *)o, &n, err, sizeof err) < 0)
+        goto fail;
+    if (n == 0) {
+        fprintf(stderr, "deidtk audit: no file in the trail is %s\n", what);
+        return EXIT_GATE_BLOCKED;
+    }
+    return 0;
+fail:
+    fprintf(stderr, "deidtk audit: %s\n", err);
+    return EXIT_USAGE;
+}
+
+static int print_found(void *ctx, const char *tag, const char *value, int64_t nfiles)
+{
+    int *n = ctx;
+    (*n)++;
+    printf("%s\t%s\t%lld file%s\n", tag, value ? value : "", (long long)nfiles,
+           nfiles == 1 ? "" : "s");
+    return 0;
+}
+
+static int do_find(audit_db *db, const struct opts *o)
+{
+    char err[512], hex[65];
+    if (o->hmac) {
+        snprintf(hex, sizeof hex, "%s", o->hmac);
+    } else {
+        unsigned char key[DEID_KEY_LEN], mac[32];
+        if (deid_key_load(o->key, key, err, sizeof err) < 0) {
+            fprintf(stderr, "deidtk audit: %s\n", err);
+            return EXIT_USAGE;
+        }
+        /* As UIDs are compared: without DICOM padding. */
+        size_t len = strlen(o->uid);
+        while (len && (o->uid[len - 1] == ' ' || o->uid[len - 1] == '\0'))
+            len--;
+        int rc = deid_hmac(key, "value", o->uid, len, mac);
+        memset(key, 0, sizeof key);
+        if (rc < 0) {
+            fprintf(stderr, "deidtk audit: HMAC failed\n");
+            return EXIT_USAGE;
+        }
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    }
+    int n = 0;
+    if (audit_find_original_uid(db, hex, print_found, &n, err, sizeof err) < 0) {
+        fprintf(stderr, "deidtk audit: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (n == 0) {
+        fprintf(stderr, "deidtk audit: that original value was not replaced in this trail\n");
+        return EXIT_GATE_BLOCKED;
+    }
+    return 0;
+}
+
+static int do_verify(audit_db *db, const struct opts *o)
+{
+    char err[512];
+    audit_verify_report r;
+    if (audit_verify(db, &r, err, sizeof err) < 0) {
+        fprintf(stderr, "deidtk audit: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (!r.ok) {
+        printf("%s: BROKEN at %s row %lld: %s\n", o->audit, r.table, (long long)r.rowid,
+               r.reason);
+        return EXIT_GATE_BLOCKED;
+    }
+    printf("%s: OK: %lld runs (%lld unfinished), %lld files, %lld changes, %lld findings, "
+           "%lld reviews\n", o->audit, (long long)r.runs, (long long)r.unsealed,
+           (long long)r.files, (long long)r.changes, (long long)r.findings,
+           (long long)r.reviews);
+    printf("runs head     %s\nreviews head  %s\n", r.runs_head, r.reviews_head);
+    return 0;
+}
+
+static int do_export(audit_db *db, const struct opts *o)
+{
+    char err[512];
+    FILE *out = stdout;
+    if (o->out) {
+        /* The export holds input paths (and originals if asked): owner-only, like the trail. */
+        int fd = open(o->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || !(out = fdopen(fd, "w"))) {
+            perror(o->out);
+            if (fd >= 0)
+                close(fd);
+            return EXIT_USAGE;
+        }
+    }
+    int rc = audit_export_json(db, out, o->originals, err, sizeof err);
+    if (o->out && fclose(out) != 0 && rc == 0) {
+        snprintf(err, sizeof err, "%s: write error", o->out);
+        rc = -1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "deidtk audit: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int do_review(audit_db *db, const struct opts *o)
+{
+    char err[512];
+    if (audit_review_add(db, o->finding, o->reviewer, o->decision, o->reason, err,
+                         sizeof err) < 0) {
+        fprintf(stderr, "deidtk audit: %s\n", err);
+        return EXIT_USAGE;
+    }
+    printf("finding %s: %s by %s recorded\n", o->finding,
+           strcmp(o->decision, "waive") == 0 ? "waived" : "to fix", o->reviewer);
+    return 0;
+}
+
+static int do_merge(audit_db *db, int n, char **shards)
+{
+    int status = 0;
+    for (int i = 0; i < n; i++) {
+        char err[512];
+        audit_merge_stats st;
+        if (audit_merge(db, shards[i], &st, err, sizeof err) < 0) {
+            fprintf(stderr, "deidtk audit: %s\n", err);
+            status = EXIT_GATE_BLOCKED;
+            continue;
+        }
+        printf("%s: %lld runs merged, %lld already present, %lld reviews\n", shards[i],
+               (long long)st.runs_copied, (long long)st.runs_skipped,
+               (long long)st.reviews_copied);
+    }
+    return status;
+}
 
 int cmd_audit(int argc, char **argv)
 {
     if (cmd_common_flag("audit", argc, argv))
         return 0;
-    return cmd_unimplemented("audit");
+    if (argc < 2) {
+        sub_usage();
+        return EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    struct opts o = {.audit = AUDIT_DEFAULT_NAME};
+    static const struct option longopts[] = {
+        {"audit", required_argument, NULL, 'a'},
+        {"finding", required_argument, NULL, 'f'},
+        {"reviewer", required_argument, NULL, 'r'},
+        {"decision", required_argument, NULL, 'd'},
+        {"reason", required_argument, NULL, 'R'},
+        {"original-uid", required_argument, NULL, 'u'},
+        {"key", required_argument, NULL, 'k'},
+        {"hmac", required_argument, NULL, 'H'},
+        {"json", no_argument, NULL, 'j'},
+        {"originals", no_argument, NULL, 'O'},
+        {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0}
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc - 1, argv + 1, "o:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'a': o.audit = optarg; break;
+        case 'f': o.finding = optarg; break;
+        case 'r': o.reviewer = optarg; break;
+        case 'd': o.decision = optarg; break;
+        case 'R': o.reason = optarg; break;
+        case 'u': o.uid = optarg; break;
+        case 'k': o.key = optarg; break;
+        case 'H': o.hmac = optarg; break;
+        case 'j': o.json = 1; break;
+        case 'O': o.originals = 1; break;
+        case 'o': o.out = optarg; break;
+        default:
+            sub_usage();
+            return EXIT_USAGE;
+        }
+    }
+    int npos = argc - 1 - optind;
+    char **pos = argv + 1 + optind;
+
+    int bad;
+    if (strcmp(sub, "runs") == 0 || strcmp(sub, "verify") == 0)
+        bad = npos != 0;
+    else if (strcmp(sub, "trace") == 0)
+        bad = npos != 1;
+    else if (strcmp(sub, "find") == 0)
+        bad = npos != 0 || !((o.uid && o.key && !o.hmac) || (o.hmac && !o.uid));
+    else if (strcmp(sub, "export") == 0)
+        bad = npos != 0 || !o.json;
+    else if (strcmp(sub, "review") == 0)
+        bad = npos != 0 || !o.finding || !o.reviewer || !o.decision || !o.reason ||
+              (strcmp(o.decision, "waive") != 0 && strcmp(o.decision, "fix") != 0);
+    else if (strcmp(sub, "merge") == 0)
+        bad = npos < 1;
+    else
+        bad = 1;
+    if (bad) {
+        sub_usage();
+        return EXIT_USAGE;
+    }
+
+    audit_db *db = open_trail(&o, strcmp(sub, "merge") == 0);
+    if (!db)
+        return EXIT_USAGE;
+    int rc;
+    if (strcmp(sub, "runs") == 0)
+        rc = do_runs(db);
+    else if (strcmp(sub, "trace") == 0)
+        rc = do_trace(db, &o, pos[0]);
+    else if (strcmp(sub, "find") == 0)
+        rc = do_find(db, &o);
+    else if (strcmp(sub, "verify") == 0)
+        rc = do_verify(db, &o);
+    else if (strcmp(sub, "export") == 0)
+        rc = do_export(db, &o);
+    else if (strcmp(sub, "review") == 0)
+        rc = do_review(db, &o);
+    else
+        rc = do_merge(db, npos, pos);
+    audit_close(db);
+    return rc;
 }

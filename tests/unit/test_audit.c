@@ -559,7 +559,7 @@ static void test_crash(void **state)
                     _exit(1);
             if (audit_file_commit(db, err, sizeof err) < 0)
                 _exit(1);
-            if (i == 20 && write(pfd[1], "x", 1) != 1)
+            if (i == 20 && (audit_flush(db, err, sizeof err) < 0 || write(pfd[1], "x", 1) != 1))
                 _exit(1);
         }
     }
