@@ -1,0 +1,85 @@
+/* reports/report.h — the run/verify report: what was inspected, what was found, which
+ * findings were waived by whom, and the release gate's verdict. Written as versioned JSON
+ * for machines (deidtk-report(5)) and as one self-contained HTML page for the people who
+ * sign a release off; shard reports load back and merge.
+ *
+ * Finding values (and input paths, which often carry names and dates) are held unmasked in
+ * memory and masked with verify_mask() on every write unless the caller asks to show them. */
+#ifndef DEIDTK_REPORT_H
+#define DEIDTK_REPORT_H
+
+#include <stddef.h>
+#include "verify/finding.h"
+
+#define REPORT_SCHEMA "deidtk-report/1"
+
+typedef struct report report;
+
+/* A new empty report for `command` ("run" or "verify"); the gate fails on "policy" until
+ * report_set_gate() says otherwise. Returns NULL when out of memory. Free with
+ * report_free(). */
+report *report_new(const char *command, const char *tool_version);
+void report_free(report *r);
+
+/* The adders copy every string they are given. They return 0, or -1 when out of memory or
+ * when an argument is invalid (errno EINVAL: unknown status, a waiver without both a
+ * reviewer and a reason, a thumbnail path that is not relative). */
+
+/* Sets (or replaces) one free-form run fact: preset, options, policy_sha256,
+ * key_fingerprint, fail_on, started, ended, host, inputs, output... Order is kept.
+ * policy_sha256 and key_fingerprint are compared by report_merge(). */
+int report_set_meta(report *r, const char *key, const char *value);
+/* The value of a run fact, or NULL; owned by the report. */
+const char *report_get_meta(const report *r, const char *key);
+
+/* One output (run) or inspected (verify) file. status is "ok", "error" or "skipped";
+ * input and error may be NULL. */
+int report_add_file(report *r, const char *path, const char *input, const char *status,
+                    const char *error, int frames_inspected);
+
+/* One finding, waived when waived_by is non-NULL (then waive_reason is required). */
+int report_add_finding(report *r, const verify_finding *f, const char *waived_by,
+                       const char *waive_reason);
+
+/* Attaches a picture to a finding (by its id) or a file (by its path). png_path is relative
+ * to the report's folder: the HTML page refers to it, it does not embed it. */
+int report_add_thumbnail(report *r, const char *finding_or_file_id, const char *png_path);
+
+/* The gate blocks when a finding that is not waived has severity >= fail_on, or when a
+ * file has status "error". */
+void report_set_gate(report *r, verify_severity fail_on);
+verify_severity report_fail_on(const report *r);
+int report_blocked(const report *r);
+
+typedef struct report_summary {
+    size_t files, ok, errors, skipped;
+    size_t findings;                          /* all, waived included */
+    size_t waived;
+    size_t by_severity[SEV_LEAK + 1];         /* all, waived included */
+    size_t open_by_severity[SEV_LEAK + 1];    /* not waived */
+    size_t blocking;                          /* not waived and at or above fail_on */
+} report_summary;
+
+void report_get_summary(const report *r, report_summary *s);
+
+/* Writes the report atomically (temporary file in the same folder, fsync, rename). Values
+ * and input paths are masked unless show_values; a report showing them is made mode 0600
+ * and says so ("values_shown": true in JSON, a red banner in HTML). Return 0, or -1 with
+ * a message in err. */
+int report_write_json(const report *r, const char *path, int show_values, char *err,
+                      size_t errlen);
+int report_write_html(const report *r, const char *path, int show_values, char *err,
+                      size_t errlen);
+
+/* Reads a report written by report_write_json(). The gate verdict is recomputed, not
+ * trusted. On success *out is a new report the caller frees. Returns 0, or -1 with a
+ * message in err (unreadable file, not JSON, other schema, invalid field). */
+int report_load_json(const char *path, report **out, char *err, size_t errlen);
+
+/* Appends src's files, findings and thumbnails to dst (shards of one run). dst keeps its
+ * meta and records both reports' sources; the gate keeps the stricter fail_on. Refuses
+ * (-1, dst unchanged) reports made with different policies or keys (policy_sha256,
+ * key_fingerprint) and reports that both cover the same file. */
+int report_merge(report *dst, const report *src, char *err, size_t errlen);
+
+#endif
