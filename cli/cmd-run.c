@@ -1,10 +1,673 @@
-/* cli/cmd-run.c — deidtk run. */
+/* cli/cmd-run.c — deidtk run: de-identify every file, verify each output against its own
+ * input, record the audit trail, report, and gate the release. */
 #include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "audit/audit.h"
 #include "cli/cmd.h"
+#include "cli/common.h"
+#include "deid/engine.h"
+#include "ocr/ocr.h"
+#include "reports/report.h"
+#include "verify/verify.h"
+
+struct job {
+    int failed;                  /* could not be de-identified or written */
+    char err[512];
+    char *out_path;
+    char input_sha[65], output_sha[65];
+    char original_patient[65];   /* HMAC of the original Patient ID: dataset-wide checks */
+    char *original_pid;          /* only kept for --export-mappings */
+    deid_result res;
+    verify_findings findings;
+    verify_facts facts;
+};
+
+struct run {
+    cli_files files;
+    struct job *jobs;
+    const char *out_dir;
+    deid_engine engine;
+    verify_config vc;
+    audit_db *audit;
+    int64_t run_id;
+    int audit_originals;
+    const char *policy_hash;
+    char fingerprint[DEID_FINGERPRINT_LEN + 1];
+    report *rep;
+    FILE *log;
+    FILE *map_uids, *map_ids;
+    verify_dataset *dataset;
+    size_t done, failed, findings;
+    pthread_mutex_t out_mu;      /* output paths claimed by this run */
+    char **claimed;
+    size_t nclaimed;
+};
+
+static const char *usage_text =
+    "usage: deidtk run INPUT... -o OUTDIR [options]\n"
+    "  -o, --output DIR          output folder (OUT/<PatientID>/<Study>/<Series>/<SOP>.dcm)\n"
+    "      --preset NAME         tcia (default) or basic\n"
+    "      --option NAME         add a PS3.15 option (repeatable; deidtk profile --list)\n"
+    "      --policy FILE         site policy (deidtk-policy(5))\n"
+    "      --key FILE            pseudonymization key (default ./deidtk.key, made if absent)\n"
+    "      --lookup CSV          original->new Patient IDs (id_old,id_new[,date_offset_days])\n"
+    "      --unknown-ids MODE    error (default) or template, for IDs missing from --lookup\n"
+    "      --id-template T       Patient ID template (default DEID-{digits:10})\n"
+    "      --uid-root ROOT       site UID root instead of 2.25.\n"
+    "      --offset-range A:B    date offsets in days (default -3650:-365)\n"
+    "      --patient-by-issuer   key patients on Issuer of Patient ID + Patient ID\n"
+    "      --clean-pixels MODE   signatures, ocr or both (implies --option clean-pixel-data)\n"
+    "      --no-ocr              do not OCR the outputs' frames\n"
+    "      --ocr-frames WHICH    all (default), first, sample:N\n"
+    "      --fail-on SEVERITY    leak, phi, suspect (default), policy, info\n"
+    "  -j, --jobs N              worker threads (default: the number of cores)\n"
+    "      --shard K/N           process shard K of N (deterministic by file path)\n"
+    "      --audit FILE          audit trail (default deidtk-audit.sqlite beside the key)\n"
+    "      --audit-originals     also store original values in the trail (PHI!)\n"
+    "      --report PREFIX       write PREFIX.json and PREFIX.html (default OUTDIR-report)\n"
+    "      --log FILE            a JSON line per file (not inside OUTDIR)\n"
+    "      --export-mappings DIR write DIR/uids.csv and DIR/patient_ids.csv (mode 0600)\n"
+    "      --show-values         show PHI values in reports (authorised curators only)\n";
+
+/* ---- the work of one file (worker threads) ---------------------------------------- */
+
+static int claim_output(struct run *r, const char *path)
+{
+    pthread_mutex_lock(&r->out_mu);
+    for (size_t i = 0; i < r->nclaimed; i++)
+        if (strcmp(r->claimed[i], path) == 0) {
+            pthread_mutex_unlock(&r->out_mu);
+            return -1;
+        }
+    char **c = realloc(r->claimed, (r->nclaimed + 1) * sizeof *c);
+    int rc = -1;
+    if (c) {
+        r->claimed = c;
+        r->claimed[r->nclaimed] = strdup(path);
+        if (r->claimed[r->nclaimed]) {
+            r->nclaimed++;
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&r->out_mu);
+    return rc;
+}
+
+static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
+{
+    char *pid = NULL, *issuer = NULL, e[128];
+    dcm_get(f, "(0010,0020)", &pid, e, sizeof e);
+    if (r->engine.patient_by_issuer)
+        dcm_get(f, "(0010,0021)", &issuer, e, sizeof e);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s\\%s", issuer ? issuer : "", pid ? pid : "");
+    unsigned char mac[32];
+    deid_hmac(r->engine.pseudo->key, "patient-token", buf, strlen(buf), mac);
+    for (int i = 0; i < 32; i++)
+        snprintf(j->original_patient + 2 * i, 3, "%02x", mac[i]);
+    if (r->map_ids)
+        j->original_pid = pid;
+    else
+        free(pid);
+    free(issuer);
+}
+
+static void work(size_t i, void *ud)
+{
+    struct run *r = ud;
+    struct job *j = &r->jobs[i];
+    const char *in = r->files.paths[i];
+    if (audit_sha256_file(in, j->input_sha, j->err, sizeof j->err) != 0) {
+        j->failed = 1;
+        return;
+    }
+    dcm_file *f;
+    if (dcm_open(in, &f, j->err, sizeof j->err) != DCM_OK) {
+        j->failed = 1;
+        return;
+    }
+    original_patient_token(r, f, j);
+    if (deid_apply(&r->engine, f, &j->res, j->err, sizeof j->err) != 0) {
+        dcm_close(f);
+        j->failed = 1;
+        return;
+    }
+    size_t len = strlen(r->out_dir) + 4 * (DEID_UID_MAX + 2) + 8;
+    j->out_path = malloc(len);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/%s/%s/%s", r->out_dir, j->res.patient_id, j->res.study_uid,
+             j->res.series_uid);
+    if (!j->out_path) {
+        snprintf(j->err, sizeof j->err, "%s: out of memory", in);
+        j->failed = 1;
+    } else if (snprintf(j->out_path, len, "%s/%s.dcm", dir, j->res.sop_uid),
+               claim_output(r, j->out_path) != 0) {
+        snprintf(j->err, sizeof j->err,
+                 "%s: another input of this run has the same SOP Instance UID; not written", in);
+        j->failed = 1;
+    } else if (cli_mkdirs(dir, 0755) != 0) {
+        snprintf(j->err, sizeof j->err, "%s: cannot create the output folder: %s", in,
+                 strerror(errno));
+        j->failed = 1;
+    } else if (dcm_save(f, j->out_path, j->err, sizeof j->err) != DCM_OK) {
+        j->failed = 1;
+    }
+    dcm_close(f);
+    if (j->failed)
+        return;
+    /* Verify what is on disk, not what is in memory. */
+    if (verify_file(&r->vc, j->out_path, j->res.identifying, j->res.original_uids,
+                    &j->findings, &j->facts, j->err, sizeof j->err) != 0 ||
+        audit_sha256_file(j->out_path, j->output_sha, j->err, sizeof j->err) != 0) {
+        unlink(j->out_path);
+        j->failed = 1;
+    }
+}
+
+/* ---- recording (the calling thread: the single writer) ------------------------------ */
+
+static void json_str(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(fp, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(fp, "\\u%04x", *p);
+        else
+            fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+static void log_line(struct run *r, size_t i)
+{
+    struct job *j = &r->jobs[i];
+    fputs("{\"input\":", r->log);
+    json_str(r->log, r->files.paths[i]);
+    fprintf(r->log, ",\"status\":\"%s\"", j->failed ? "error" : "ok");
+    if (j->failed) {
+        fputs(",\"error\":", r->log);
+        json_str(r->log, j->err);
+    } else {
+        fputs(",\"output\":", r->log);
+        json_str(r->log, j->out_path);
+        fprintf(r->log, ",\"changes\":%zu,\"findings\":%zu,\"pixel_regions\":%d",
+                j->res.nchanges, j->findings.n, j->res.pixel_regions);
+        fputs(",\"actions\":{", r->log);
+        static const char *const acts[] = {"remove", "empty", "replace", "U", "shift",
+                                           "clean", "dummy", "hash", "age-cap"};
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+            size_t k = 0;
+            for (size_t c = 0; c < j->res.nchanges; c++)
+                k += strcmp(j->res.changes[c].action, acts[a]) == 0;
+            fprintf(r->log, "%s\"%s\":%zu", a ? "," : "", acts[a], k);
+        }
+        fputc('}', r->log);
+    }
+    fputs("}\n", r->log);
+}
+
+static void export_mappings(struct run *r, struct job *j)
+{
+    for (const char *p = j->res.original_uids; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        char orig[DEID_UID_MAX * 2], mapped[DEID_UID_MAX + 1], e[128];
+        snprintf(orig, sizeof orig, "%.*s", (int)l, p);
+        if (deid_uid_root(r->engine.pseudo->key, r->engine.pseudo->uid_root, orig, mapped,
+                          sizeof mapped, e, sizeof e) == 0)
+            fprintf(r->map_uids, "%s,%s\n", orig, mapped);
+        p = nl ? nl + 1 : p + l;
+    }
+    if (j->original_pid)
+        fprintf(r->map_ids, "\"%s\",%s\n", j->original_pid, j->res.patient_id);
+}
+
+static void done(size_t i, void *ud)
+{
+    struct run *r = ud;
+    struct job *j = &r->jobs[i];
+    const char *in = r->files.paths[i];
+    char err[512];
+    if (j->failed) {
+        r->failed++;
+        cli_progress_end();
+        fprintf(stderr, "deidtk run: %s\n", j->err);
+    }
+    if (r->audit) {
+        int already = 0;
+        if (!j->failed)
+            already = audit_file_done(r->audit, j->input_sha, r->policy_hash, r->fingerprint,
+                                      NULL, err, sizeof err) == 1;
+        audit_file_info fi = {in, j->input_sha, j->out_path, j->output_sha,
+                              j->res.sop_uid[0] ? j->res.sop_uid : NULL,
+                              j->failed ? AUDIT_FILE_ERROR : AUDIT_FILE_OK,
+                              j->failed ? j->err : NULL};
+        int64_t fid = 0;
+        int rc = already ? 0 : audit_file_add(r->audit, r->run_id, &fi, &fid, err, sizeof err);
+        for (size_t c = 0; !already && rc == 0 && c < j->res.nchanges; c++) {
+            deid_change *ch = &j->res.changes[c];
+            rc = audit_change_add(r->audit, fid, ch->path, ch->action, ch->original_hmac,
+                                  ch->new_value, NULL, err, sizeof err);
+        }
+        for (size_t k = 0; !already && rc == 0 && k < j->findings.n; k++)
+            rc = audit_finding_add(r->audit, r->run_id, fid, &j->findings.v[k], err, sizeof err);
+        if (!already && rc == 0)
+            rc = audit_file_commit(r->audit, err, sizeof err);
+        if (rc != 0) {
+            audit_file_abort(r->audit);
+            fprintf(stderr, "deidtk run: audit trail: %s\n", err);
+        }
+    }
+    report_add_file(r->rep, j->failed ? in : j->out_path, in, j->failed ? "error" : "ok",
+                    j->failed ? j->err : NULL, j->facts.frames_inspected);
+    for (size_t k = 0; k < j->findings.n; k++) {
+        char *who = NULL, *why = NULL;
+        if (r->audit)
+            audit_waived(r->audit, j->findings.v[k].id, &who, &why, err, sizeof err);
+        report_add_finding(r->rep, &j->findings.v[k], who, why);
+        free(who);
+        free(why);
+    }
+    r->findings += j->findings.n;
+    if (!j->failed)
+        verify_dataset_add(r->dataset, j->out_path, &j->facts, j->original_patient,
+                           j->res.offset_days);
+    if (r->log)
+        log_line(r, i);
+    if (!j->failed && r->map_uids)
+        export_mappings(r, j);
+    r->done++;
+    cli_progress("de-identifying", r->done, r->files.n, r->failed);
+    deid_result_free(&j->res);
+    verify_findings_clear(&j->findings);
+    free(j->out_path);
+    free(j->original_pid);
+    j->out_path = NULL;
+    j->original_pid = NULL;
+}
+
+/* ---- set-up --------------------------------------------------------------------------- */
+
+static int load_or_make_key(const char *path, int given, unsigned char key[DEID_KEY_LEN])
+{
+    char err[512];
+    if (!given && access(path, F_OK) != 0) {
+        if (deid_key_generate(path, err, sizeof err) != 0) {
+            fprintf(stderr, "deidtk run: %s\n", err);
+            return -1;
+        }
+        fprintf(stderr, "deidtk run: warning: no --key given; made a new key in %s. Keep it "
+                        "secret and keep it: the same key gives the same pseudonyms.\n", path);
+    }
+    if (deid_key_load(path, key, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk run: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static FILE *open_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return NULL;
+    fchmod(fd, 0600);
+    return fdopen(fd, "w");
+}
+
+static int open_mappings(struct run *r, const char *dir)
+{
+    char p[PATH_MAX];
+    if (cli_mkdirs(dir, 0700) != 0)
+        return -1;
+    snprintf(p, sizeof p, "%s/uids.csv", dir);
+    r->map_uids = open_private(p);
+    snprintf(p, sizeof p, "%s/patient_ids.csv", dir);
+    r->map_ids = open_private(p);
+    if (!r->map_uids || !r->map_ids)
+        return -1;
+    fputs("id_old,id_new\n", r->map_uids);
+    fputs("id_old,id_new\n", r->map_ids);
+    return 0;
+}
+
+enum {
+    O_PRESET = 256, O_OPTION, O_POLICY, O_KEY, O_LOOKUP, O_UNKNOWN, O_TEMPLATE, O_ROOT,
+    O_RANGE, O_CLEANPIX, O_NOOCR, O_FRAMES, O_FAILON, O_SHARD, O_AUDIT, O_ORIGINALS,
+    O_REPORT, O_LOG, O_EXPORT, O_SHOW, O_BYISSUER, O_HELP, O_VERSION
+};
+
+static const struct option long_opts[] = {
+    {"output", required_argument, NULL, 'o'}, {"preset", required_argument, NULL, O_PRESET},
+    {"option", required_argument, NULL, O_OPTION}, {"policy", required_argument, NULL, O_POLICY},
+    {"key", required_argument, NULL, O_KEY}, {"lookup", required_argument, NULL, O_LOOKUP},
+    {"unknown-ids", required_argument, NULL, O_UNKNOWN},
+    {"id-template", required_argument, NULL, O_TEMPLATE},
+    {"uid-root", required_argument, NULL, O_ROOT},
+    {"offset-range", required_argument, NULL, O_RANGE},
+    {"clean-pixels", required_argument, NULL, O_CLEANPIX}, {"no-ocr", no_argument, NULL, O_NOOCR},
+    {"ocr-frames", required_argument, NULL, O_FRAMES},
+    {"fail-on", required_argument, NULL, O_FAILON}, {"jobs", required_argument, NULL, 'j'},
+    {"shard", required_argument, NULL, O_SHARD}, {"audit", required_argument, NULL, O_AUDIT},
+    {"audit-originals", no_argument, NULL, O_ORIGINALS},
+    {"report", required_argument, NULL, O_REPORT}, {"log", required_argument, NULL, O_LOG},
+    {"export-mappings", required_argument, NULL, O_EXPORT},
+    {"show-values", no_argument, NULL, O_SHOW},
+    {"patient-by-issuer", no_argument, NULL, O_BYISSUER}, {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "deidtk run: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage_text);
+    return EXIT_USAGE;
+}
 
 int cmd_run(int argc, char **argv)
 {
-    if (cmd_common_flag("run", argc, argv))
-        return 0;
-    return cmd_unimplemented("run");
+    const char *out_dir = NULL, *preset = NULL, *policy_file = NULL, *key_path = NULL;
+    const char *lookup_path = NULL, *report_prefix = NULL, *log_path = NULL;
+    const char *audit_path = NULL, *export_dir = NULL;
+    deid_options opts = 0;
+    int jobs = cli_default_jobs(), shard_k = 1, shard_n = 1, show = 0, originals = 0;
+    int fail_on = SEV_SUSPECT, ocr = 1;
+    struct deid_pseudo pseudo;
+    unsigned char zero[DEID_KEY_LEN] = {0};
+    deid_pseudo_init(&pseudo, zero);
+    struct run r;
+    memset(&r, 0, sizeof r);
+    pthread_mutex_init(&r.out_mu, NULL);
+    int clean_pixels = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:j:", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out_dir = optarg; break;
+        case O_PRESET: preset = optarg; break;
+        case O_OPTION: {
+            int o = deid_option_parse(optarg);
+            if (o < 0)
+                return usage_error("unknown option '%s' (deidtk profile --list)", optarg);
+            opts |= DEID_OPTION_BIT(o);
+            break;
+        }
+        case O_POLICY: policy_file = optarg; break;
+        case O_KEY: key_path = optarg; break;
+        case O_LOOKUP: lookup_path = optarg; break;
+        case O_UNKNOWN:
+            if (strcmp(optarg, "template") == 0)
+                pseudo.unknown_use_template = 1;
+            else if (strcmp(optarg, "error") != 0)
+                return usage_error("--unknown-ids takes error or template, not '%s'", optarg);
+            break;
+        case O_TEMPLATE: pseudo.id_template = optarg; break;
+        case O_ROOT: pseudo.uid_root = optarg; break;
+        case O_RANGE:
+            if (sscanf(optarg, "%d:%d", &pseudo.offset_min, &pseudo.offset_max) != 2)
+                return usage_error("--offset-range takes MIN:MAX days, not '%s'", optarg);
+            break;
+        case O_CLEANPIX:
+            clean_pixels = strcmp(optarg, "signatures") == 0 ? DEID_PIXELS_SIGNATURES
+                           : strcmp(optarg, "ocr") == 0      ? DEID_PIXELS_OCR
+                           : strcmp(optarg, "both") == 0
+                               ? DEID_PIXELS_SIGNATURES | DEID_PIXELS_OCR
+                               : -1;
+            if (clean_pixels < 0)
+                return usage_error("--clean-pixels takes signatures, ocr or both, not '%s'", optarg);
+            opts |= DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA);
+            break;
+        case O_NOOCR: ocr = 0; break;
+        case O_FRAMES:
+            if (verify_frames_parse(optarg, &r.vc) != 0)
+                return usage_error("--ocr-frames takes all, first or sample:N, not '%s'", optarg);
+            break;
+        case O_FAILON:
+            if ((fail_on = verify_severity_parse(optarg)) < 0)
+                return usage_error("--fail-on takes leak, phi, suspect, policy or info, not '%s'",
+                                   optarg);
+            break;
+        case 'j':
+            if ((jobs = atoi(optarg)) < 1)
+                return usage_error("--jobs takes a positive number, not '%s'", optarg);
+            break;
+        case O_SHARD:
+            if (cli_shard_parse(optarg, &shard_k, &shard_n) != 0)
+                return usage_error("--shard takes K/N with 1 <= K <= N, not '%s'", optarg);
+            break;
+        case O_AUDIT: audit_path = optarg; break;
+        case O_ORIGINALS: originals = 1; break;
+        case O_REPORT: report_prefix = optarg; break;
+        case O_LOG: log_path = optarg; break;
+        case O_EXPORT: export_dir = optarg; break;
+        case O_SHOW: show = 1; break;
+        case O_BYISSUER: r.engine.patient_by_issuer = 1; break;
+        case O_HELP: fputs(usage_text, stdout); return 0;
+        case O_VERSION: printf("deidtk run %s\n", PACKAGE_VERSION); return 0;
+        default: fputs(usage_text, stderr); return EXIT_USAGE;
+        }
+    }
+    if (!out_dir)
+        return usage_error("%s", "-o OUTDIR is required");
+    if (optind >= argc)
+        return usage_error("%s", "no INPUT given");
+    if ((opts & DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA)) && !clean_pixels)
+        clean_pixels = DEID_PIXELS_SIGNATURES | DEID_PIXELS_OCR;
+    for (int i = optind; i < argc; i++)
+        if (cli_path_inside(out_dir, argv[i]) || cli_path_inside(argv[i], out_dir))
+            return usage_error("the output folder and an input overlap (%s): inputs are never "
+                               "touched", argv[i]);
+
+    char err[1024];
+    int status = EXIT_USAGE;
+    deid_policy *policy = deid_policy_new();
+    struct deid_lookup *lookup = NULL;
+    char report_json[PATH_MAX], report_html[PATH_MAX], apath[PATH_MAX];
+    if (!policy || cli_policy_setup(policy, preset, opts, policy_file, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk run: %s\n", policy ? err : "out of memory");
+        goto out;
+    }
+    int key_given = key_path != NULL;
+    if (!key_path)
+        key_path = "deidtk.key";
+    if (load_or_make_key(key_path, key_given, pseudo.key) != 0)
+        goto out;
+    if (lookup_path) {
+        if (deid_lookup_load(lookup_path, &lookup, err, sizeof err) != 0) {
+            fprintf(stderr, "deidtk run: %s\n", err);
+            goto out;
+        }
+        pseudo.lookup = lookup;
+    } else {
+        pseudo.unknown_use_template = 1;
+    }
+    if (deid_pseudo_check(&pseudo, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk run: %s\n", err);
+        goto out;
+    }
+    deid_key_fingerprint(pseudo.key, r.fingerprint);
+    if (cli_mkdirs(out_dir, 0755) != 0) {
+        fprintf(stderr, "deidtk run: %s: cannot create: %s\n", out_dir, strerror(errno));
+        goto out;
+    }
+    snprintf(report_json, sizeof report_json, "%s.json",
+             report_prefix ? report_prefix : out_dir);
+    snprintf(report_html, sizeof report_html, "%s.html",
+             report_prefix ? report_prefix : out_dir);
+    if (!report_prefix) {
+        /* OUT-report.json beside OUT: nothing but releasable files goes inside OUT. */
+        char base[PATH_MAX];
+        snprintf(base, sizeof base, "%s", out_dir);
+        size_t bl = strlen(base);
+        while (bl > 1 && base[bl - 1] == '/')
+            base[--bl] = 0;
+        snprintf(report_json, sizeof report_json, "%s-report.json", base);
+        snprintf(report_html, sizeof report_html, "%s-report.html", base);
+    }
+    const char *not_inside[] = {report_json, log_path, audit_path, export_dir};
+    for (size_t i = 0; i < 4; i++)
+        if (not_inside[i] && cli_path_inside(not_inside[i], out_dir)) {
+            fprintf(stderr, "deidtk run: %s is inside %s: only releasable files go there\n",
+                    not_inside[i], out_dir);
+            goto out;
+        }
+    if (cli_discover(argv + optind, argc - optind, &r.files, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk run: %s\n", err);
+        goto out;
+    }
+    if (shard_n > 1)
+        cli_files_shard(&r.files, shard_k, shard_n);
+
+    r.out_dir = out_dir;
+    r.engine.policy = policy;
+    r.engine.pseudo = &pseudo;
+    r.engine.clean_pixels = clean_pixels;
+    r.vc.policy = policy;
+    r.vc.ocr = ocr;
+    r.vc.uid_root = pseudo.uid_root;
+    r.vc.strict_codes = 1;
+    r.policy_hash = deid_policy_hash(policy);
+    r.jobs = calloc(r.files.n ? r.files.n : 1, sizeof *r.jobs);
+    r.dataset = verify_dataset_new();
+    r.rep = report_new("run", PACKAGE_VERSION);
+    if (!r.jobs || !r.dataset || !r.rep) {
+        fprintf(stderr, "deidtk run: out of memory\n");
+        goto out;
+    }
+    report_set_gate(r.rep, (verify_severity)fail_on);
+    char now[32], frames[32];
+    cli_now(now, sizeof now);
+    report_set_meta(r.rep, "started", now);
+    report_set_meta(r.rep, "preset", deid_policy_preset(policy) ? deid_policy_preset(policy) : "");
+    report_set_meta(r.rep, "policy_sha256", r.policy_hash);
+    report_set_meta(r.rep, "key_fingerprint", r.fingerprint);
+    report_set_meta(r.rep, "output", out_dir);
+    report_set_meta(r.rep, "fail_on", verify_severity_name((verify_severity)fail_on));
+    snprintf(frames, sizeof frames, "%s", !ocr ? "none"
+                                          : r.vc.frames == VERIFY_FRAMES_FIRST ? "first"
+                                          : r.vc.frames == VERIFY_FRAMES_SAMPLE ? "sample"
+                                                                                : "all");
+    if (r.vc.frames == VERIFY_FRAMES_SAMPLE)
+        snprintf(frames, sizeof frames, "sample:%d", r.vc.sample);
+    report_set_meta(r.rep, "ocr_frames", frames);
+    if (shard_n > 1) {
+        char sh[32];
+        snprintf(sh, sizeof sh, "%d/%d", shard_k, shard_n);
+        report_set_meta(r.rep, "shard", sh);
+    }
+
+    if (!audit_path) {
+        audit_default_path(key_path, apath, sizeof apath);
+        audit_path = apath;
+    }
+    if (audit_open(audit_path, 1, &r.audit, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk run: %s\n", err);
+        goto out;
+    }
+    if (originals)
+        fprintf(stderr, "deidtk run: warning: --audit-originals stores original PHI values in "
+                        "%s; protect it as you protect the inputs\n", audit_path);
+    {
+        char args[4096] = "";
+        for (int i = 0; i < argc; i++) {
+            size_t n = strlen(args);
+            snprintf(args + n, sizeof args - n, "%s%s", i ? " " : "deidtk ", argv[i]);
+        }
+        char optnames[512] = "";
+        for (int o = 0; o < DEID_OPT_COUNT; o++)
+            if (deid_policy_options(policy) & DEID_OPTION_BIT(o)) {
+                size_t n = strlen(optnames);
+                snprintf(optnames + n, sizeof optnames - n, "%s%s", n ? "," : "",
+                         deid_option_name((deid_option)o));
+            }
+        report_set_meta(r.rep, "options", optnames);
+        audit_run_info ri = {0};
+        ri.preset = deid_policy_preset(policy);
+        ri.options = optnames;
+        ri.policy_text = deid_policy_text(policy);
+        ri.policy_sha256 = r.policy_hash;
+        ri.key_fingerprint = r.fingerprint;
+        ri.arguments = args;
+        ri.audit_originals = originals;
+        if (audit_run_begin(r.audit, &ri, &r.run_id, err, sizeof err) != 0) {
+            fprintf(stderr, "deidtk run: %s\n", err);
+            goto out;
+        }
+    }
+    if (log_path && !(r.log = fopen(log_path, "w"))) {
+        fprintf(stderr, "deidtk run: %s: %s\n", log_path, strerror(errno));
+        goto out;
+    }
+    if (export_dir && open_mappings(&r, export_dir) != 0) {
+        fprintf(stderr, "deidtk run: %s: cannot write the mappings: %s\n", export_dir,
+                strerror(errno));
+        goto out;
+    }
+
+    if (cli_pool_run(r.files.n, jobs, work, done, &r) != 0) {
+        fprintf(stderr, "deidtk run: cannot start worker threads\n");
+        goto out;
+    }
+    cli_progress_end();
+    ocr_thread_reader_release();
+    verify_findings wide = {0};
+    verify_dataset_finish(r.dataset, &wide);
+    for (size_t k = 0; k < wide.n; k++) {
+        report_add_finding(r.rep, &wide.v[k], NULL, NULL);
+        audit_finding_add(r.audit, r.run_id, 0, &wide.v[k], err, sizeof err);
+    }
+    r.findings += wide.n;
+    verify_findings_clear(&wide);
+
+    audit_counts counts = {(int64_t)(r.files.n - r.failed), (int64_t)r.failed,
+                           (int64_t)r.findings};
+    if (audit_run_end(r.audit, r.run_id, &counts, err, sizeof err) != 0)
+        fprintf(stderr, "deidtk run: audit trail: %s\n", err);
+    cli_now(now, sizeof now);
+    report_set_meta(r.rep, "ended", now);
+    if (report_write_json(r.rep, report_json, show, err, sizeof err) != 0 ||
+        report_write_html(r.rep, report_html, show, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk run: %s\n", err);
+        goto out;
+    }
+    report_summary sum;
+    report_get_summary(r.rep, &sum);
+    int blocked = report_blocked(r.rep);
+    printf("deidtk run: %zu files, %zu de-identified, %zu failed; %zu findings "
+           "(leak %zu, phi %zu, suspect %zu, policy %zu); gate: %s\n",
+           r.files.n, r.files.n - r.failed, r.failed, sum.findings,
+           sum.open_by_severity[SEV_LEAK], sum.open_by_severity[SEV_PHI],
+           sum.open_by_severity[SEV_SUSPECT], sum.open_by_severity[SEV_POLICY],
+           blocked || r.failed ? "BLOCKED" : "PASS");
+    printf("deidtk run: output %s; report %s and %s; audit trail %s\n", out_dir, report_json,
+           report_html, audit_path);
+    status = r.failed ? EXIT_UNREADABLE : blocked ? EXIT_GATE_BLOCKED : EXIT_GATE_PASS;
+out:
+    if (r.log)
+        fclose(r.log);
+    if (r.map_uids)
+        fclose(r.map_uids);
+    if (r.map_ids)
+        fclose(r.map_ids);
+    audit_close(r.audit);
+    report_free(r.rep);
+    verify_dataset_free(r.dataset);
+    for (size_t i = 0; i < r.nclaimed; i++)
+        free(r.claimed[i]);
+    free(r.claimed);
+    free(r.jobs);
+    cli_files_free(&r.files);
+    deid_lookup_free(lookup);
+    deid_policy_free(policy);
+    return status;
 }

@@ -55,4 +55,10 @@ int ocr_find_text(ocr_reader *r, int width, int height, int channels,
 /* Frees the texts of an array and the array itself. */
 void ocr_texts_free(ocr_text *texts, size_t n);
 
+/* The calling thread's reader, created on first use (datapath as ocr_reader_new) and
+ * freed when the thread exits, or by ocr_thread_reader_release() (the main thread must
+ * call it before exit). NULL with a message when Tesseract cannot start. */
+ocr_reader *ocr_thread_reader(const char *datapath, char *err, size_t errlen);
+void ocr_thread_reader_release(void);
+
 #endif

@@ -1,0 +1,302 @@
+/* cli/common.c — discovery, sharding, worker pool, progress. */
+#include "config.h"
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/common.h"
+
+static int files_add(cli_files *f, const char *path, const char *rel)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 256;
+        char **p = realloc(f->paths, cap * sizeof *p);
+        if (!p)
+            return -1;
+        f->paths = p;
+        char **r = realloc(f->rel, cap * sizeof *r);
+        if (!r)
+            return -1;
+        f->rel = r;
+        f->cap = cap;
+    }
+    f->paths[f->n] = strdup(path);
+    f->rel[f->n] = strdup(rel);
+    if (!f->paths[f->n] || !f->rel[f->n])
+        return -1;
+    f->n++;
+    return 0;
+}
+
+/* nftw has no user pointer: the walk in progress lives here (discovery runs on one thread). */
+static cli_files *walk_out;
+static size_t walk_root_len;
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    const char *base = path + ftw->base;
+    if (ftw->level > 0 && base[0] == '.')
+        return type == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+    if (type == FTW_F && S_ISREG(st->st_mode)) {
+        const char *rel = path + walk_root_len;
+        while (*rel == '/')
+            rel++;
+        if (files_add(walk_out, path, *rel ? rel : base) != 0)
+            return FTW_STOP;
+    }
+    return FTW_CONTINUE;
+}
+
+static int cmp_index(const void *a, const void *b, void *paths)
+{
+    char **p = paths;
+    return strcmp(p[*(const size_t *)a], p[*(const size_t *)b]);
+}
+
+int cli_discover(char *const *inputs, int n, cli_files *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(inputs[i], &st) != 0) {
+            snprintf(err, errlen, "%s: %s", inputs[i], strerror(errno));
+            return -1;
+        }
+        if (S_ISREG(st.st_mode)) {
+            const char *slash = strrchr(inputs[i], '/');
+            if (files_add(out, inputs[i], slash ? slash + 1 : inputs[i]) != 0)
+                goto oom;
+            continue;
+        }
+        walk_out = out;
+        walk_root_len = strlen(inputs[i]);
+        if (nftw(inputs[i], walk_one, 32, FTW_PHYS | FTW_ACTIONRETVAL) != 0) {
+            snprintf(err, errlen, "%s: cannot walk the folder", inputs[i]);
+            return -1;
+        }
+    }
+    /* Sort both arrays by path together. */
+    size_t *idx = malloc((out->n ? out->n : 1) * sizeof *idx);
+    char **p = malloc((out->n ? out->n : 1) * sizeof *p), **r = malloc((out->n ? out->n : 1) * sizeof *r);
+    if (!idx || !p || !r) {
+        free(idx);
+        free(p);
+        free(r);
+        goto oom;
+    }
+    for (size_t i = 0; i < out->n; i++)
+        idx[i] = i;
+    qsort_r(idx, out->n, sizeof *idx, cmp_index, out->paths);
+    for (size_t i = 0; i < out->n; i++) {
+        p[i] = out->paths[idx[i]];
+        r[i] = out->rel[idx[i]];
+    }
+    free(out->paths);
+    free(out->rel);
+    free(idx);
+    out->paths = p;
+    out->rel = r;
+    out->cap = out->n;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory while listing files");
+    return -1;
+}
+
+void cli_files_free(cli_files *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->paths[i]);
+        free(f->rel[i]);
+    }
+    free(f->paths);
+    free(f->rel);
+    memset(f, 0, sizeof *f);
+}
+
+int cli_shard_parse(const char *text, int *k, int *n)
+{
+    char extra;
+    if (sscanf(text, "%d/%d%c", k, n, &extra) != 2 || *n < 1 || *k < 1 || *k > *n)
+        return -1;
+    return 0;
+}
+
+void cli_files_shard(cli_files *f, int k, int n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        uint64_t h = 1469598103934665603ULL;  /* FNV-1a: stable on every machine */
+        for (const unsigned char *c = (const unsigned char *)f->rel[i]; *c; c++)
+            h = (h ^ *c) * 1099511628211ULL;
+        if ((int)(h % (uint64_t)n) == k - 1) {
+            f->paths[w] = f->paths[i];
+            f->rel[w] = f->rel[i];
+            w++;
+        } else {
+            free(f->paths[i]);
+            free(f->rel[i]);
+        }
+    }
+    f->n = w;
+}
+
+int cli_default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+struct pool {
+    size_t n, next;
+    size_t *done_q;
+    size_t qhead, qtail;
+    cli_work_fn work;
+    void *ud;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void *worker(void *arg)
+{
+    struct pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next < p->n ? p->next++ : p->n;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n)
+            return NULL;
+        p->work(i, p->ud);
+        pthread_mutex_lock(&p->mu);
+        p->done_q[p->qtail++] = i;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+int cli_pool_run(size_t n, int jobs, cli_work_fn work, cli_work_fn done, void *ud)
+{
+    if (jobs < 1)
+        jobs = 1;
+    if ((size_t)jobs > n)
+        jobs = n ? (int)n : 1;
+    struct pool p = {n, 0, calloc(n ? n : 1, sizeof(size_t)), 0, 0, work, ud,
+                     PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    pthread_t *t = calloc((size_t)jobs, sizeof *t);
+    if (!p.done_q || !t) {
+        free(p.done_q);
+        free(t);
+        return -1;
+    }
+    int started = 0;
+    for (int i = 0; i < jobs; i++)
+        if (pthread_create(&t[i], NULL, worker, &p) == 0)
+            started++;
+    if (!started) {
+        free(p.done_q);
+        free(t);
+        return -1;
+    }
+    for (size_t handled = 0; handled < n; handled++) {
+        pthread_mutex_lock(&p.mu);
+        while (p.qhead == p.qtail)
+            pthread_cond_wait(&p.cv, &p.mu);
+        size_t i = p.done_q[p.qhead++];
+        pthread_mutex_unlock(&p.mu);
+        done(i, ud);
+    }
+    for (int i = 0; i < jobs; i++)
+        if (i < started)
+            pthread_join(t[i], NULL);
+    free(p.done_q);
+    free(t);
+    return 0;
+}
+
+static int progress_shown;
+
+void cli_progress(const char *verb, size_t done, size_t total, size_t failed)
+{
+    if (!isatty(STDERR_FILENO) || total == 0)
+        return;
+    int width = 30, fill = (int)(done * width / total);
+    fprintf(stderr, "\r%s [%.*s%*s] %zu/%zu", verb, fill, "##############################",
+            width - fill, "", done, total);
+    if (failed)
+        fprintf(stderr, " (%zu failed)", failed);
+    fflush(stderr);
+    progress_shown = 1;
+}
+
+void cli_progress_end(void)
+{
+    if (progress_shown)
+        fputc('\n', stderr);
+    progress_shown = 0;
+}
+
+int cli_path_inside(const char *path, const char *dir)
+{
+    char rd[PATH_MAX], rp[PATH_MAX];
+    if (!realpath(dir, rd))
+        return 0;
+    /* The path may not exist yet: resolve its folder. */
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    const char *base = path;
+    if (slash) {
+        *slash = 0;
+        base = slash + 1;
+        if (!realpath(tmp[0] ? tmp : "/", rp))
+            return 0;
+    } else if (!realpath(".", rp)) {
+        return 0;
+    }
+    size_t n = strlen(rp);
+    snprintf(rp + n, sizeof rp - n, "/%s", base);
+    size_t ld = strlen(rd);
+    return strncmp(rp, rd, ld) == 0 && (rp[ld] == '/' || rp[ld] == 0);
+}
+
+int cli_mkdirs(const char *dir, int mode)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int cli_policy_setup(deid_policy *p, const char *preset, deid_options opts,
+                     const char *policy_file, char *err, size_t errlen)
+{
+    if (policy_file && deid_policy_load_file(p, policy_file, err, errlen) != 0)
+        return -1;
+    if ((preset || opts || !policy_file) &&
+        deid_policy_select(p, preset, opts, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
+void cli_now(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

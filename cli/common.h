@@ -1,0 +1,48 @@
+/* cli/common.h — what run and verify share: finding the files, sharding, the worker pool
+ * with one writer thread, the progress line, and the policy/key options. */
+#ifndef DEIDTK_CLI_COMMON_H
+#define DEIDTK_CLI_COMMON_H
+
+#include <stddef.h>
+#include "deid/policy.h"
+#include "verify/finding.h"
+
+typedef struct cli_files {
+    char **paths;   /* sorted; malloc'd, freed by cli_files_free */
+    char **rel;     /* path relative to the input it was found under (for sharding) */
+    size_t n, cap;
+} cli_files;
+
+/* Every regular file under the inputs (files or folders, recursively), hidden names
+ * skipped, sorted so every run sees the same order. Returns 0 or -1 with err. */
+int cli_discover(char *const *inputs, int n, cli_files *out, char *err, size_t errlen);
+void cli_files_free(cli_files *f);
+/* Keeps the files of shard k of n (1 <= k <= n), chosen by a hash of their relative path,
+ * so the same file always lands in the same shard. */
+void cli_files_shard(cli_files *f, int k, int n);
+/* Parses "K/N"; -1 when malformed. */
+int cli_shard_parse(const char *text, int *k, int *n);
+
+/* Runs work(i) for i < n on `jobs` threads; done(i) runs on the calling thread, one at a
+ * time, as each item finishes (the single writer). */
+typedef void (*cli_work_fn)(size_t i, void *ud);
+int cli_pool_run(size_t n, int jobs, cli_work_fn work, cli_work_fn done, void *ud);
+int cli_default_jobs(void);
+
+/* A progress line on stderr when it is a terminal; nothing otherwise. */
+void cli_progress(const char *verb, size_t done, size_t total, size_t failed);
+void cli_progress_end(void);
+
+/* Is path inside dir (after resolving both)? */
+int cli_path_inside(const char *path, const char *dir);
+/* mkdir -p; 0 or -1 with errno. */
+int cli_mkdirs(const char *dir, int mode);
+
+/* --preset/--option/--policy into a policy; 0, or -1 with err. */
+int cli_policy_setup(deid_policy *p, const char *preset, deid_options opts,
+                     const char *policy_file, char *err, size_t errlen);
+
+/* Current time as ISO 8601 UTC into buf (at least 21 bytes). */
+void cli_now(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,132 @@
+/* deid/pixels.c — Clean Pixel Data. */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "deid/pixels.h"
+#include "deid/pixsig.h"
+#include "ocr/ocr.h"
+
+#define MAX_RECTS 512
+
+struct lookup_ctx {
+    dcm_file *f;
+    char *values[8];   /* the signature table asks for a few attributes per file */
+    int nvalues;
+};
+
+static const char *lookup(uint16_t group, uint16_t element, void *ud)
+{
+    struct lookup_ctx *c = ud;
+    char path[16], err[256];
+    dcm_tag_str(group, element, path);
+    char *v = NULL;
+    if (dcm_get(c->f, path, &v, err, sizeof err) != DCM_OK)
+        return NULL;
+    if (c->nvalues == (int)(sizeof c->values / sizeof c->values[0])) {
+        free(c->values[0]);
+        memmove(c->values, c->values + 1, sizeof c->values - sizeof c->values[0]);
+        c->nvalues--;
+    }
+    c->values[c->nvalues++] = v;
+    return v;
+}
+
+int deid_policy_rects(const deid_policy *p, dcm_rect *rects, size_t max, size_t *n,
+                      char *err, size_t errlen)
+{
+    const char *json = deid_policy_pixel_regions(p);
+    if (!json)
+        return 0;
+    cJSON *root = cJSON_Parse(json);
+    int rc = 0;
+    if (!cJSON_IsArray(root)) {
+        snprintf(err, errlen, "policy: pixel_regions must be an array of \"x,y,w,h\" strings");
+        rc = -1;
+    }
+    cJSON *it;
+    cJSON_ArrayForEach(it, root) {
+        if (rc)
+            break;
+        deid_pixsig_rect pr[64];
+        size_t k = 0;
+        if (!cJSON_IsString(it) ||
+            deid_pixsig_parse_rects(it->valuestring, pr, 64, &k, err, errlen) != 0) {
+            if (!cJSON_IsString(it))
+                snprintf(err, errlen, "policy: pixel_regions entries are \"x,y,w,h\" strings");
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < k && *n < max; i++)
+            rects[(*n)++] = (dcm_rect){-1, pr[i].x, pr[i].y, pr[i].w, pr[i].h};
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* OCR boxes are tight on the ink: pad them so anti-aliased edges go too. */
+static dcm_rect padded(int frame, const ocr_box *b)
+{
+    int pad = b->h / 4 > 2 ? b->h / 4 : 2;
+    return (dcm_rect){frame, b->x - pad, b->y - pad, b->w + 2 * pad, b->h + 2 * pad};
+}
+
+int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *err,
+                      size_t errlen)
+{
+    int frames = 0;
+    dcm_frame_count(f, &frames, err, errlen);
+    if (frames == 0)
+        return 0;
+    dcm_rect *rects = malloc(MAX_RECTS * sizeof *rects);
+    if (!rects) {
+        snprintf(err, errlen, "%s: out of memory", dcm_path(f));
+        return -1;
+    }
+    size_t n = 0;
+    int rc = 0;
+    if (e->clean_pixels & DEID_PIXELS_SIGNATURES) {
+        struct lookup_ctx lc = {f, {0}, 0};
+        deid_pixsig_rect sr[64];
+        size_t k = 0;
+        deid_pixsig_match(lookup, &lc, sr, 64, &k);
+        for (size_t i = 0; i < k && i < 64 && n < MAX_RECTS; i++)
+            rects[n++] = (dcm_rect){-1, sr[i].x, sr[i].y, sr[i].w, sr[i].h};
+        for (int i = 0; i < lc.nvalues; i++)
+            free(lc.values[i]);
+        char msg[256];
+        if (deid_policy_rects(e->policy, rects, MAX_RECTS, &n, msg, sizeof msg) != 0) {
+            snprintf(err, errlen, "%s: %s", dcm_path(f), msg);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && (e->clean_pixels & DEID_PIXELS_OCR)) {
+        ocr_reader *reader = ocr_thread_reader(e->ocr_datapath, err, errlen);
+        if (!reader)
+            rc = -1;
+        for (int fr = 0; rc == 0 && fr < frames; fr++) {
+            dcm_image img;
+            if (dcm_decode_frame(f, fr, &img, err, errlen) != DCM_OK) {
+                rc = -1;
+                break;
+            }
+            ocr_box *boxes = NULL;
+            size_t nb = 0;
+            rc = ocr_detect(img.width, img.height, img.channels, img.pixels, &boxes, &nb, err,
+                            errlen);
+            for (size_t i = 0; rc == 0 && i < nb && n < MAX_RECTS; i++)
+                rects[n++] = padded(fr, &boxes[i]);
+            free(boxes);
+            dcm_image_free(&img);
+        }
+    }
+    if (rc == 0 && n > 0)
+        rc = dcm_blank_rects(f, rects, n, err, errlen);
+    free(rects);
+    if (rc != 0)
+        return rc;
+    r->pixel_regions = (int)n;
+    r->pixels_cleaned = 1;
+    return dcm_set(f, "(0028,0301)", "NO", err, errlen);
+}

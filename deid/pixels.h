@@ -1,0 +1,23 @@
+/* deid/pixels.h — Clean Pixel Data: blanks the regions where burned-in text is, from the
+ * device signatures (data/pixel_signatures.tsv), the site policy's "pixel_regions", and/or
+ * the boxes the OCR finds in every frame. */
+#ifndef DEIDTK_PIXELS_H
+#define DEIDTK_PIXELS_H
+
+#include <stddef.h>
+#include "deid/engine.h"
+
+/* Cleans f's frames as e->clean_pixels asks. Sets r->pixel_regions to the number of
+ * rectangles blanked and r->pixels_cleaned to 1 when every frame went through cleaning,
+ * then Burned In Annotation is set to NO. A file without pixel data is left alone.
+ * Returns 0, or non-zero with err naming the file (e.g. JPEG 2000 pixels cannot be
+ * rewritten, or OCR cannot start): the file must not be released then. */
+int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *err,
+                      size_t errlen);
+
+/* The rectangles of the policy's "pixel_regions" (an array of "x,y,w,h x,y,w,h" strings)
+ * appended to rects; returns 0, or -1 with a message for a malformed value. */
+int deid_policy_rects(const deid_policy *p, dcm_rect *rects, size_t max, size_t *n,
+                      char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,374 @@
+/* verify/scan.c — inspection of one file: tags, structure, pixels. */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dicom/dcm.h"
+#include "ocr/ocr.h"
+#include "verify/detect.h"
+#include "verify/verify.h"
+
+#define MAX_HITS 64
+
+struct scan {
+    const verify_config *c;
+    const char *path;
+    const verify_pair_set *ids;
+    const char *original_uids;
+    verify_findings *out;
+    verify_facts *facts;
+    int failed;
+    /* structure, as seen while walking */
+    int identity_removed, burned_in_yes, graphics;
+    int has_codes[8];       /* 113100, 113101, 113103 seen in the method code sequence */
+    char codes[512];        /* every code value seen, ' '-separated */
+    char *pseudonym;        /* Patient ID, which Patient's Name may equal */
+};
+
+static void add(struct scan *s, const char *where, const char *detector, verify_severity sev,
+                const char *value, const char *message)
+{
+    if (verify_findings_add(s->out, s->path, where, detector, sev, value, message) != 0)
+        s->failed = 1;
+}
+
+static int vr_is(const dcm_elem *e, const char *vr)
+{
+    return e->vr[0] == vr[0] && e->vr[1] == vr[1];
+}
+
+static char *span(const char *text, size_t off, size_t len)
+{
+    char *v = malloc(len + 1);
+    if (v) {
+        memcpy(v, text + off, len);
+        v[len] = 0;
+    }
+    return v;
+}
+
+/* The paired check and the detectors over one text; `where` names its place. */
+static void check_text(struct scan *s, const char *where, const char *vr, const char *keyword,
+                       const char *text, const char *prefix)
+{
+    char det[48];
+    if (s->ids) {
+        verify_pair_hit hits[MAX_HITS];
+        size_t n = verify_pair_search(s->ids, text, hits, MAX_HITS);
+        if (n == (size_t)-1) {
+            s->failed = 1;
+            return;
+        }
+        size_t last_end = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i && hits[i].off < last_end)
+                continue;  /* one finding per stretch of text */
+            last_end = hits[i].off + hits[i].len;
+            char *v = span(text, hits[i].off, hits[i].len);
+            snprintf(det, sizeof det, "%spaired-leak", prefix);
+            add(s, where, det, SEV_LEAK, v, "a value that identified the patient in the input");
+            free(v);
+        }
+    }
+    verify_hit hits[MAX_HITS];
+    size_t n = vr ? verify_detect_value(vr, keyword, text, hits, MAX_HITS)
+                  : verify_detect(text, hits, MAX_HITS);
+    for (size_t i = 0; i < n; i++) {
+        char *v = span(text, hits[i].off, hits[i].len);
+        snprintf(det, sizeof det, "%s%s", prefix, verify_hit_kind_name(hits[i].kind));
+        char msg[96];
+        snprintf(msg, sizeof msg, "looks like %s %s", hits[i].kind == VERIFY_HIT_AGE ? "an" : "a",
+                 hits[i].kind == VERIFY_HIT_ID ? "record number" : verify_hit_kind_name(hits[i].kind));
+        add(s, where, det, hits[i].severity, v, msg);
+        free(v);
+    }
+}
+
+static int in_original_uids(const struct scan *s, const char *uid, size_t len)
+{
+    for (const char *p = s->original_uids; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        if (l == len && memcmp(p, uid, len) == 0)
+            return 1;
+        p = nl ? nl + 1 : p + l;
+    }
+    return 0;
+}
+
+static int is_method_record(const dcm_elem *e)
+{
+    if (e->group == 0x0012 && (e->element == 0x0062 || e->element == 0x0063 ||
+                               e->element == 0x0064))
+        return 1;
+    return e->depth > 0 && e->parents[0] == 0x00120064u;
+}
+
+static void check_uids(struct scan *s, const dcm_elem *e)
+{
+    int retain = (deid_policy_options(s->c->policy) &
+                  DEID_OPTION_BIT(DEID_OPT_RETAIN_UIDS)) != 0;
+    deid_decision d;
+    deid_policy_action(s->c->policy, e->group, e->element, &d);
+    int replaced = d.basic == DEID_ACT_U || d.basic == DEID_ACT_XZU;
+    for (const char *p = e->value; *p;) {
+        const char *q = strchr(p, '\\');
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        if (s->original_uids && in_original_uids(s, p, len)) {
+            char *v = span(p, 0, len);
+            add(s, e->path, "original-uid", SEV_LEAK, v, "an original UID of the input");
+            free(v);
+        } else if (replaced && !retain && len && strncmp(p, "1.2.840.10008.", 14) != 0 &&
+                   strncmp(p, "2.25.", 5) != 0 &&
+                   !(s->c->uid_root && strncmp(p, s->c->uid_root, strlen(s->c->uid_root)) == 0)) {
+            char *v = span(p, 0, len);
+            add(s, e->path, "uid-root", SEV_POLICY, v,
+                "an instance UID that was not made by de-identification (not 2.25. or the site root)");
+            free(v);
+        }
+        p = q ? q + 1 : p + len;
+    }
+}
+
+static void note_structure(struct scan *s, const dcm_elem *e)
+{
+    uint32_t tag = (uint32_t)e->group << 16 | e->element;
+    if (e->depth == 0 && tag == 0x00120062 && e->value && strncmp(e->value, "YES", 3) == 0)
+        s->identity_removed = 1;
+    if (e->depth == 0 && tag == 0x00280301 && e->value && strncmp(e->value, "YES", 3) == 0)
+        s->burned_in_yes = 1;
+    if (e->depth == 0 && ((e->group & 0xFF00) == 0x6000 || (e->group & 0xFF00) == 0x5000) &&
+        e->element == 0x3000)
+        s->graphics = 1;
+    if (e->depth == 1 && e->parents[0] == 0x00120064u && tag == 0x00080100 && e->value) {
+        size_t n = strlen(s->codes);
+        snprintf(s->codes + n, sizeof s->codes - n, "%s ", e->value);
+    }
+    if (e->depth == 0 && tag == 0x00100020 && e->value && !s->pseudonym)
+        s->pseudonym = strdup(e->value);
+    if (e->depth == 0 && e->value) {
+        char *dst = tag == 0x0020000D ? s->facts->study_uid
+                    : tag == 0x0020000E ? s->facts->series_uid
+                    : tag == 0x00080018 ? s->facts->sop_uid
+                    : tag == 0x00100020 ? s->facts->patient_id
+                                        : NULL;
+        if (dst)
+            snprintf(dst, 65, "%s", e->value);
+    }
+}
+
+/* Latin-1 view of binary bytes, NULs as spaces: UN and OB values can hide text. */
+static char *bytes_as_text(const unsigned char *b, size_t n)
+{
+    char *t = malloc(2 * n + 1), *p = t;
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = b[i];
+        if (c == 0)
+            *p++ = ' ';
+        else if (c < 0x80)
+            *p++ = (char)c;
+        else {
+            *p++ = (char)(0xC0 | (c >> 6));
+            *p++ = (char)(0x80 | (c & 0x3F));
+        }
+    }
+    *p = 0;
+    return t;
+}
+
+static int private_data(const dcm_elem *e)
+{
+    return (e->group & 1) && e->element >= 0x1000;
+}
+
+static int walk(const dcm_elem *e, void *ud)
+{
+    struct scan *s = ud;
+    note_structure(s, e);
+    if (is_method_record(e))
+        return 0;
+    if (!e->is_meta && private_data(e) &&
+        !(e->creator && deid_policy_private_safe(s->c->policy, e->creator, e->group, e->element)))
+        add(s, e->path, "private", SEV_POLICY, e->creator ? e->creator : "",
+            "a private attribute that is not on the safe list");
+    if (vr_is(e, "UI") && e->value) {
+        check_uids(s, e);
+        return s->failed;
+    }
+    if (e->value && e->value[0]) {
+        /* The pseudonym in Patient's Name is ours, not a person's. */
+        if (vr_is(e, "PN") && s->pseudonym &&
+            (strcmp(e->value, s->pseudonym) == 0 || strcmp(e->value, "ANONYMOUS") == 0))
+            return 0;
+        check_text(s, e->path, e->vr, e->keyword, e->value, "");
+    } else if (e->bytes && e->length) {
+        char *t = bytes_as_text(e->bytes, e->length);
+        if (!t)
+            return s->failed = 1;
+        check_text(s, e->path, NULL, NULL, t, "");
+        free(t);
+    }
+    return s->failed;
+}
+
+static int code_present(const struct scan *s, const char *code)
+{
+    char pat[16];
+    snprintf(pat, sizeof pat, "%s ", code);
+    return strstr(s->codes, pat) != NULL;
+}
+
+static void check_structure(struct scan *s, dcm_file *f)
+{
+    if (!s->identity_removed)
+        add(s, "(0012,0062)", "structure", SEV_POLICY, NULL, "Patient Identity Removed is not YES");
+    if (!code_present(s, "113100"))
+        add(s, "(0012,0064)", "structure", SEV_POLICY, NULL,
+            "the method code sequence does not name the Basic Profile (113100)");
+    if (s->c->strict_codes) {
+        const deid_code *codes[DEID_OPT_COUNT + 2];
+        size_t n = deid_policy_method_codes(s->c->policy, codes, DEID_OPT_COUNT + 2);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(codes[i]->value, "113101") != 0 && !code_present(s, codes[i]->value))
+                add(s, "(0012,0064)", "structure", SEV_POLICY, codes[i]->value,
+                    "an option of the policy is missing from the method code sequence");
+    }
+    if (s->burned_in_yes && !code_present(s, "113101"))
+        add(s, "(0028,0301)", "structure", SEV_POLICY, NULL,
+            "Burned In Annotation is YES and the pixels were not cleaned");
+    if (s->graphics && !code_present(s, "113103"))
+        add(s, "(60xx,3000)", "structure", SEV_POLICY, NULL,
+            "overlay or curve data kept without Clean Graphics");
+    static const char *const type1[][2] = {
+        {"(0008,0016)", "SOP Class UID"}, {"(0008,0018)", "SOP Instance UID"},
+        {"(0020,000D)", "Study Instance UID"}, {"(0020,000E)", "Series Instance UID"},
+        {"(0008,0060)", "Modality"}};
+    for (size_t i = 0; i < sizeof type1 / sizeof type1[0]; i++) {
+        char *v = NULL, err[256];
+        if (dcm_get(f, type1[i][0], &v, err, sizeof err) != DCM_OK || !v || !v[0]) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "type 1 attribute %s is missing or empty", type1[i][1]);
+            add(s, type1[i][0], "structure", SEV_POLICY, NULL, msg);
+        }
+        free(v);
+    }
+}
+
+static int frame_selected(const verify_config *c, int i, int frames)
+{
+    switch (c->frames) {
+    case VERIFY_FRAMES_FIRST:
+        return i == 0;
+    case VERIFY_FRAMES_SAMPLE: {
+        int n = c->sample > 0 ? c->sample : 1;
+        if (n >= frames)
+            return 1;
+        for (int k = 0; k < n; k++)
+            if (i == (int)((long)k * (frames - 1) / (n > 1 ? n - 1 : 1)))
+                return 1;
+        return 0;
+    }
+    default:
+        return 1;
+    }
+}
+
+static void check_pixels(struct scan *s, dcm_file *f)
+{
+    char err[512];
+    int frames = 0;
+    dcm_frame_count(f, &frames, err, sizeof err);
+    s->facts->frames = frames;
+    if (frames == 0)
+        return;
+    ocr_reader *reader = ocr_thread_reader(s->c->ocr_datapath, err, sizeof err);
+    if (!reader) {
+        add(s, "pixels", "undecodable-frame", SEV_POLICY, NULL, "OCR could not start");
+        return;
+    }
+    for (int fr = 0; fr < frames && !s->failed; fr++) {
+        if (!frame_selected(s->c, fr, frames))
+            continue;
+        char where[96];
+        dcm_image img;
+        if (dcm_decode_frame(f, fr, &img, err, sizeof err) != DCM_OK) {
+            snprintf(where, sizeof where, "pixels:frame %d", fr);
+            add(s, where, "undecodable-frame", SEV_POLICY, NULL,
+                "this frame could not be decoded, so it was not inspected");
+            continue;
+        }
+        s->facts->frames_inspected++;
+        ocr_text *texts = NULL;
+        size_t n = 0;
+        if (ocr_find_text(reader, img.width, img.height, img.channels, img.pixels, &texts, &n,
+                          err, sizeof err) != 0) {
+            snprintf(where, sizeof where, "pixels:frame %d", fr);
+            add(s, where, "undecodable-frame", SEV_POLICY, NULL, "OCR failed on this frame");
+        }
+        for (size_t i = 0; i < n; i++) {
+            ocr_box *b = &texts[i].box;
+            snprintf(where, sizeof where, "pixels:frame %d %d,%d,%d,%d", fr, b->x, b->y, b->w,
+                     b->h);
+            add(s, where, "ocr-text", SEV_SUSPECT, texts[i].text,
+                "text burned into the pixels: needs a human look");
+            if (texts[i].text && texts[i].text[0])
+                check_text(s, where, NULL, NULL, texts[i].text, "ocr-");
+        }
+        ocr_texts_free(texts, n);
+        dcm_image_free(&img);
+    }
+}
+
+int verify_frames_parse(const char *text, verify_config *c)
+{
+    if (strcmp(text, "all") == 0)
+        c->frames = VERIFY_FRAMES_ALL;
+    else if (strcmp(text, "first") == 0)
+        c->frames = VERIFY_FRAMES_FIRST;
+    else if (strncmp(text, "sample:", 7) == 0 && atoi(text + 7) > 0) {
+        c->frames = VERIFY_FRAMES_SAMPLE;
+        c->sample = atoi(text + 7);
+    } else
+        return -1;
+    return 0;
+}
+
+int verify_file(const verify_config *c, const char *path, const verify_pair_set *ids,
+                const char *original_uids, verify_findings *out, verify_facts *facts,
+                char *err, size_t errlen)
+{
+    memset(facts, 0, sizeof *facts);
+    dcm_file *f;
+    if (dcm_open(path, &f, err, errlen) != DCM_OK)
+        return -1;
+    struct scan s = {0};
+    s.c = c;
+    s.path = path;
+    s.ids = ids;
+    s.original_uids = original_uids;
+    s.out = out;
+    s.facts = facts;
+    /* The file's own path can carry names and dates too. */
+    if (ids)
+        check_text(&s, "path", NULL, NULL, path, "");
+    int rc = dcm_walk(f, walk, &s, err, errlen);
+    if (rc == 0 && !s.failed) {
+        check_structure(&s, f);
+        if (c->ocr)
+            check_pixels(&s, f);
+    }
+    free(s.pseudonym);
+    dcm_close(f);
+    if (s.failed && rc == 0) {
+        snprintf(err, errlen, "%s: out of memory while verifying", path);
+        rc = -1;
+    }
+    return rc;
+}
+
+int verify_blocks(const verify_finding *f, verify_severity fail_on)
+{
+    return f->severity >= fail_on || strcmp(f->detector, "undecodable-frame") == 0;
+}
