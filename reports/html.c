@@ -92,7 +92,7 @@ static void sb_disp(sbuf *b, const char *s, int mask)
 static void sb_scrub(sbuf *b, const char *path, const char *text)
 {
     int oom = 0;
-    char *d = rep_scrubbed(b->sc, path, text, b->show, &oom);
+    char *d = rep_scrubbed(b->sc, path, text, text != path, b->show, &oom);
     if (oom)
         b->oom = 1;
     sb_esc(b, d);
@@ -345,7 +345,7 @@ static void put_summary(sbuf *b, const report *r, const report_summary *s)
     sb_puts(b, "</table>\n");
 }
 
-static void put_files(sbuf *b, const report *r, const report_summary *s, int show)
+static void put_errors(sbuf *b, const report *r, const report_summary *s, int show)
 {
     int mask = !show;
     if (s->errors) {
@@ -364,6 +364,11 @@ static void put_files(sbuf *b, const report *r, const report_summary *s, int sho
         }
         sb_puts(b, "</table>\n");
     }
+}
+
+static void put_files(sbuf *b, const report *r, int show)
+{
+    int mask = !show;
     sb_printf(b, "<h2>Files</h2>\n<details><summary>%zu file%s</summary>\n"
                  "<table><tr><th>File</th><th>Input</th><th>Status</th><th>Frames</th></tr>\n",
               r->nfiles, r->nfiles == 1 ? "" : "s");
@@ -445,8 +450,9 @@ static void put_page(sbuf *b, const report *r, int show)
         sb_puts(b, "</td></tr>\n");
     }
     sb_puts(b, "</table>\n");
+    put_errors(b, r, &s, show);
     put_findings(b, r, !show);
-    put_files(b, r, &s, show);
+    put_files(b, r, show);
     sb_puts(b, "<footer class=\"muted\"><p>Values are masked (the first character of each "
                "word kept) unless the report was made with --show-values. Waived findings are "
                "struck through and name their reviewer and reason.</p></footer>\n"

@@ -54,6 +54,7 @@ char *rep_display(const char *s, int mask, int *oom);
  * often hold PHI), and the values of its "path" findings (a file name that holds PHI). */
 typedef struct {
     const char *path, *needle;   /* borrowed from the report */
+    int errors_only;             /* an input's base name: masked in error texts only */
 } rep_scrub_item;
 
 typedef struct {
@@ -63,9 +64,11 @@ typedef struct {
 
 int rep_scrub_init(const report *r, rep_scrub *s);
 void rep_scrub_free(rep_scrub *s);
-/* text as written for the file `path`: every needle of that path masked (unless show),
- * then made valid UTF-8. Malloc'd; NULL for NULL text or out of memory (*oom set). */
-char *rep_scrubbed(const rep_scrub *s, const char *path, const char *text, int show, int *oom);
+/* text (the path itself, or its error when is_error) as written for the file `path`: every
+ * needle of that path masked (unless show), then made valid UTF-8. Malloc'd; NULL for NULL
+ * text or out of memory (*oom set). */
+char *rep_scrubbed(const rep_scrub *s, const char *path, const char *text, int is_error,
+                   int show, int *oom);
 
 /* One human sentence per reason the gate blocks; *n gets the count. Caller frees each
  * string and the array. Returns -1 when out of memory. */

@@ -414,13 +414,14 @@ static char *replace_all(const char *s, const char *needle, const char *repl)
     return o;
 }
 
-static int add_scrub(rep_scrub *s, size_t *cap, const char *path, const char *needle)
+static int add_scrub(rep_scrub *s, size_t *cap, const char *path, const char *needle,
+                     int errors_only)
 {
     if (!path || !needle || !*needle)
         return 0;
     if (grow((void **)&s->v, cap, s->n, 1, sizeof *s->v))
         return -1;
-    s->v[s->n++] = (rep_scrub_item){path, needle};
+    s->v[s->n++] = (rep_scrub_item){path, needle, errors_only};
     return 0;
 }
 
@@ -447,14 +448,14 @@ int rep_scrub_init(const report *r, rep_scrub *s)
         if (!f->input)
             continue;
         const char *base = strrchr(f->input, '/');
-        bad |= add_scrub(s, &cap, f->path, f->input);
+        bad |= add_scrub(s, &cap, f->path, f->input, 0);
         if (base && base[1])
-            bad |= add_scrub(s, &cap, f->path, base + 1);
+            bad |= add_scrub(s, &cap, f->path, base + 1, 1);
     }
     for (size_t i = 0; i < r->nfindings && !bad; i++) {
         const rep_finding *f = &r->findings[i];
         if (f->where && strcmp(f->where, "path") == 0)
-            bad |= add_scrub(s, &cap, f->file, f->value);
+            bad |= add_scrub(s, &cap, f->file, f->value, 0);
     }
     if (bad) {
         rep_scrub_free(s);
@@ -472,7 +473,8 @@ void rep_scrub_free(rep_scrub *s)
     s->n = 0;
 }
 
-char *rep_scrubbed(const rep_scrub *s, const char *path, const char *text, int show, int *oom)
+char *rep_scrubbed(const rep_scrub *s, const char *path, const char *text, int is_error,
+                   int show, int *oom)
 {
     if (!text)
         return NULL;
@@ -490,6 +492,8 @@ char *rep_scrubbed(const rep_scrub *s, const char *path, const char *text, int s
             hi = mid;
     }
     for (size_t i = lo; !show && path && i < s->n && strcmp(s->v[i].path, path) == 0; i++) {
+        if (s->v[i].errors_only && !is_error)
+            continue;
         char *m = verify_mask(s->v[i].needle);
         char *next = m ? replace_all(cur, s->v[i].needle, m) : NULL;
         free(m);
@@ -584,7 +588,7 @@ static int add_scrubbed(cJSON *o, const char *key, const rep_scrub *sc, const ch
                         const char *text, int show)
 {
     int oom = 0;
-    char *d = rep_scrubbed(sc, path, text, show, &oom);
+    char *d = rep_scrubbed(sc, path, text, text != path, show, &oom);
     if (oom)
         return -1;
     int rc = add_str(o, key, d);

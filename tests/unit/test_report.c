@@ -250,6 +250,8 @@ static void test_masking(void **state)
     add(r, "out/Smith_J/1.dcm", "path", "name", SEV_PHI, "Smith_J", "a name in the path",
         NULL, NULL);
     assert_int_equal(report_add_thumbnail(r, "out/Smith_J/1.dcm", "t/1.png"), 0);
+    /* An output that shares its input's base name keeps its path. */
+    assert_int_equal(report_add_file(r, "out/P9/IM9.dcm", "in/Doe/IM9.dcm", "ok", NULL, 1), 0);
     const char *j = tmppath("m.json"), *h = tmppath("m.html");
     assert_int_equal(report_write_json(r, j, 0, err, sizeof err), 0);
     assert_int_equal(report_write_html(r, h, 0, err, sizeof err), 0);
@@ -259,6 +261,8 @@ static void test_masking(void **state)
     /* The read error names the input: its name is masked inside the message too. */
     assert_non_null(strstr(tj, "i*/J***_D**.d**: not a DICOM file"));
     assert_non_null(strstr(tj, "\"out/S****_J/1.dcm\""));
+    assert_non_null(strstr(tj, "\"out/P9/IM9.dcm\""));
+    assert_non_null(strstr(th, "<code>out/P9/IM9.dcm</code>"));
     assert_null(strstr(th, "unmasked values"));
     struct stat st;
     assert_int_equal(stat(h, &st), 0);
