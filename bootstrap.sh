@@ -37,9 +37,10 @@ case "${1:-}" in
 run)
     out=samples-out
     rm -rf "$out"
+    [ -f deidtk-sample.key ] || ./deidtk keygen -o deidtk-sample.key
     status=0
     ./deidtk run samples -o "$out" --key deidtk-sample.key --log samples-run.jsonl \
-        --report samples-report || status=$?
+        --report samples-report --clean-pixels ocr || status=$?
     echo "bootstrap: de-identified samples/ into $out/ (exit status $status)"
     echo "bootstrap: reports: samples-report.json samples-report.html; log: samples-run.jsonl"
     exit $status

@@ -536,6 +536,8 @@ int cmd_run(int argc, char **argv)
     r.vc.ocr = ocr;
     r.vc.uid_root = pseudo.uid_root;
     r.vc.strict_codes = 1;
+    r.vc.id_template = pseudo.id_template;
+    r.vc.path_root = out_dir;
     r.policy_hash = deid_policy_hash(policy);
     r.jobs = calloc(r.files.n ? r.files.n : 1, sizeof *r.jobs);
     r.dataset = verify_dataset_new();

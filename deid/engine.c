@@ -54,6 +54,25 @@ static int strlist_has(const strlist *sorted, const char *s)
     return sorted->n && bsearch(&s, sorted->v, sorted->n, sizeof *sorted->v, cmp_str) != NULL;
 }
 
+/* A name whose words also stand alone in kept values ("Enter text" beside a kept Value
+ * Type TEXT) is searched only as a whole: its words are vocabulary, not a person. */
+static int word_is_kept(const strlist *kept, const char *normalised)
+{
+    char buf[256];
+    for (const char *p = normalised; *p;) {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp ? (size_t)(sp - p) : strlen(p);
+        if (len < sizeof buf) {
+            memcpy(buf, p, len);
+            buf[len] = 0;
+            if (strlist_has(kept, buf))
+                return 1;
+        }
+        p = sp ? sp + 1 : p + len;
+    }
+    return 0;
+}
+
 /* Lower case, '^' and runs of spaces as one space, trimmed: how values are compared. */
 static char *normalise(const char *s)
 {
@@ -201,7 +220,7 @@ static void map_uids(struct ctx *c, const char *value, verdict *v)
         } else if (deid_uid_root(c->e->pseudo->key, c->e->pseudo->uid_root, orig, mapped,
                                  sizeof mapped, c->err, c->errlen) == 0) {
             strcat(out, mapped);
-            if (c->pass == 1)
+            if (c->pass == 1 && strlen(orig) >= 8)
                 strlist_add(&c->uids, orig, strlen(orig));
         } else {
             c->failed = 1;
@@ -639,53 +658,98 @@ static int fetch_uid(dcm_file *f, const char *path, char *out, size_t len, char 
     return 0;
 }
 
-int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, size_t errlen)
+/* Pass 1: what identifies the patient in f, and which private blocks keep something. */
+static int learn_pass(struct ctx *c, char *err, size_t errlen)
 {
-    memset(r, 0, sizeof *r);
-    struct ctx c = {0};
-    c.e = e;
-    c.f = f;
-    c.r = r;
-    c.err = err;
-    c.errlen = errlen;
-    c.drop_depth = -1;
-    int rc = deid_patient_of(e, f, r->patient_id, sizeof r->patient_id, &r->offset_days, err,
-                             errlen);
-    if (rc)
-        return rc;
+    deid_result *r = c->r;
     r->identifying = verify_pair_new();
     if (!r->identifying) {
-        snprintf(err, errlen, "%s: out of memory", dcm_path(f));
+        snprintf(err, errlen, "%s: out of memory", dcm_path(c->f));
         return -1;
     }
-
-    c.pass = 1;
-    rc = dcm_walk(f, learn, &c, err, errlen);
-    if (rc == 0 && !c.failed) {
-        qsort(c.kept.v, c.kept.n, sizeof *c.kept.v, cmp_str);
-        qsort(c.blocks.v, c.blocks.n, sizeof *c.blocks.v, cmp_str);
-        for (size_t i = 0; i < c.candidates.n && !c.failed; i++) {
-            const char *cand = c.candidates.v[i];
+    c->pass = 1;
+    int rc = dcm_walk(c->f, learn, c, err, errlen);
+    if (rc == 0 && !c->failed) {
+        qsort(c->kept.v, c->kept.n, sizeof *c->kept.v, cmp_str);
+        qsort(c->blocks.v, c->blocks.n, sizeof *c->blocks.v, cmp_str);
+        for (size_t i = 0; i < c->candidates.n && !c->failed; i++) {
+            const char *cand = c->candidates.v[i];
             char *n = normalise(cand + 1);
+            verify_pair_kind kind = (verify_pair_kind)(cand[0] - '0');
             if (!n)
-                c.failed = 1;
-            else if (!strlist_has(&c.kept, n) &&
-                     verify_pair_add(r->identifying, (verify_pair_kind)(cand[0] - '0'),
-                                     cand + 1) != 0)
-                c.failed = 1;
+                c->failed = 1;
+            else if (!strlist_has(&c->kept, n)) {
+                if (kind == VERIFY_PAIR_NAME && word_is_kept(&c->kept, n))
+                    kind = VERIFY_PAIR_TEXT;
+                if (verify_pair_add(r->identifying, kind, cand + 1) != 0)
+                    c->failed = 1;
+            }
             free(n);
         }
     }
-    if (rc == 0 && !c.failed) {
+    if (rc == 0 && !c->failed) {
         size_t total = 1;
-        for (size_t i = 0; i < c.uids.n; i++)
-            total += strlen(c.uids.v[i]) + 1;
+        for (size_t i = 0; i < c->uids.n; i++)
+            total += strlen(c->uids.v[i]) + 1;
         r->original_uids = calloc(1, total);
-        for (size_t i = 0; r->original_uids && i < c.uids.n; i++) {
-            strcat(r->original_uids, c.uids.v[i]);
+        for (size_t i = 0; r->original_uids && i < c->uids.n; i++) {
+            strcat(r->original_uids, c->uids.v[i]);
             strcat(r->original_uids, "\n");
         }
-        c.dates_shifted = 0;
+        if (!r->original_uids)
+            c->failed = 1;
+    }
+    if (c->failed && rc == 0) {
+        snprintf(err, errlen, "%s: out of memory", dcm_path(c->f));
+        rc = -1;
+    }
+    return rc;
+}
+
+static void ctx_init(struct ctx *c, const deid_engine *e, dcm_file *f, deid_result *r,
+                     char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->e = e;
+    c->f = f;
+    c->r = r;
+    c->err = err;
+    c->errlen = errlen;
+    c->drop_depth = -1;
+}
+
+static void ctx_free(struct ctx *c)
+{
+    strlist_free(&c->blocks);
+    strlist_free(&c->kept);
+    strlist_free(&c->candidates);
+    strlist_free(&c->uids);
+}
+
+int deid_identifying(const deid_engine *e, dcm_file *f, deid_result *r, char *err,
+                     size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    struct ctx c;
+    ctx_init(&c, e, f, r, err, errlen);
+    int rc = deid_patient_of(e, f, r->patient_id, sizeof r->patient_id, &r->offset_days, err,
+                             errlen);
+    if (rc == 0)
+        rc = learn_pass(&c, err, errlen);
+    ctx_free(&c);
+    return rc;
+}
+
+int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    struct ctx c;
+    ctx_init(&c, e, f, r, err, errlen);
+    int rc = deid_patient_of(e, f, r->patient_id, sizeof r->patient_id, &r->offset_days, err,
+                             errlen);
+    if (rc == 0)
+        rc = learn_pass(&c, err, errlen);
+    if (rc == 0) {
         c.pass = 2;
         rc = dcm_edit(f, edit, &c, err, errlen);
     }
@@ -706,10 +770,7 @@ int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, siz
             snprintf(err, errlen, "%s: de-identification failed (out of memory?)", dcm_path(f));
         rc = -1;
     }
-    strlist_free(&c.blocks);
-    strlist_free(&c.kept);
-    strlist_free(&c.candidates);
-    strlist_free(&c.uids);
+    ctx_free(&c);
     return rc;
 }
 

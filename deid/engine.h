@@ -62,6 +62,12 @@ typedef struct deid_result {
 int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, size_t errlen);
 void deid_result_free(deid_result *r);
 
+/* Only the first half of deid_apply: fills r's patient_id, offset_days, identifying and
+ * original_uids from the input f, changing nothing. For pairing an output with its
+ * original after the fact (deidtk verify --originals). */
+int deid_identifying(const deid_engine *e, dcm_file *f, deid_result *r, char *err,
+                     size_t errlen);
+
 /* The patient's pseudonym and date offset from f's Patient ID and Issuer, as deid_apply
  * derives them. Returns 0, or -1 with err filled (e.g. an ID missing from the lookup). */
 int deid_patient_of(const deid_engine *e, dcm_file *f, char *patient_id, size_t len,

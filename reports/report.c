@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "reports/report-int.h"
+#include "verify/verify.h"
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -288,7 +289,8 @@ void report_get_summary(const report *r, report_summary *s)
             continue;
         }
         s->open_by_severity[f->severity]++;
-        if (f->severity >= r->fail_on)
+        verify_finding vf = {.detector = f->detector, .severity = f->severity};
+        if (verify_blocks(&vf, r->fail_on))
             s->blocking++;
     }
 }

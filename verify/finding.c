@@ -87,16 +87,29 @@ char *verify_mask(const char *value)
     char *m = strdup(value ? value : "");
     if (!m)
         return NULL;
+    /* The first character of each word stays whole (all its UTF-8 bytes); every other
+     * character becomes one '*'. */
     int in_word = 0;
-    for (unsigned char *p = (unsigned char *)m; *p; p++) {
+    unsigned char *w = (unsigned char *)m;
+    for (const unsigned char *p = (unsigned char *)m; *p;) {
+        size_t len = 1;
+        if (*p >= 0xC0)
+            while ((p[len] & 0xC0) == 0x80)
+                len++;
         if (isalnum(*p) || *p >= 0x80) {
-            /* UTF-8 continuation bytes of a masked character are masked too. */
-            if (in_word)
-                *p = '*';
+            if (in_word) {
+                *w++ = '*';
+            } else {
+                memmove(w, p, len);
+                w += len;
+            }
             in_word = 1;
         } else {
+            *w++ = *p;
             in_word = 0;
         }
+        p += len;
     }
+    *w = 0;
     return m;
 }

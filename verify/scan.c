@@ -5,6 +5,7 @@
 #include <string.h>
 #include "dicom/dcm.h"
 #include "ocr/ocr.h"
+#include "deid/pseudo.h"
 #include "verify/detect.h"
 #include "verify/verify.h"
 
@@ -48,8 +49,10 @@ static char *span(const char *text, size_t off, size_t len)
 }
 
 /* The paired check and the detectors over one text; `where` names its place. */
+/* kept: the policy keeps this attribute on purpose (an option's K, the safe list): numbers
+ * there (serial numbers, versions) are what the option retains, not record numbers. */
 static void check_text(struct scan *s, const char *where, const char *vr, const char *keyword,
-                       const char *text, const char *prefix)
+                       const char *text, const char *prefix, int kept)
 {
     char det[48];
     if (s->ids) {
@@ -74,6 +77,8 @@ static void check_text(struct scan *s, const char *where, const char *vr, const 
     size_t n = vr ? verify_detect_value(vr, keyword, text, hits, MAX_HITS)
                   : verify_detect(text, hits, MAX_HITS);
     for (size_t i = 0; i < n; i++) {
+        if (kept && hits[i].kind == VERIFY_HIT_ID)
+            continue;
         char *v = span(text, hits[i].off, hits[i].len);
         snprintf(det, sizeof det, "%s%s", prefix, verify_hit_kind_name(hits[i].kind));
         char msg[96];
@@ -82,6 +87,25 @@ static void check_text(struct scan *s, const char *where, const char *vr, const 
         add(s, where, det, hits[i].severity, v, msg);
         free(v);
     }
+}
+
+/* Does v have the shape of the Patient ID template ("DEID-{digits:10}")? */
+static int matches_template(const char *tmpl, const char *v)
+{
+    if (!tmpl)
+        tmpl = DEID_ID_TEMPLATE_DEFAULT;
+    const char *open = strchr(tmpl, '{'), *close = open ? strchr(open, '}') : NULL;
+    int n = 0, hex = 0;
+    if (!close || (sscanf(open, "{digits:%d}", &n) != 1 && !(hex = sscanf(open, "{hex:%d}", &n) == 1)))
+        return 0;
+    size_t pre = (size_t)(open - tmpl);
+    if (strncmp(v, tmpl, pre) != 0)
+        return 0;
+    v += pre;
+    for (int i = 0; i < n; i++, v++)
+        if (!(*v >= '0' && *v <= '9') && !(hex && *v >= 'A' && *v <= 'F'))
+            return 0;
+    return strcmp(v, close + 1) == 0;
 }
 
 static int in_original_uids(const struct scan *s, const char *uid, size_t len)
@@ -114,7 +138,7 @@ static void check_uids(struct scan *s, const dcm_elem *e)
     for (const char *p = e->value; *p;) {
         const char *q = strchr(p, '\\');
         size_t len = q ? (size_t)(q - p) : strlen(p);
-        if (s->original_uids && in_original_uids(s, p, len)) {
+        if (s->original_uids && len >= 8 && in_original_uids(s, p, len)) {
             char *v = span(p, 0, len);
             add(s, e->path, "original-uid", SEV_LEAK, v, "an original UID of the input");
             free(v);
@@ -144,8 +168,6 @@ static void note_structure(struct scan *s, const dcm_elem *e)
         size_t n = strlen(s->codes);
         snprintf(s->codes + n, sizeof s->codes - n, "%s ", e->value);
     }
-    if (e->depth == 0 && tag == 0x00100020 && e->value && !s->pseudonym)
-        s->pseudonym = strdup(e->value);
     if (e->depth == 0 && e->value) {
         char *dst = tag == 0x0020000D ? s->facts->study_uid
                     : tag == 0x0020000E ? s->facts->series_uid
@@ -198,16 +220,28 @@ static int walk(const dcm_elem *e, void *ud)
         return s->failed;
     }
     if (e->value && e->value[0]) {
-        /* The pseudonym in Patient's Name is ours, not a person's. */
-        if (vr_is(e, "PN") && s->pseudonym &&
-            (strcmp(e->value, s->pseudonym) == 0 || strcmp(e->value, "ANONYMOUS") == 0))
-            return 0;
-        check_text(s, e->path, e->vr, e->keyword, e->value, "");
+        /* Pseudonyms and dummies are ours, not a person's. */
+        if ((vr_is(e, "PN") || (e->group == 0x0010 && e->element == 0x0020)) &&
+            (strcmp(e->value, "ANONYMOUS") == 0 ||
+             (s->pseudonym && strcmp(e->value, s->pseudonym) == 0 &&
+              matches_template(s->c->id_template, e->value)))) {
+            if (s->ids)
+                check_text(s, e->path, NULL, NULL, e->value, "", 1);
+            return s->failed;
+        }
+        int kept = 0;
+        if (!(e->group & 1)) {
+            deid_decision d;
+            deid_policy_action(s->c->policy, e->group, e->element, &d);
+            kept = d.action == DEID_ACT_K || d.action == DEID_ACT_KEEP_SAFE ||
+                   d.action == DEID_ACT_OVR_KEEP;
+        }
+        check_text(s, e->path, e->vr, e->keyword, e->value, "", kept);
     } else if (e->bytes && e->length) {
         char *t = bytes_as_text(e->bytes, e->length);
         if (!t)
             return s->failed = 1;
-        check_text(s, e->path, NULL, NULL, t, "");
+        check_text(s, e->path, NULL, NULL, t, "", 0);
         free(t);
     }
     return s->failed;
@@ -314,7 +348,7 @@ static void check_pixels(struct scan *s, dcm_file *f)
             add(s, where, "ocr-text", SEV_SUSPECT, texts[i].text,
                 "text burned into the pixels: needs a human look");
             if (texts[i].text && texts[i].text[0])
-                check_text(s, where, NULL, NULL, texts[i].text, "ocr-");
+                check_text(s, where, NULL, NULL, texts[i].text, "ocr-", 0);
         }
         ocr_texts_free(texts, n);
         dcm_image_free(&img);
@@ -350,9 +384,26 @@ int verify_file(const verify_config *c, const char *path, const verify_pair_set 
     s.original_uids = original_uids;
     s.out = out;
     s.facts = facts;
-    /* The file's own path can carry names and dates too. */
-    if (ids)
-        check_text(&s, "path", NULL, NULL, path, "");
+    /* The names of the folders and file made for it can carry names and dates too. */
+    if (ids) {
+        size_t root = c->path_root ? strlen(c->path_root) : 0;
+        char *rel = strdup(root && strncmp(path, c->path_root, root) == 0 ? path + root : path);
+        if (!rel) {
+            dcm_close(f);
+            snprintf(err, errlen, "%s: out of memory", path);
+            return -1;
+        }
+        size_t rl = strlen(rel);
+        if (rl > 4 && strcmp(rel + rl - 4, ".dcm") == 0)
+            rel[rl - 4] = 0;
+        check_text(&s, "path", NULL, NULL, rel, "", 1);
+        free(rel);
+    }
+    char *pid = NULL;
+    if (dcm_get(f, "(0010,0020)", &pid, err, errlen) == DCM_OK)
+        s.pseudonym = pid;
+    else
+        free(pid);
     int rc = dcm_walk(f, walk, &s, err, errlen);
     if (rc == 0 && !s.failed) {
         check_structure(&s, f);

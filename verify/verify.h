@@ -25,6 +25,8 @@ typedef struct verify_config {
     const char *ocr_datapath;    /* Tesseract data; NULL: default */
     const char *uid_root;        /* site UID root accepted besides 2.25. */
     int strict_codes;            /* the method codes must be exactly the policy's */
+    const char *id_template;     /* Patient ID pseudonym template; NULL: the default */
+    const char *path_root;       /* file paths are checked below this folder only */
 } verify_config;
 
 /* What the dataset-wide rules need to know of a file. */
