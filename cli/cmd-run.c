@@ -73,6 +73,7 @@ static const char *usage_text =
     "      --shard K/N           process shard K of N (deterministic by file path)\n"
     "      --audit FILE          audit trail (default deidtk-audit.sqlite beside the key)\n"
     "      --audit-originals     also store original values in the trail (PHI!)\n"
+    "      --no-audit            keep no audit trail (benchmarks and tests only)\n"
     "      --report PREFIX       write PREFIX.json and PREFIX.html (default OUTDIR-report)\n"
     "      --log FILE            a JSON line per file (not inside OUTDIR)\n"
     "      --export-mappings DIR write DIR/uids.csv and DIR/patient_ids.csv (mode 0600)\n"
@@ -345,7 +346,7 @@ static int open_mappings(struct run *r, const char *dir)
 enum {
     O_PRESET = 256, O_OPTION, O_POLICY, O_KEY, O_LOOKUP, O_UNKNOWN, O_TEMPLATE, O_ROOT,
     O_RANGE, O_CLEANPIX, O_NOOCR, O_FRAMES, O_FAILON, O_SHARD, O_AUDIT, O_ORIGINALS,
-    O_REPORT, O_LOG, O_EXPORT, O_SHOW, O_BYISSUER, O_HELP, O_VERSION
+    O_REPORT, O_LOG, O_EXPORT, O_SHOW, O_BYISSUER, O_NOAUDIT, O_HELP, O_VERSION
 };
 
 static const struct option long_opts[] = {
@@ -364,7 +365,8 @@ static const struct option long_opts[] = {
     {"report", required_argument, NULL, O_REPORT}, {"log", required_argument, NULL, O_LOG},
     {"export-mappings", required_argument, NULL, O_EXPORT},
     {"show-values", no_argument, NULL, O_SHOW},
-    {"patient-by-issuer", no_argument, NULL, O_BYISSUER}, {"help", no_argument, NULL, O_HELP},
+    {"patient-by-issuer", no_argument, NULL, O_BYISSUER},
+    {"no-audit", no_argument, NULL, O_NOAUDIT}, {"help", no_argument, NULL, O_HELP},
     {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
 
 static int usage_error(const char *fmt, const char *arg)
@@ -382,7 +384,7 @@ int cmd_run(int argc, char **argv)
     const char *audit_path = NULL, *export_dir = NULL;
     deid_options opts = 0;
     int jobs = cli_default_jobs(), shard_k = 1, shard_n = 1, show = 0, originals = 0;
-    int fail_on = SEV_SUSPECT, ocr = 1;
+    int fail_on = SEV_SUSPECT, ocr = 1, no_audit = 0;
     struct deid_pseudo pseudo;
     unsigned char zero[DEID_KEY_LEN] = {0};
     deid_pseudo_init(&pseudo, zero);
@@ -452,6 +454,7 @@ int cmd_run(int argc, char **argv)
         case O_EXPORT: export_dir = optarg; break;
         case O_SHOW: show = 1; break;
         case O_BYISSUER: r.engine.patient_by_issuer = 1; break;
+        case O_NOAUDIT: no_audit = 1; break;
         case O_HELP: fputs(usage_text, stdout); return 0;
         case O_VERSION: printf("deidtk run %s\n", PACKAGE_VERSION); return 0;
         default: fputs(usage_text, stderr); return EXIT_USAGE;
@@ -572,7 +575,9 @@ int cmd_run(int argc, char **argv)
         audit_default_path(key_path, apath, sizeof apath);
         audit_path = apath;
     }
-    if (audit_open(audit_path, 1, &r.audit, err, sizeof err) != 0) {
+    if (no_audit)
+        audit_path = "none";
+    else if (audit_open(audit_path, 1, &r.audit, err, sizeof err) != 0) {
         fprintf(stderr, "deidtk run: %s\n", err);
         goto out;
     }
@@ -601,7 +606,7 @@ int cmd_run(int argc, char **argv)
         ri.key_fingerprint = r.fingerprint;
         ri.arguments = args;
         ri.audit_originals = originals;
-        if (audit_run_begin(r.audit, &ri, &r.run_id, err, sizeof err) != 0) {
+        if (r.audit && audit_run_begin(r.audit, &ri, &r.run_id, err, sizeof err) != 0) {
             fprintf(stderr, "deidtk run: %s\n", err);
             goto out;
         }
@@ -626,14 +631,15 @@ int cmd_run(int argc, char **argv)
     verify_dataset_finish(r.dataset, &wide);
     for (size_t k = 0; k < wide.n; k++) {
         report_add_finding(r.rep, &wide.v[k], NULL, NULL);
-        audit_finding_add(r.audit, r.run_id, 0, &wide.v[k], err, sizeof err);
+        if (r.audit)
+            audit_finding_add(r.audit, r.run_id, 0, &wide.v[k], err, sizeof err);
     }
     r.findings += wide.n;
     verify_findings_clear(&wide);
 
     audit_counts counts = {(int64_t)(r.files.n - r.failed), (int64_t)r.failed,
                            (int64_t)r.findings};
-    if (audit_run_end(r.audit, r.run_id, &counts, err, sizeof err) != 0)
+    if (r.audit && audit_run_end(r.audit, r.run_id, &counts, err, sizeof err) != 0)
         fprintf(stderr, "deidtk run: audit trail: %s\n", err);
     cli_now(now, sizeof now);
     report_set_meta(r.rep, "ended", now);
