@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <new>
+#include <vector>
 
 #include "dicom/dcm_internal.h"
 
@@ -102,28 +103,37 @@ extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, s
     }
 }
 
-// Most frequent value on a frame's outer border: the background text is burned onto.
+// The background a rectangle of text sits on: the most frequent pixel (all samples
+// together) on a ring just outside it, so the fill blends into the bar or corner the text
+// was burned into.
 template <typename T>
-static T border_mode(const T *px, int rows, int cols, size_t step)
+static void ring_mode(const T *fp, int rows, int cols, int spp, bool planar, int x0, int y0,
+                      int x1, int y1, T *bg)
 {
-    std::map<T, unsigned> counts;
-    auto at = [&](int y, int x) { return px[((size_t)y * cols + x) * step]; };
-    for (int x = 0; x < cols; x++) {
-        counts[at(0, x)]++;
-        counts[at(rows - 1, x)]++;
-    }
-    for (int y = 0; y < rows; y++) {
-        counts[at(y, 0)]++;
-        counts[at(y, cols - 1)]++;
-    }
-    T best = 0;
-    unsigned n = 0;
+    std::map<std::vector<T>, unsigned> counts;
+    std::vector<T> px(spp);
+    auto sample = [&](int y, int x) {
+        for (int s = 0; s < spp; s++)
+            px[s] = planar ? fp[(size_t)s * rows * cols + (size_t)y * cols + x]
+                           : fp[((size_t)y * cols + x) * spp + s];
+        counts[px]++;
+    };
+    int rx0 = std::max(0, x0 - 2), ry0 = std::max(0, y0 - 2);
+    int rx1 = std::min(cols, x1 + 2), ry1 = std::min(rows, y1 + 2);
+    for (int y = ry0; y < ry1; y++)
+        for (int x = rx0; x < rx1; x++)
+            if (y < y0 || y >= y1 || x < x0 || x >= x1)
+                sample(y, x);
+    if (counts.empty())  // the rectangle covers the whole frame
+        for (int s = 0; s < spp; s++)
+            bg[s] = 0;
+    unsigned best = 0;
     for (auto &kv : counts)
-        if (kv.second > n) {
-            n = kv.second;
-            best = kv.first;
+        if (kv.second > best) {
+            best = kv.second;
+            for (int s = 0; s < spp; s++)
+                bg[s] = kv.first[s];
         }
-    return best;
 }
 
 template <typename T>
@@ -134,15 +144,17 @@ static void blank(T *px, int rows, int cols, int spp, bool planar, int frame,
     T *fp = px + fsize * frame;
     int x0 = std::max(0, r.x), y0 = std::max(0, r.y);
     int x1 = std::min(cols, r.x + r.w), y1 = std::min(rows, r.y + r.h);
-    for (int s = 0; s < spp; s++) {
-        // Planar: samples are whole planes; otherwise interleaved per pixel.
-        T *base = planar ? fp + (size_t)s * rows * cols : fp + s;
-        size_t step = planar ? 1 : (size_t)spp;
-        T bg = border_mode(base, rows, cols, step);
-        for (int y = y0; y < y1; y++)
-            for (int x = x0; x < x1; x++)
-                base[((size_t)y * cols + x) * step] = bg;
-    }
+    if (x0 >= x1 || y0 >= y1)
+        return;
+    std::vector<T> bg(spp);
+    ring_mode(fp, rows, cols, spp, planar, x0, y0, x1, y1, bg.data());
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            for (int s = 0; s < spp; s++) {
+                size_t i = planar ? (size_t)s * rows * cols + (size_t)y * cols + x
+                                  : ((size_t)y * cols + x) * spp + s;
+                fp[i] = bg[s];
+            }
 }
 
 extern "C" int dcm_blank_rects(dcm_file *f, const dcm_rect *rects, size_t n, char *err,
