@@ -55,6 +55,13 @@ int ocr_find_text(ocr_reader *r, int width, int height, int channels,
 /* Frees the texts of an array and the array itself. */
 void ocr_texts_free(ocr_text *texts, size_t n);
 
+/* Writes a PNG of the frame scaled to fit max_side x max_side (never enlarged), with each box
+ * outlined in red just outside it, for reports. Written atomically (temporary name, then
+ * rename). Returns 0, or -1 with a message. */
+int ocr_thumbnail(int width, int height, int channels, const unsigned char *pixels,
+                  const ocr_box *boxes, size_t n, int max_side, const char *png_path,
+                  char *err, size_t errlen);
+
 /* The calling thread's reader, created on first use (datapath as ocr_reader_new) and
  * freed when the thread exits, or by ocr_thread_reader_release() (the main thread must
  * call it before exit). NULL with a message when Tesseract cannot start. */

@@ -3,6 +3,8 @@
 #include "ocr/ocr.h"
 #include "ocr/ocr-internal.h"
 
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,33 +13,66 @@
 #include <tesseract/capi.h>
 
 /* Tesseract reads best dark text on a light page with letters 20-40 px tall; burned-in
- * text is often 7-12 px and light on dark, so each box is cut out with a margin, turned
- * dark-on-light and enlarged before it is read. */
+ * text is often 7-12 px, light on dark, and sometimes lies over anatomy. So each box is cut
+ * out with a small margin, its ink isolated from the background (a top-hat removes whatever
+ * is wider than a stroke, which flattens anatomy under the letters), enlarged to one common
+ * height and binarised. All the boxes of a frame are then stacked, one per row, on a single
+ * white sheet that Tesseract reads in one call as a block of lines: its cost per call is
+ * large and per line small. Each recognised word goes back to the box whose row holds it. */
 
-#define TARGET_HEIGHT 36  /* letter height Tesseract is given */
-#define MAX_SCALE 4.0f
+#define TARGET_HEIGHT 32   /* box height, ascenders to descenders, Tesseract is given */
+#define MAX_SCALE 6.0f
+#define SHEET_MARGIN 16    /* white around and between rows */
+#define MAX_ROWS 48        /* boxes per sheet: a frame with more is read in several calls */
 
 struct ocr_reader {
     TessBaseAPI *api;
 };
 
+/* Tesseract runs parts of its network on an OpenMP team of a fixed size when it was built
+ * with OpenMP. On images the size of a few lines the team costs several times what it saves
+ * (measured: 4-8x slower on a shared 2-core machine), and deidtk already gives each worker
+ * thread its own reader. So parallel regions are made to run on one thread (no active
+ * levels); the function is looked up at run time because it exists only when Tesseract
+ * brought the OpenMP runtime with it. deidtk itself uses no OpenMP. */
+static void serial_tesseract(void)
+{
+    void (*set_levels)(int) = NULL;
+    void *self = dlopen(NULL, RTLD_LAZY);
+    if (self) {
+        *(void **)&set_levels = dlsym(self, "omp_set_max_active_levels");
+        if (set_levels)
+            set_levels(0);
+        dlclose(self);
+    }
+}
+
+static pthread_once_t serial_once = PTHREAD_ONCE_INIT;
+
 ocr_reader *ocr_reader_new(const char *datapath, char *err, size_t errlen)
 {
+    pthread_once(&serial_once, serial_tesseract);
     ocr_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->api = TessBaseAPICreate())) {
         free(r);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    /* Tesseract's diagnostics would go to stderr, which belongs to cli/. */
-    TessBaseAPISetVariable(r->api, "debug_file", "/dev/null");
-    if (TessBaseAPIInit3(r->api, datapath, "eng") != 0) {
+    /* Tesseract's diagnostics would go to stderr, which belongs to cli/. Burned-in text is
+     * names, numbers and codes rather than English prose: the word lists would only pull
+     * them towards dictionary words, and cost time to load. Polarity is normalised here,
+     * so the inverted second pass is not needed; nothing is learnt between frames. */
+    char *names[] = { "debug_file", "load_system_dawg", "load_freq_dawg", "load_punc_dawg",
+                      "load_number_dawg", "load_unambig_dawg", "load_bigram_dawg",
+                      "tessedit_do_invert", "classify_enable_learning", "user_defined_dpi" };
+    char *values[] = { "/dev/null", "0", "0", "0", "0", "0", "0", "0", "0", "300" };
+    if (TessBaseAPIInit4(r->api, datapath, "eng", OEM_LSTM_ONLY, NULL, 0, names, values,
+                         sizeof names / sizeof names[0], 0) != 0) {
         snprintf(err, errlen, "cannot load Tesseract English data from %s (install tesseract-ocr-eng)",
                  datapath ? datapath : "the default tessdata folder");
         ocr_reader_free(r);
         return NULL;
     }
-    TessBaseAPISetVariable(r->api, "user_defined_dpi", "300");
     return r;
 }
 
@@ -71,46 +106,37 @@ static char *tidy_text(const char *s)
     return out;
 }
 
-static int recognise(ocr_reader *r, PIX *pix, TessPageSegMode psm, char **text, int *conf,
-                     char *err, size_t errlen)
+static int cmp_u8(const void *a, const void *b)
 {
-    TessBaseAPISetPageSegMode(r->api, psm);
-    TessBaseAPISetImage2(r->api, pix);
-    TessBaseAPISetSourceResolution(r->api, 300);
-    char *raw = TessBaseAPIGetUTF8Text(r->api);
-    int c = raw ? TessBaseAPIMeanTextConf(r->api) : 0;
-    *text = raw ? tidy_text(raw) : NULL;
-    TessDeleteText(raw);
-    TessBaseAPIClear(r->api);
-    if (!*text) {
-        snprintf(err, errlen, "text recognition failed");
-        return -1;
-    }
-    *conf = c < 0 ? 0 : c;
-    return 0;
+    return *(const unsigned char *)a - *(const unsigned char *)b;
 }
 
-/* Mean of the crop's border: the background the text stands on. */
-static double border_mean(PIX *pix)
+/* Median of the crop's border: the background the text stands on. */
+static int border_median(PIX *pix)
 {
     l_int32 w = pixGetWidth(pix), h = pixGetHeight(pix);
-    double sum = 0;
-    long n = 0;
+    size_t n = 0, cap = 2 * (size_t)(w + h);
+    unsigned char *v = malloc(cap);
+    if (!v)
+        return 0;
     for (l_int32 x = 0; x < w; x++) {
         l_uint32 a, b;
         pixGetPixel(pix, x, 0, &a);
         pixGetPixel(pix, x, h - 1, &b);
-        sum += a + b;
-        n += 2;
+        v[n++] = (unsigned char)a;
+        v[n++] = (unsigned char)b;
     }
     for (l_int32 y = 0; y < h; y++) {
         l_uint32 a, b;
         pixGetPixel(pix, 0, y, &a);
         pixGetPixel(pix, w - 1, y, &b);
-        sum += a + b;
-        n += 2;
+        v[n++] = (unsigned char)a;
+        v[n++] = (unsigned char)b;
     }
-    return n ? sum / n : 0;
+    qsort(v, n, 1, cmp_u8);
+    int m = v[n / 2];
+    free(v);
+    return m;
 }
 
 /* One view of a rectangle of the frame: view 0 the usual grey, 1-3 a channel of RGB. */
@@ -135,21 +161,21 @@ static PIX *crop_view(int width, int channels, const unsigned char *pixels, int 
     return pix;
 }
 
-/* The crop, as grey text on a light background, enlarged. For colour frames the channel
- * with the most contrast between ink and background is used. */
+/* The box as black ink on white at TARGET_HEIGHT, 1 bpp; NULL when the box is degenerate
+ * or holds no ink. For colour frames the view with the most contrast is used. */
 static PIX *prepare_crop(int width, int height, int channels, const unsigned char *pixels,
                          const ocr_box *b)
 {
-    int pad = b->h / 2 + 3;
+    int pad = b->h / 4 + 2;
     int x0 = b->x - pad, y0 = b->y - pad, x1 = b->x + b->w + pad, y1 = b->y + b->h + pad;
     x0 = x0 < 0 ? 0 : x0;
     y0 = y0 < 0 ? 0 : y0;
     x1 = x1 > width ? width : x1;
     y1 = y1 > height ? height : y1;
-    if (x1 - x0 < 2 || y1 - y0 < 2)
+    if (x1 - x0 < 3 || y1 - y0 < 3)
         return NULL;
     PIX *best = NULL;
-    double best_contrast = -1;
+    int best_contrast = -1;
     int nviews = channels == 3 ? 4 : 1;
     for (int v = 0; v < nviews; v++) {
         PIX *crop = crop_view(width, channels, pixels, x0, y0, x1 - x0, y1 - y0, v);
@@ -158,10 +184,10 @@ static PIX *prepare_crop(int width, int height, int channels, const unsigned cha
         l_int32 minv = 0, maxv = 0;
         pixGetExtremeValue(crop, 1, L_SELECT_MIN, NULL, NULL, NULL, &minv);
         pixGetExtremeValue(crop, 1, L_SELECT_MAX, NULL, NULL, NULL, &maxv);
-        double bg = border_mean(crop);
-        /* Ink is the extreme farthest from the background. */
-        double contrast = bg - minv > maxv - bg ? bg - minv : maxv - bg;
-        if (maxv - bg > bg - minv)
+        int bg = border_median(crop);
+        /* Ink is the extreme farthest from the background; it is made the bright one. */
+        int contrast = bg - minv > maxv - bg ? bg - minv : maxv - bg;
+        if (bg - minv > maxv - bg)
             pixInvert(crop, crop);
         if (contrast > best_contrast) {
             pixDestroy(&best);
@@ -171,18 +197,158 @@ static PIX *prepare_crop(int width, int height, int channels, const unsigned cha
             pixDestroy(&crop);
         }
     }
-    if (!best)
+    if (!best || best_contrast < 16) {
+        pixDestroy(&best);
         return NULL;
+    }
+    /* Strokes are at most about a fifth of the line height; anything wider is background. */
+    int size = (b->h / 3) | 1;
+    size = size < 5 ? 5 : size > 15 ? 15 : size;
+    PIX *ink = pixTophat(best, size, size, L_TOPHAT_WHITE);
+    pixDestroy(&best);
+    if (!ink)
+        return NULL;
+    l_int32 top = 0;
+    pixGetExtremeValue(ink, 1, L_SELECT_MAX, NULL, NULL, NULL, &top);
+    if (top < 16) {
+        pixDestroy(&ink);
+        return NULL;
+    }
     float scale = (float)TARGET_HEIGHT / (float)(b->h > 0 ? b->h : 1);
     scale = scale < 1.0f ? 1.0f : scale > MAX_SCALE ? MAX_SCALE : scale;
-    PIX *big = scale > 1.0f ? pixScaleGrayLI(best, scale, scale) : pixClone(best);
-    pixDestroy(&best);
+    PIX *big = scale > 1.0f ? pixScaleGrayLI(ink, scale, scale) : pixClone(ink);
+    pixDestroy(&ink);
     if (!big)
         return NULL;
-    /* A white margin helps Tesseract find the line. */
-    PIX *framed = pixAddBorder(big, 12, 255);
+    /* Ink is whatever reaches 40% of the brightest stroke: the dim edge of an enlarged
+     * one-pixel stroke still counts, a faint texture does not. */
+    PIX *bin = pixThresholdToBinary(big, top * 2 / 5 + 1);
     pixDestroy(&big);
-    return framed;
+    if (bin)
+        pixInvert(bin, bin);
+    return bin;
+}
+
+/* A run of boxes read in one Tesseract call. */
+struct row { int y0, y1; };
+
+/* Reads boxes[0..n) of one frame into out[0..n) (boxes and texts set; texts may be
+ * empty), stacking their crops on one sheet. */
+static int read_sheet(ocr_reader *r, int width, int height, int channels,
+                      const unsigned char *pixels, const ocr_box *boxes, size_t n,
+                      ocr_text *out, char *err, size_t errlen)
+{
+    PIX *crops[MAX_ROWS] = { NULL };
+    struct row rows[MAX_ROWS];
+    double confsum[MAX_ROWS] = { 0 };
+    int nconf[MAX_ROWS] = { 0 };
+    size_t lens[MAX_ROWS] = { 0 };
+    int sheet_w = 0, sheet_h = SHEET_MARGIN, nread = 0, rc = -1;
+    PIX *sheet = NULL;
+    TessResultIterator *it = NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[i].box = boxes[i];
+        out[i].text = calloc(1, 1);
+        out[i].confidence = 0;
+        if (!out[i].text)
+            goto oom;
+        crops[i] = prepare_crop(width, height, channels, pixels, &boxes[i]);
+        if (!crops[i])
+            continue;
+        int cw = pixGetWidth(crops[i]), ch = pixGetHeight(crops[i]);
+        rows[i] = (struct row){ sheet_h, sheet_h + ch };
+        sheet_h += ch + SHEET_MARGIN;
+        sheet_w = cw > sheet_w ? cw : sheet_w;
+        nread++;
+    }
+    if (nread == 0) {
+        rc = 0;
+        goto done;
+    }
+    sheet = pixCreate(sheet_w + 2 * SHEET_MARGIN, sheet_h, 1);
+    if (!sheet)
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (crops[i])
+            pixRasterop(sheet, SHEET_MARGIN, rows[i].y0, pixGetWidth(crops[i]),
+                        pixGetHeight(crops[i]), PIX_SRC, crops[i], 0, 0);
+    TessBaseAPISetPageSegMode(r->api, nread == 1 ? PSM_SINGLE_LINE : PSM_SINGLE_BLOCK);
+    TessBaseAPISetImage2(r->api, sheet);
+    TessBaseAPISetSourceResolution(r->api, 300);
+    if (TessBaseAPIRecognize(r->api, NULL) != 0) {
+        snprintf(err, errlen, "text recognition failed");
+        goto done;
+    }
+    it = TessBaseAPIGetIterator(r->api);
+    if (it) {
+        const TessPageIterator *pit = TessResultIteratorGetPageIterator(it);
+        do {
+            int l, t, rr, bb;
+            if (!TessPageIteratorBoundingBox(pit, RIL_WORD, &l, &t, &rr, &bb))
+                continue;
+            int cy = (t + bb) / 2;
+            size_t k = 0;
+            while (k < n && !(crops[k] && cy >= rows[k].y0 - SHEET_MARGIN / 2 &&
+                              cy < rows[k].y1 + SHEET_MARGIN / 2))
+                k++;
+            char *word = TessResultIteratorGetUTF8Text(it, RIL_WORD);
+            if (k < n && word && *word) {
+                size_t wl = strlen(word);
+                char *grown = realloc(out[k].text, lens[k] + wl + 2);
+                if (!grown) {
+                    TessDeleteText(word);
+                    goto oom;
+                }
+                out[k].text = grown;
+                if (lens[k])
+                    grown[lens[k]++] = ' ';
+                memcpy(grown + lens[k], word, wl + 1);
+                lens[k] += wl;
+                confsum[k] += TessResultIteratorConfidence(it, RIL_WORD);
+                nconf[k]++;
+            }
+            TessDeleteText(word);
+        } while (TessResultIteratorNext(it, RIL_WORD));
+    }
+    for (size_t k = 0; k < n; k++) {
+        int c = nconf[k] ? (int)(confsum[k] / nconf[k] + 0.5) : 0;
+        out[k].confidence = c < 0 ? 0 : c > 100 ? 100 : c;
+    }
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err, errlen, "out of memory");
+done:
+    TessResultIteratorDelete(it);
+    TessBaseAPIClear(r->api);
+    pixDestroy(&sheet);
+    for (size_t i = 0; i < n; i++)
+        pixDestroy(&crops[i]);
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) {
+            free(out[i].text);
+            out[i].text = NULL;
+        }
+    return rc;
+}
+
+static int recognise(ocr_reader *r, PIX *pix, TessPageSegMode psm, char **text, int *conf,
+                     char *err, size_t errlen)
+{
+    TessBaseAPISetPageSegMode(r->api, psm);
+    TessBaseAPISetImage2(r->api, pix);
+    TessBaseAPISetSourceResolution(r->api, 300);
+    char *raw = TessBaseAPIGetUTF8Text(r->api);
+    int c = raw ? TessBaseAPIMeanTextConf(r->api) : 0;
+    *text = raw ? tidy_text(raw) : NULL;
+    TessDeleteText(raw);
+    TessBaseAPIClear(r->api);
+    if (!*text) {
+        snprintf(err, errlen, "text recognition failed");
+        return -1;
+    }
+    *conf = c < 0 ? 0 : c;
+    return 0;
 }
 
 int ocr_read(ocr_reader *r, int width, int height, int channels, const unsigned char *pixels,
@@ -193,19 +359,7 @@ int ocr_read(ocr_reader *r, int width, int height, int channels, const unsigned 
         snprintf(err, errlen, "invalid image (%dx%d, %d channels)", width, height, channels);
         return -1;
     }
-    out->box = *box;
-    PIX *pix = prepare_crop(width, height, channels, pixels, box);
-    if (!pix) {
-        out->text = calloc(1, 1);
-        if (!out->text) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        return 0;
-    }
-    int rc = recognise(r, pix, PSM_SINGLE_LINE, &out->text, &out->confidence, err, errlen);
-    pixDestroy(&pix);
-    return rc;
+    return read_sheet(r, width, height, channels, pixels, box, 1, out, err, errlen);
 }
 
 int ocr_read_full_frame(ocr_reader *r, int width, int height, int channels,
@@ -246,9 +400,11 @@ int ocr_find_text(ocr_reader *r, int width, int height, int channels,
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < nb; i++) {
-        if (ocr_read(r, width, height, channels, pixels, &boxes[i], &texts[i], err, errlen) != 0) {
-            ocr_texts_free(texts, i);
+    for (size_t i = 0; i < nb; i += MAX_ROWS) {
+        size_t k = nb - i < MAX_ROWS ? nb - i : MAX_ROWS;
+        if (read_sheet(r, width, height, channels, pixels, boxes + i, k, texts + i, err,
+                       errlen) != 0) {
+            ocr_texts_free(texts, nb);
             free(boxes);
             return -1;
         }

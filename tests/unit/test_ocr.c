@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <leptonica/allheaders.h>
@@ -344,6 +345,79 @@ static void test_read_box_and_full_frame(void **state)
     free(f.px);
 }
 
+/* Several lines of one frame are read together; each box gets its own line's words. */
+static void test_read_many_boxes_keeps_texts_apart(void **state)
+{
+    (void)state;
+    frame f = make_frame(1, BG_BLACK);
+    rect r1 = draw_text(&f, "WALSH^MARGARET", 14, 10, 10, WHITE);
+    rect r2 = draw_text(&f, "ID 5520173", 12, 300, 12, WHITE);
+    rect r3 = draw_text(&f, "1974-11-02", 12, 10, 480, WHITE);
+    ocr_text *t;
+    size_t n = 0;
+    char err[256];
+    assert_int_equal(ocr_find_text(reader, f.w, f.h, f.ch, f.px, &t, &n, err, sizeof err), 0);
+    const rect *rs[3] = { &r1, &r2, &r3 };
+    const char *want[3] = { "MARGARET", "5520173", "1974-11-02" };
+    for (int k = 0; k < 3; k++) {
+        int found = 0;
+        for (size_t i = 0; i < n; i++) {
+            ocr_box b = t[i].box;
+            if (overlaps(rs[k], &b, 1)) {
+                assert_true(fuzzy_contains(t[i].text, want[k]));
+                for (int j = 0; j < 3; j++)
+                    if (j != k)
+                        assert_false(fuzzy_contains(t[i].text, want[j]));
+                found = 1;
+            }
+        }
+        assert_true(found);
+    }
+    ocr_texts_free(t, n);
+    free(f.px);
+}
+
+/* The thumbnail: a PNG scaled to fit, with red box outlines. */
+static void test_thumbnail(void **state)
+{
+    (void)state;
+    frame f = make_frame(1, BG_ANATOMY);
+    ocr_box boxes[2] = { { 40, 40, 200, 20, 1.0f }, { 300, 400, 100, 30, 1.0f } };
+    char dir[] = "/tmp/test_ocr_thumbXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/t.png", dir);
+    assert_int_equal(ocr_thumbnail(f.w, f.h, f.ch, f.px, boxes, 2, 256, path, err, sizeof err), 0);
+    PIX *pix = pixRead(path);
+    assert_non_null(pix);
+    assert_int_equal(pixGetWidth(pix), 256);
+    assert_int_equal(pixGetHeight(pix), 256);
+    PIX *rgb = pixConvertTo32(pix);
+    l_int32 r, g, b;
+    /* Left edge of the first box, halved: just outside x = 20. */
+    assert_int_equal(pixGetRGBPixel(rgb, 19, 25, &r, &g, &b), 0);
+    assert_true(r == 255 && g == 0 && b == 0);
+    /* Inside the box the frame shows through. */
+    assert_int_equal(pixGetRGBPixel(rgb, 60, 25, &r, &g, &b), 0);
+    assert_true(r == g && g == b);
+    pixDestroy(&rgb);
+    pixDestroy(&pix);
+    /* A colour frame smaller than max_side keeps its size; nothing is left behind but it. */
+    frame c = make_frame(3, BG_BLUE);
+    assert_int_equal(ocr_thumbnail(c.w, c.h, c.ch, c.px, boxes, 1, 1024, path, err, sizeof err), 0);
+    pix = pixRead(path);
+    assert_non_null(pix);
+    assert_int_equal(pixGetWidth(pix), W);
+    pixDestroy(&pix);
+    assert_int_equal(ocr_thumbnail(c.w, c.h, c.ch, c.px, boxes, 1, 256, "/nonexistent/dir/t.png", err,
+                                   sizeof err), -1);
+    assert_true(strlen(err) > 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+    free(c.px);
+    free(f.px);
+}
+
 int main(void)
 {
     const struct CMUnitTest detect_tests[] = {
@@ -354,10 +428,12 @@ int main(void)
         cmocka_unit_test(test_text_free_frames),
         cmocka_unit_test(test_detect_rejects_bad_image),
         cmocka_unit_test(test_fuzzy_helper),
+        cmocka_unit_test(test_thumbnail),
     };
     const struct CMUnitTest read_tests[] = {
         cmocka_unit_test(test_read_sizes_and_polarities),
         cmocka_unit_test(test_read_box_and_full_frame),
+        cmocka_unit_test(test_read_many_boxes_keeps_texts_apart),
     };
     int failed = cmocka_run_group_tests_name("detect", detect_tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("read", read_tests, setup_reader, teardown_reader);
