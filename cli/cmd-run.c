@@ -21,6 +21,7 @@
 
 struct job {
     int failed;                  /* could not be de-identified or written */
+    int duplicate;               /* the same input bytes as another input: skipped */
     char err[512];
     char *out_path;
     char input_sha[65], output_sha[65];
@@ -46,9 +47,9 @@ struct run {
     FILE *log;
     FILE *map_uids, *map_ids;
     verify_dataset *dataset;
-    size_t done, failed, findings;
+    size_t done, failed, skipped, findings;
     pthread_mutex_t out_mu;      /* output paths claimed by this run */
-    char **claimed;
+    char **claimed, **claimed_sha;
     size_t nclaimed;
 };
 
@@ -81,22 +82,33 @@ static const char *usage_text =
 
 /* ---- the work of one file (worker threads) ---------------------------------------- */
 
-static int claim_output(struct run *r, const char *path)
+/* Two inputs with one SOP Instance UID make one output. The same bytes sent twice are a
+ * harmless duplicate (1: skip it); different contents under one UID are a data problem a
+ * person must settle (-1: an error, which blocks). */
+static int claim_output(struct run *r, const char *path, const char *input_sha)
 {
     pthread_mutex_lock(&r->out_mu);
     for (size_t i = 0; i < r->nclaimed; i++)
         if (strcmp(r->claimed[i], path) == 0) {
+            int same = strcmp(r->claimed_sha[i], input_sha) == 0;
             pthread_mutex_unlock(&r->out_mu);
-            return -1;
+            return same ? 1 : -1;
         }
     char **c = realloc(r->claimed, (r->nclaimed + 1) * sizeof *c);
+    char **h = c ? realloc(r->claimed_sha, (r->nclaimed + 1) * sizeof *h) : NULL;
     int rc = -1;
-    if (c) {
+    if (c)
         r->claimed = c;
+    if (h) {
+        r->claimed_sha = h;
         r->claimed[r->nclaimed] = strdup(path);
-        if (r->claimed[r->nclaimed]) {
+        r->claimed_sha[r->nclaimed] = strdup(input_sha);
+        if (r->claimed[r->nclaimed] && r->claimed_sha[r->nclaimed]) {
             r->nclaimed++;
             rc = 0;
+        } else {
+            free(r->claimed[r->nclaimed]);
+            free(r->claimed_sha[r->nclaimed]);
         }
     }
     pthread_mutex_unlock(&r->out_mu);
@@ -145,16 +157,29 @@ static void work(size_t i, void *ud)
     size_t len = strlen(r->out_dir) + 4 * (DEID_UID_MAX + 2) + 8;
     j->out_path = malloc(len);
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%s/%s/%s", r->out_dir, j->res.patient_id, j->res.study_uid,
-             j->res.series_uid);
+    /* Study and Series Instance UIDs are type 1, yet some objects lack them. */
+    snprintf(dir, sizeof dir, "%s/%s/%s/%s", r->out_dir, j->res.patient_id,
+             j->res.study_uid[0] ? j->res.study_uid : "no-study",
+             j->res.series_uid[0] ? j->res.series_uid : "no-series");
+    int claim = 0;
     if (!j->out_path) {
         snprintf(j->err, sizeof j->err, "%s: out of memory", in);
         j->failed = 1;
-    } else if (snprintf(j->out_path, len, "%s/%s.dcm", dir, j->res.sop_uid),
-               claim_output(r, j->out_path) != 0) {
-        snprintf(j->err, sizeof j->err,
-                 "%s: another input of this run has the same SOP Instance UID; not written", in);
+    } else if (!j->res.sop_uid[0]) {
+        snprintf(j->err, sizeof j->err, "%s: no SOP Instance UID: not a composite object", in);
         j->failed = 1;
+    } else if (snprintf(j->out_path, len, "%s/%s.dcm", dir, j->res.sop_uid),
+               (claim = claim_output(r, j->out_path, j->input_sha)) != 0) {
+        if (claim > 0) {
+            j->duplicate = 1;
+            snprintf(j->err, sizeof j->err, "%s: the same file as another input: skipped", in);
+        } else {
+            snprintf(j->err, sizeof j->err, "%s: another input has the same SOP Instance UID "
+                     "and other contents: not written", in);
+            j->failed = 1;
+        }
+        dcm_close(f);
+        return;
     } else if (cli_mkdirs(dir, 0755) != 0) {
         snprintf(j->err, sizeof j->err, "%s: cannot create the output folder: %s", in,
                  strerror(errno));
@@ -240,10 +265,21 @@ static void done(size_t i, void *ud)
     struct job *j = &r->jobs[i];
     const char *in = r->files.paths[i];
     char err[512];
-    if (j->failed) {
-        r->failed++;
+    if (j->failed || j->duplicate) {
+        r->failed += j->failed;
+        r->skipped += j->duplicate;
         cli_progress_end();
         fprintf(stderr, "deidtk run: %s\n", j->err);
+    }
+    if (j->duplicate) {
+        report_add_file(r->rep, in, in, "skipped", j->err, 0);
+        r->done++;
+        deid_result_free(&j->res);
+        free(j->out_path);
+        free(j->original_pid);
+        j->out_path = NULL;
+        j->original_pid = NULL;
+        return;
     }
     if (r->audit) {
         int already = 0;
@@ -637,7 +673,7 @@ int cmd_run(int argc, char **argv)
     r.findings += wide.n;
     verify_findings_clear(&wide);
 
-    audit_counts counts = {(int64_t)(r.files.n - r.failed), (int64_t)r.failed,
+    audit_counts counts = {(int64_t)(r.files.n - r.failed - r.skipped), (int64_t)r.failed,
                            (int64_t)r.findings};
     if (r.audit && audit_run_end(r.audit, r.run_id, &counts, err, sizeof err) != 0)
         fprintf(stderr, "deidtk run: audit trail: %s\n", err);
@@ -651,9 +687,9 @@ int cmd_run(int argc, char **argv)
     report_summary sum;
     report_get_summary(r.rep, &sum);
     int blocked = report_blocked(r.rep);
-    printf("deidtk run: %zu files, %zu de-identified, %zu failed; %zu findings "
-           "(leak %zu, phi %zu, suspect %zu, policy %zu); gate: %s\n",
-           r.files.n, r.files.n - r.failed, r.failed, sum.findings,
+    printf("deidtk run: %zu files, %zu de-identified, %zu failed, %zu duplicates skipped; "
+           "%zu findings (leak %zu, phi %zu, suspect %zu, policy %zu); gate: %s\n",
+           r.files.n, r.files.n - r.failed - r.skipped, r.failed, r.skipped, sum.findings,
            sum.open_by_severity[SEV_LEAK], sum.open_by_severity[SEV_PHI],
            sum.open_by_severity[SEV_SUSPECT], sum.open_by_severity[SEV_POLICY],
            blocked || r.failed ? "BLOCKED" : "PASS");
@@ -670,9 +706,12 @@ out:
     audit_close(r.audit);
     report_free(r.rep);
     verify_dataset_free(r.dataset);
-    for (size_t i = 0; i < r.nclaimed; i++)
+    for (size_t i = 0; i < r.nclaimed; i++) {
         free(r.claimed[i]);
+        free(r.claimed_sha[i]);
+    }
     free(r.claimed);
+    free(r.claimed_sha);
     free(r.jobs);
     cli_files_free(&r.files);
     deid_lookup_free(lookup);

@@ -54,8 +54,26 @@ static int strlist_has(const strlist *sorted, const char *s)
     return sorted->n && bsearch(&s, sorted->v, sorted->n, sizeof *sorted->v, cmp_str) != NULL;
 }
 
-/* A name whose words also stand alone in kept values ("Enter text" beside a kept Value
- * Type TEXT) is searched only as a whole: its words are vocabulary, not a person. */
+/* Is needle a whole word (or words) of some kept value? A value the policy keeps cannot
+ * leak, nor can a piece of it that an identifying attribute happens to repeat (a GE suite
+ * ID "CT01" inside the kept Station Name "CT01_OC0"). */
+static int inside_kept(const strlist *kept, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < kept->n; i++)
+        for (const char *p = strstr(kept->v[i], needle); p; p = strstr(p + 1, needle)) {
+            int before = p == kept->v[i] || !isalnum((unsigned char)p[-1]);
+            int after = !isalnum((unsigned char)p[n]);
+            if (before && after)
+                return 1;
+        }
+    return 0;
+}
+
+/* A name one of whose words is vocabulary of the kept values ("Last Name^First Name" beside
+ * a kept Code Meaning "Recording Observer's Name") is searched only as a whole phrase. */
 static int word_is_kept(const strlist *kept, const char *normalised)
 {
     char buf[256];
@@ -65,7 +83,7 @@ static int word_is_kept(const strlist *kept, const char *normalised)
         if (len < sizeof buf) {
             memcpy(buf, p, len);
             buf[len] = 0;
-            if (strlist_has(kept, buf))
+            if (inside_kept(kept, buf))
                 return 1;
         }
         p = sp ? sp + 1 : p + len;
@@ -73,7 +91,8 @@ static int word_is_kept(const strlist *kept, const char *normalised)
     return 0;
 }
 
-/* Lower case, '^' and runs of spaces as one space, trimmed: how values are compared. */
+/* Lower case; dots, hyphens and apostrophes dropped ("G.E." is "ge"); every other
+ * separator one space; trimmed: how values are compared, as the paired check does. */
 static char *normalise(const char *s)
 {
     size_t n = strlen(s);
@@ -83,7 +102,9 @@ static char *normalise(const char *s)
     int space = 1;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '^' || isspace(c)) {
+        if (c == '.' || c == '-' || c == '\'')
+            continue;
+        if (c < 0x80 && !isalnum(c)) {
             if (!space)
                 *p++ = ' ';
             space = 1;
@@ -449,6 +470,12 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
                 dummy(e, v);
             return;
         }
+        if (c->pass == 1) {
+            /* Cleaning needs the identifying values this pass is collecting; a descriptor
+             * is neither kept nor identifying as a whole. */
+            v->action = "clean";
+            return;
+        }
         clean_text(c, e, v);
         return;
     default:
@@ -644,18 +671,14 @@ static int record_method(struct ctx *c)
     return dcm_set(f, "(0028,0303)", ltim, c->err, c->errlen);
 }
 
-static int fetch_uid(dcm_file *f, const char *path, char *out, size_t len, char *err,
-                     size_t errlen)
+/* A UID of f into out; "" when absent (the caller decides whether that is an error). */
+static void fetch_uid(dcm_file *f, const char *path, char *out, size_t len)
 {
-    char *v = NULL;
-    if (dcm_get(f, path, &v, err, errlen) != DCM_OK || !v || !v[0]) {
-        free(v);
-        snprintf(err, errlen, "%s: no %s after de-identification", dcm_path(f), path);
-        return -1;
-    }
-    snprintf(out, len, "%s", v);
+    char *v = NULL, err[128];
+    out[0] = 0;
+    if (dcm_get(f, path, &v, err, sizeof err) == DCM_OK && v)
+        snprintf(out, len, "%s", v);
     free(v);
-    return 0;
 }
 
 /* Pass 1: what identifies the patient in f, and which private blocks keep something. */
@@ -678,7 +701,7 @@ static int learn_pass(struct ctx *c, char *err, size_t errlen)
             verify_pair_kind kind = (verify_pair_kind)(cand[0] - '0');
             if (!n)
                 c->failed = 1;
-            else if (!strlist_has(&c->kept, n)) {
+            else if (!strlist_has(&c->kept, n) && !inside_kept(&c->kept, n)) {
                 if (kind == VERIFY_PAIR_NAME && word_is_kept(&c->kept, n))
                     kind = VERIFY_PAIR_TEXT;
                 if (verify_pair_add(r->identifying, kind, cand + 1) != 0)
@@ -761,10 +784,11 @@ int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, siz
         if (rc == 0)
             rc = record_method(&c);
     }
-    if (rc == 0 && !c.failed)
-        rc = fetch_uid(f, "(0020,000D)", r->study_uid, sizeof r->study_uid, err, errlen) ||
-             fetch_uid(f, "(0020,000E)", r->series_uid, sizeof r->series_uid, err, errlen) ||
-             fetch_uid(f, "(0008,0018)", r->sop_uid, sizeof r->sop_uid, err, errlen);
+    if (rc == 0 && !c.failed) {
+        fetch_uid(f, "(0020,000D)", r->study_uid, sizeof r->study_uid);
+        fetch_uid(f, "(0020,000E)", r->series_uid, sizeof r->series_uid);
+        fetch_uid(f, "(0008,0018)", r->sop_uid, sizeof r->sop_uid);
+    }
     if (c.failed && rc == 0) {
         if (!err[0])
             snprintf(err, errlen, "%s: de-identification failed (out of memory?)", dcm_path(f));

@@ -43,7 +43,7 @@ typedef struct deid_change {
 typedef struct deid_result {
     char patient_id[DEID_ID_MAX + 1];  /* the pseudonym */
     int offset_days;                   /* the patient's date offset */
-    char study_uid[DEID_UID_MAX + 1];  /* new UIDs, for the output path */
+    char study_uid[DEID_UID_MAX + 1];  /* new UIDs, for the output path; "" when absent */
     char series_uid[DEID_UID_MAX + 1];
     char sop_uid[DEID_UID_MAX + 1];
     deid_change *changes;

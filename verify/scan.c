@@ -50,7 +50,8 @@ static char *span(const char *text, size_t off, size_t len)
 
 /* The paired check and the detectors over one text; `where` names its place. */
 /* kept: the policy keeps this attribute on purpose (an option's K, the safe list): numbers
- * there (serial numbers, versions) are what the option retains, not record numbers. */
+ * and links there (serial numbers, versions, software URLs) are what the option retains,
+ * not record numbers. */
 static void check_text(struct scan *s, const char *where, const char *vr, const char *keyword,
                        const char *text, const char *prefix, int kept)
 {
@@ -77,7 +78,7 @@ static void check_text(struct scan *s, const char *where, const char *vr, const 
     size_t n = vr ? verify_detect_value(vr, keyword, text, hits, MAX_HITS)
                   : verify_detect(text, hits, MAX_HITS);
     for (size_t i = 0; i < n; i++) {
-        if (kept && hits[i].kind == VERIFY_HIT_ID)
+        if (kept && (hits[i].kind == VERIFY_HIT_ID || hits[i].kind == VERIFY_HIT_URL))
             continue;
         char *v = span(text, hits[i].off, hits[i].len);
         snprintf(det, sizeof det, "%s%s", prefix, verify_hit_kind_name(hits[i].kind));
