@@ -313,6 +313,8 @@ static void done(size_t i, void *ud)
         if (r->audit)
             audit_waived(r->audit, j->findings.v[k].id, &who, &why, err, sizeof err);
         report_add_finding(r->rep, &j->findings.v[k], who, why);
+        if (j->findings.v[k].thumbnail)
+            report_add_thumbnail(r->rep, j->findings.v[k].id, j->findings.v[k].thumbnail);
         free(who);
         free(why);
     }
@@ -553,6 +555,8 @@ int cmd_run(int argc, char **argv)
         snprintf(report_json, sizeof report_json, "%s-report.json", base);
         snprintf(report_html, sizeof report_html, "%s-report.html", base);
     }
+    char thumbs[PATH_MAX];
+    snprintf(thumbs, sizeof thumbs, "%.*s-thumbs", (int)(strlen(report_json) - 5), report_json);
     const char *not_inside[] = {report_json, log_path, audit_path, export_dir};
     for (size_t i = 0; i < 4; i++)
         if (not_inside[i] && cli_path_inside(not_inside[i], out_dir)) {
@@ -577,6 +581,11 @@ int cmd_run(int argc, char **argv)
     r.vc.strict_codes = 1;
     r.vc.id_template = pseudo.id_template;
     r.vc.path_root = out_dir;
+    if (ocr && cli_mkdirs(thumbs, show ? 0700 : 0755) == 0) {
+        r.vc.thumb_dir = thumbs;
+        r.vc.thumb_rel = strrchr(thumbs, '/') ? strrchr(thumbs, '/') + 1 : thumbs;
+        r.vc.thumb_show_text = show;
+    }
     r.policy_hash = deid_policy_hash(policy);
     r.jobs = calloc(r.files.n ? r.files.n : 1, sizeof *r.jobs);
     r.dataset = verify_dataset_new();

@@ -226,6 +226,8 @@ static void vdone(size_t i, void *ud)
         if (v->audit)
             audit_waived(v->audit, j->findings.v[k].id, &who, &why, e, sizeof e);
         report_add_finding(v->rep, &j->findings.v[k], who, why);
+        if (j->findings.v[k].thumbnail)
+            report_add_thumbnail(v->rep, j->findings.v[k].id, j->findings.v[k].thumbnail);
         if (jsonl)
             print_finding(&j->findings.v[k]);
         free(who);
@@ -367,6 +369,13 @@ int cmd_verify(int argc, char **argv)
                                          : v.vc.frames == VERIFY_FRAMES_FIRST ? "first"
                                          : v.vc.frames == VERIFY_FRAMES_SAMPLE ? "sample"
                                                                                : "all");
+    char thumbs[PATH_MAX];
+    snprintf(thumbs, sizeof thumbs, "%s-thumbs", report_prefix);
+    if (v.vc.ocr && cli_mkdirs(thumbs, show_values ? 0700 : 0755) == 0) {
+        v.vc.thumb_dir = thumbs;
+        v.vc.thumb_rel = strrchr(thumbs, '/') ? strrchr(thumbs, '/') + 1 : thumbs;
+        v.vc.thumb_show_text = show_values;
+    }
     if (cli_pool_run(v.files.n, jobs, vwork, vdone, &v) != 0) {
         fprintf(stderr, "deidtk verify: cannot start worker threads\n");
         goto out;

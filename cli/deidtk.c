@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cmd.h"
+#include "ocr/ocr.h"
 
 const struct cmd cmd_table[] = {
     {"run", cmd_run, "run INPUT... -o OUTDIR [options]", "de-identify, verify each output, report, gate"},
@@ -56,6 +57,7 @@ int cmd_unimplemented(const char *name)
 
 int main(int argc, char **argv)
 {
+    ocr_global_init();
     if (argc < 2) {
         usage_all(stderr);
         return EXIT_USAGE;

@@ -68,4 +68,8 @@ int ocr_thumbnail(int width, int height, int channels, const unsigned char *pixe
 ocr_reader *ocr_thread_reader(const char *datapath, char *err, size_t errlen);
 void ocr_thread_reader_release(void);
 
+/* Silences Leptonica's messages on stderr (only the command line talks to the terminal).
+ * Call once at start-up; idempotent. */
+void ocr_global_init(void);
+
 #endif

@@ -3,6 +3,7 @@
 #include "config.h"
 #include <pthread.h>
 #include <stdio.h>
+#include <leptonica/allheaders.h>
 #include "ocr/ocr.h"
 
 static pthread_key_t reader_key;
@@ -38,4 +39,16 @@ void ocr_thread_reader_release(void)
         pthread_setspecific(reader_key, NULL);
         ocr_reader_free(r);
     }
+}
+
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+
+static void quiet(void)
+{
+    setMsgSeverity(L_SEVERITY_NONE);
+}
+
+void ocr_global_init(void)
+{
+    pthread_once(&quiet_once, quiet);
 }

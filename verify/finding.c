@@ -27,6 +27,22 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+void verify_finding_id(const char *file, const char *where, const char *detector, char id[17])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    const char *parts[3] = {file ? file : "", where ? where : "", detector ? detector : ""};
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    for (int i = 0; ok && i < 3; i++)
+        ok = EVP_DigestUpdate(c, parts[i], strlen(parts[i]) + (i < 2));
+    if (!ok || !EVP_DigestFinal_ex(c, md, &len))
+        memset(md, 0, 8);
+    EVP_MD_CTX_free(c);
+    for (int i = 0; i < 8; i++)
+        snprintf(id + 2 * i, 3, "%02x", md[i]);
+}
+
 int verify_findings_add(verify_findings *fs, const char *file, const char *where,
                         const char *detector, verify_severity sev, const char *value,
                         const char *message)
@@ -52,23 +68,19 @@ int verify_findings_add(verify_findings *fs, const char *file, const char *where
         free(f->file); free(f->where); free(f->detector); free(f->value); free(f->message);
         return -1;
     }
-    size_t lf = strlen(file ? file : ""), lw = strlen(where ? where : "");
-    size_t ld = strlen(detector ? detector : "");
-    unsigned char md[EVP_MAX_MD_SIZE];
-    char *buf = malloc(lf + lw + ld + 2);
-    if (!buf) {
-        free(f->file); free(f->where); free(f->detector); free(f->value); free(f->message);
-        return -1;
-    }
-    memcpy(buf, file ? file : "", lf + 1);
-    memcpy(buf + lf + 1, where ? where : "", lw + 1);
-    memcpy(buf + lf + lw + 2, detector ? detector : "", ld);
-    EVP_Digest(buf, lf + lw + ld + 2, md, NULL, EVP_sha256(), NULL);
-    free(buf);
-    for (int i = 0; i < 8; i++)
-        snprintf(f->id + 2 * i, 3, "%02x", md[i]);
+    verify_finding_id(file, where, detector, f->id);
     fs->n++;
     return 0;
+}
+
+int verify_findings_set_thumbnail(verify_findings *fs, const char *png)
+{
+    if (!fs->n)
+        return -1;
+    verify_finding *f = &fs->v[fs->n - 1];
+    free(f->thumbnail);
+    f->thumbnail = strdup(png);
+    return f->thumbnail ? 0 : -1;
 }
 
 void verify_findings_clear(verify_findings *fs)
@@ -76,6 +88,7 @@ void verify_findings_clear(verify_findings *fs)
     for (size_t i = 0; i < fs->n; i++) {
         verify_finding *f = &fs->v[i];
         free(f->file); free(f->where); free(f->detector); free(f->value); free(f->message);
+        free(f->thumbnail);
     }
     free(fs->v);
     fs->v = NULL;

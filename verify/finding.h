@@ -22,6 +22,8 @@ typedef struct verify_finding {
     verify_severity severity;
     char *value;          /* the offending value, unmasked: mask before showing */
     char *message;        /* short human text, never holding the value itself */
+    char *thumbnail;      /* PNG of the frame with its boxes, relative to the report's
+                             folder; NULL for tag findings */
 } verify_finding;
 
 typedef struct verify_findings {
@@ -29,11 +31,17 @@ typedef struct verify_findings {
     size_t n, cap;
 } verify_findings;
 
+/* The stable id: first 16 hex of SHA-256(file \0 where \0 detector), into id. */
+void verify_finding_id(const char *file, const char *where, const char *detector, char id[17]);
+
 /* Adds a finding (copies every string; computes the stable id). Returns 0, or -1 when out
  * of memory. */
 int verify_findings_add(verify_findings *fs, const char *file, const char *where,
                         const char *detector, verify_severity sev, const char *value,
                         const char *message);
+/* Sets the last finding's thumbnail (copied). Returns 0, or -1 when out of memory. */
+int verify_findings_set_thumbnail(verify_findings *fs, const char *png);
+
 /* Frees every finding's strings and the array; leaves fs empty and reusable. */
 void verify_findings_clear(verify_findings *fs);
 

@@ -291,6 +291,52 @@ static void check_structure(struct scan *s, dcm_file *f)
     }
 }
 
+/* A small PNG of the frame with its text boxes outlined, for the report; the text itself
+ * blacked out unless values may be shown. Returns its path relative to the report (malloc'd)
+ * or NULL when none could be written: a missing picture never hides a finding. */
+static char *thumbnail(struct scan *s, int frame, const dcm_image *img, const ocr_text *t,
+                       size_t n)
+{
+    if (!s->c->thumb_dir)
+        return NULL;
+    ocr_box *boxes = malloc(n * sizeof *boxes);
+    size_t size = (size_t)img->width * img->height * img->channels;
+    unsigned char *px = s->c->thumb_show_text ? img->pixels : malloc(size);
+    if (!boxes || !px) {
+        free(boxes);
+        if (px != img->pixels)
+            free(px);
+        return NULL;
+    }
+    if (px != img->pixels)
+        memcpy(px, img->pixels, size);
+    for (size_t i = 0; i < n; i++) {
+        boxes[i] = t[i].box;
+        if (px == img->pixels)
+            continue;
+        for (int y = boxes[i].y; y < boxes[i].y + boxes[i].h && y < img->height; y++)
+            for (int x = boxes[i].x; x < boxes[i].x + boxes[i].w && x < img->width; x++)
+                memset(px + ((size_t)y * img->width + x) * img->channels, 0,
+                       (size_t)img->channels);
+    }
+    /* Named by the file and frame, so reruns overwrite rather than accumulate. */
+    char id[17], name[64], full[4096], err[256];
+    verify_finding_id(s->path, "frame", "thumbnail", id);
+    snprintf(name, sizeof name, "%s-f%d.png", id, frame);
+    snprintf(full, sizeof full, "%s/%s", s->c->thumb_dir, name);
+    char *rel = NULL;
+    if (ocr_thumbnail(img->width, img->height, img->channels, px, boxes, n, 256, full, err,
+                      sizeof err) == 0) {
+        size_t len = strlen(s->c->thumb_rel) + strlen(name) + 2;
+        if ((rel = malloc(len)))
+            snprintf(rel, len, "%s/%s", s->c->thumb_rel, name);
+    }
+    free(boxes);
+    if (px != img->pixels)
+        free(px);
+    return rel;
+}
+
 static int frame_selected(const verify_config *c, int i, int frames)
 {
     switch (c->frames) {
@@ -342,15 +388,19 @@ static void check_pixels(struct scan *s, dcm_file *f)
             snprintf(where, sizeof where, "pixels:frame %d", fr);
             add(s, where, "undecodable-frame", SEV_POLICY, NULL, "OCR failed on this frame");
         }
+        char *thumb = n ? thumbnail(s, fr, &img, texts, n) : NULL;
         for (size_t i = 0; i < n; i++) {
             ocr_box *b = &texts[i].box;
             snprintf(where, sizeof where, "pixels:frame %d %d,%d,%d,%d", fr, b->x, b->y, b->w,
                      b->h);
             add(s, where, "ocr-text", SEV_SUSPECT, texts[i].text,
                 "text burned into the pixels: needs a human look");
+            if (thumb && verify_findings_set_thumbnail(s->out, thumb) != 0)
+                s->failed = 1;
             if (texts[i].text && texts[i].text[0])
                 check_text(s, where, NULL, NULL, texts[i].text, "ocr-", 0);
         }
+        free(thumb);
         ocr_texts_free(texts, n);
         dcm_image_free(&img);
     }

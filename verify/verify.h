@@ -27,6 +27,10 @@ typedef struct verify_config {
     int strict_codes;            /* the method codes must be exactly the policy's */
     const char *id_template;     /* Patient ID pseudonym template; NULL: the default */
     const char *path_root;       /* file paths are checked below this folder only */
+    /* Thumbnails of frames with text go to thumb_dir/thumb_rel/ (thumb_rel is how the report
+     * refers to them); NULL: none. Text boxes are blacked out unless thumb_show_text. */
+    const char *thumb_dir, *thumb_rel;
+    int thumb_show_text;
 } verify_config;
 
 /* What the dataset-wide rules need to know of a file. */
