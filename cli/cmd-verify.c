@@ -48,7 +48,8 @@ struct vrun {
 
 static const char *usage_text =
     "usage: deidtk verify DIR... [options]\n"
-    "      --originals DIR       the inputs, to pair each file with its original (needs --key)\n"
+    "      --originals DIR       the inputs, to pair each file with its original (by the\n"
+    "                            UIDs --key derives, or by unchanged UIDs)\n"
     "      --key FILE            the key the dataset was made with\n"
     "      --audit FILE          pair through this audit trail (default: beside the key)\n"
     "      --preset NAME, --option NAME, --policy FILE   the policy outputs should follow\n"
@@ -65,14 +66,15 @@ static int cmp_pair(const void *a, const void *b)
     return strcmp(((const struct pairing *)a)->output_uid, ((const struct pairing *)b)->output_uid);
 }
 
-/* With the key, every original's SOP Instance UID says which output it became. */
+/* With the key, every original's SOP Instance UID says which output it became; a tool
+ * that keeps UIDs leaves it as it was. Both are indexed. */
 static int index_originals(struct vrun *v, const char *dir, char *err, size_t errlen)
 {
     cli_files orig;
     char *dirs[1] = {(char *)dir};
     if (cli_discover(dirs, 1, &orig, err, errlen) != 0)
         return -1;
-    v->pairs = calloc(orig.n ? orig.n : 1, sizeof *v->pairs);
+    v->pairs = calloc(orig.n ? 2 * orig.n : 1, sizeof *v->pairs);
     if (!v->pairs) {
         cli_files_free(&orig);
         snprintf(err, errlen, "out of memory");
@@ -85,12 +87,15 @@ static int index_originals(struct vrun *v, const char *dir, char *err, size_t er
             continue;  /* unreadable originals made no output */
         if (dcm_get(f, "(0008,0018)", &uid, e, sizeof e) == DCM_OK && uid && uid[0]) {
             char mapped[DEID_UID_MAX + 1];
-            if (deid_uid_root(v->engine.pseudo->key, v->engine.pseudo->uid_root, uid, mapped,
-                              sizeof mapped, e, sizeof e) == 0) {
+            if (v->have_key && deid_uid_root(v->engine.pseudo->key, v->engine.pseudo->uid_root,
+                                             uid, mapped, sizeof mapped, e, sizeof e) == 0) {
                 v->pairs[v->npairs].output_uid = strdup(mapped);
                 v->pairs[v->npairs].original = strdup(orig.paths[i]);
                 v->npairs++;
             }
+            v->pairs[v->npairs].output_uid = strdup(uid);
+            v->pairs[v->npairs].original = strdup(orig.paths[i]);
+            v->npairs++;
         }
         free(uid);
         dcm_close(f);
@@ -159,7 +164,7 @@ static void vwork(size_t i, void *ud)
     struct vjob *j = &v->jobs[i];
     const char *path = v->files.paths[i];
     deid_result orig = {0};
-    char *original = v->have_key ? original_of(v, path) : NULL;
+    char *original = original_of(v, path);
     if (original) {
         dcm_file *f;
         if (dcm_open(original, &f, j->err, sizeof j->err) == DCM_OK) {
@@ -311,8 +316,6 @@ int cmd_verify(int argc, char **argv)
     }
     if (optind >= argc)
         return usage_error("%s", "no DIR given");
-    if (originals && !key_path)
-        return usage_error("%s", "--originals needs the --key the dataset was made with");
 
     char err[1024];
     int status = EXIT_USAGE;
@@ -338,15 +341,15 @@ int cmd_verify(int argc, char **argv)
         if (!audit_path && audit_default_path(key_path, apath, sizeof apath) == 0 &&
             access(apath, R_OK) == 0)
             audit_path = apath;
-        if (originals && index_originals(&v, originals, err, sizeof err) != 0) {
-            fprintf(stderr, "deidtk verify: %s\n", err);
-            goto out;
-        }
         if (audit_path && !originals &&
             audit_open(audit_path, 0, &v.audit, err, sizeof err) != 0) {
             fprintf(stderr, "deidtk verify: %s\n", err);
             goto out;
         }
+    }
+    if (originals && index_originals(&v, originals, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk verify: %s\n", err);
+        goto out;
     }
     if (cli_discover(argv + optind, argc - optind, &v.files, err, sizeof err) != 0) {
         fprintf(stderr, "deidtk verify: %s\n", err);
