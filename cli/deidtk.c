@@ -7,10 +7,10 @@
 
 const struct cmd cmd_table[] = {
     {"run", cmd_run, "run INPUT... -o OUTDIR [options]", "de-identify, verify each output, report, gate"},
-    {"verify", cmd_verify, "verify DIR... [options]", "inspect a dataset's tags and pixels, report, gate"},
+    {"verify", cmd_verify, "verify DIR... [--originals DIR] [--key FILE] [options]", "inspect a dataset's tags and pixels, report, gate"},
     {"report", cmd_report, "report REPORT.json... -o FILE", "render HTML, merge shard reports"},
     {"audit", cmd_audit, "audit SUBCOMMAND [options]", "query and check the audit trail, record reviews"},
-    {"profile", cmd_profile, "profile [--option NAME]... [--list] [--json]", "print the effective action for every attribute"},
+    {"profile", cmd_profile, "profile [--preset NAME] [--option NAME]... [--policy FILE] [--all] [--list] [--json]", "print the effective action for every attribute"},
     {"keygen", cmd_keygen, "keygen -o FILE", "make a pseudonymization key"},
     {"dump", cmd_dump, "dump FILE...", "print every element's path, VR and value"},
     {NULL, NULL, NULL, NULL}
