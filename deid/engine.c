@@ -154,14 +154,16 @@ static int vr_is(const dcm_elem *e, const char *vr)
     return e->vr[0] == vr[0] && e->vr[1] == vr[1];
 }
 
-/* Attributes of type 1 in the IODs that carry them: Z/D and X/Z/D must give a dummy value
- * there, elsewhere an empty one keeps the file valid. */
+/* Attributes of type 1 (or 1C in a content item the profile keeps) in the IODs that carry
+ * them: Z/D, X/Z/D and X give a dummy value there; elsewhere empty or absent keeps the
+ * file valid. */
 static int known_type1(uint16_t g, uint16_t el)
 {
     static const uint32_t tags[] = {
         0x0040A075, /* Verifying Observer Name */
         0x0040A027, /* Verifying Organization */
         0x0040A123, /* Person Name (SR content item) */
+        0x0040A160, /* Text Value (SR content item of value type TEXT) */
         0x0040A121, /* Date (SR) */
         0x0040A122, /* Time (SR) */
         0x300A0002, /* RT Plan Label */
@@ -379,6 +381,23 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
         v->action = "replace";
         v->value = dup(c->r->patient_id);
         v->identifying = 1;
+        return;
+    }
+    if ((d.action == DEID_ACT_X || d.action == DEID_ACT_REMOVE_UNLISTED) && !sq &&
+        known_type1(e->group, e->element)) {
+        /* Removing it would break a content item the profile keeps. Under Clean Structured
+         * Content its text is cleaned; otherwise a dummy keeps the file valid and says
+         * nothing. */
+        if (e->element == 0xA160 && e->group == 0x0040 && e->value &&
+            option_on(c, DEID_OPT_CLEAN_STRUCTURED_CONTENT)) {
+            if (c->pass == 1)
+                v->action = "clean";
+            else
+                clean_text(c, e, v);
+            return;
+        }
+        v->identifying = 1;
+        dummy(e, v);
         return;
     }
     switch (d.action) {
