@@ -186,6 +186,13 @@ static int whole_value_identifies(uint16_t g, uint16_t el)
     return t == 0x00102180 /* Occupation */ || t == 0x00084000 /* Identifying Comments */;
 }
 
+/* Attributes of type 2 that are not in Table E.1-1 and may hold free text: emptied rather
+ * than removed, so the file stays valid and says nothing. */
+static int known_type2_text(uint16_t g, uint16_t el)
+{
+    return g == 0x0070 && el == 0x0081;  /* Content Description */
+}
+
 static char *dup(const char *s)
 {
     return strdup(s ? s : "");
@@ -398,6 +405,12 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
         }
         v->identifying = 1;
         dummy(e, v);
+        return;
+    }
+    if (d.action == DEID_ACT_REMOVE_UNLISTED && known_type2_text(e->group, e->element)) {
+        v->kind = V_EMPTY;
+        v->action = "empty";
+        v->identifying = 1;
         return;
     }
     switch (d.action) {
