@@ -725,8 +725,10 @@ static int learn_pass(struct ctx *c, char *err, size_t errlen)
     c->pass = 1;
     int rc = dcm_walk(c->f, learn, c, err, errlen);
     if (rc == 0 && !c->failed) {
-        qsort(c->kept.v, c->kept.n, sizeof *c->kept.v, cmp_str);
-        qsort(c->blocks.v, c->blocks.n, sizeof *c->blocks.v, cmp_str);
+        if (c->kept.n)
+            qsort(c->kept.v, c->kept.n, sizeof *c->kept.v, cmp_str);
+        if (c->blocks.n)
+            qsort(c->blocks.v, c->blocks.n, sizeof *c->blocks.v, cmp_str);
         for (size_t i = 0; i < c->candidates.n && !c->failed; i++) {
             const char *cand = c->candidates.v[i];
             char *n = normalise(cand + 1);

@@ -483,6 +483,7 @@ static void test_decode_rgb_and_multiframe(void **state)
     decode_ok(f, 1, &b);
     /* the second frame is the first one's complement */
     assert_int_equal(a.pixels[0] + b.pixels[0], 255);
+    dcm_image_free(&a);
     assert_int_equal(dcm_decode_frame(f, 2, &a, err, sizeof err), DCM_EARG);
     dcm_image_free(&b);
     dcm_close(f);
