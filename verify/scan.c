@@ -388,6 +388,7 @@ static void check_pixels(struct scan *s, dcm_file *f)
             snprintf(where, sizeof where, "pixels:frame %d", fr);
             add(s, where, "undecodable-frame", SEV_POLICY, NULL, "OCR failed on this frame");
         }
+        /* One picture per frame, on its first text finding. */
         char *thumb = n ? thumbnail(s, fr, &img, texts, n) : NULL;
         for (size_t i = 0; i < n; i++) {
             ocr_box *b = &texts[i].box;
@@ -395,7 +396,7 @@ static void check_pixels(struct scan *s, dcm_file *f)
                      b->h);
             add(s, where, "ocr-text", SEV_SUSPECT, texts[i].text,
                 "text burned into the pixels: needs a human look");
-            if (thumb && verify_findings_set_thumbnail(s->out, thumb) != 0)
+            if (thumb && i == 0 && verify_findings_set_thumbnail(s->out, thumb) != 0)
                 s->failed = 1;
             if (texts[i].text && texts[i].text[0])
                 check_text(s, where, NULL, NULL, texts[i].text, "ocr-", 0);
