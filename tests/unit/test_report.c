@@ -264,6 +264,9 @@ static void test_masking(void **state)
     assert_non_null(strstr(tj, "\"out/P9/IM9.dcm\""));
     assert_non_null(strstr(th, "<code>out/P9/IM9.dcm</code>"));
     assert_null(strstr(th, "unmasked values"));
+    /* The page is whole: its style sheet closes and the body follows. */
+    assert_non_null(strstr(th, "</style></head><body>"));
+    assert_non_null(strstr(th, "</html>"));
     struct stat st;
     assert_int_equal(stat(h, &st), 0);
     assert_int_not_equal(st.st_mode & 0077, 0);
