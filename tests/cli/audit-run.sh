@@ -1,0 +1,123 @@
+#!/bin/sh
+# tests/cli/audit-run.sh — the audit trail deidtk run writes: trace of an output, verify,
+# tamper detection, resume after SIGKILL (each input once), merge of shard trails, and no
+# PHI in the database unless --audit-originals.
+. "${top_srcdir:-.}/tests/cli/lib.sh"
+need sqlite3
+need jq
+
+in="$tmp/in"
+copy_samples "$in"
+key="$tmp/k.key"
+make_key "$key"
+phi_values "$in"/*.dcm >"$tmp/phi"
+nin=$(ls "$in"/*.dcm | wc -l)
+db="$tmp/a.sqlite"
+
+"$DEIDTK" run "$in" -o "$tmp/out" --key "$key" --no-ocr --audit "$db" --log "$tmp/log" \
+    >"$tmp/run.out" 2>&1 || fail "run exit $?: $(cat "$tmp/run.out")"
+
+# ---- trace: an output's input, run and changes ----------------------------------------------
+o=$(jq -r 'select(.input | endswith("IM0002.dcm")) | .output' "$tmp/log")
+[ -f "$o" ] || fail "no output for IM0002.dcm in the log"
+"$DEIDTK" audit trace "$o" --audit "$db" >"$tmp/trace" 2>&1 || fail "trace exit $?"
+grep -q "^input .*IM0002\.dcm" "$tmp/trace" || fail "trace lacks the input: $(head -5 "$tmp/trace")"
+grep -q "^output-sha256 *$(sha256sum "$o" | cut -d' ' -f1)" "$tmp/trace" ||
+    fail "trace: output sha256 is not the file's"
+grep -q "^  (0010,0010)	replace	" "$tmp/trace" || fail "trace lacks the Patient's Name change"
+grep -q "^  (0010,0030)	empty	" "$tmp/trace" || fail "trace lacks the Birth Date change"
+grep -q "^  (0008,0018)	U	$(dump_value "$o" "(0008,0018)")" "$tmp/trace" ||
+    fail "trace lacks the SOP Instance UID change"
+sop=$(dump_value "$o" "(0008,0018)")
+"$DEIDTK" audit trace "$sop" --audit "$db" | grep -q "^output .*$sop\.dcm" ||
+    fail "trace by SOP Instance UID"
+assert_no_phi "$tmp/phi" "audit trace" "$tmp/trace"
+
+# ---- verify, then tamper ----------------------------------------------------------------------
+"$DEIDTK" audit verify --audit "$db" >"$tmp/v" 2>&1 || fail "audit verify exit $?: $(cat "$tmp/v")"
+grep -q "OK: 1 runs (0 unfinished), $nin files" "$tmp/v" || fail "audit verify: $(cat "$tmp/v")"
+cp "$db" "$tmp/t.sqlite"
+row=$(sqlite3 "$tmp/t.sqlite" "SELECT id FROM changes WHERE tag_path = '(0010,0010)' LIMIT 1")
+[ -n "$row" ] || fail "no (0010,0010) change in the trail"
+sqlite3 "$tmp/t.sqlite" "DROP TRIGGER IF EXISTS changes_no_update;
+    UPDATE changes SET new_value = 'TAMPERED' WHERE id = $row;" || fail "could not tamper"
+"$DEIDTK" audit verify --audit "$tmp/t.sqlite" >"$tmp/tv" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "audit verify of a tampered trail exit $rc, expected 1"
+grep -q "changes row $row" "$tmp/tv" || fail "tamper report does not name changes row $row: $(cat "$tmp/tv")"
+
+# ---- no PHI in the database, unless --audit-originals ------------------------------------------
+assert_no_phi "$tmp/phi" "the audit database" "$db" $(ls "$db-wal" 2>/dev/null)
+"$DEIDTK" run "$in" -o "$tmp/out2" --key "$key" --no-ocr --audit "$tmp/orig.sqlite" \
+    --audit-originals >/dev/null 2>&1 || fail "run --audit-originals exit $?"
+grep -a -q -F -f "$tmp/phi" "$tmp/orig.sqlite" $(ls "$tmp/orig.sqlite-wal" 2>/dev/null) ||
+    bad "--audit-originals stored no original value"
+
+# ---- shards with their own trails, merged ------------------------------------------------------
+for k in 1 2 3; do
+    "$DEIDTK" run "$in" -o "$tmp/sh" --key "$key" --no-ocr --shard "$k/3" \
+        --audit "$tmp/s$k.sqlite" --report "$tmp/s$k" >/dev/null 2>&1 || fail "shard $k exit $?"
+done
+"$DEIDTK" audit merge "$tmp/s1.sqlite" "$tmp/s2.sqlite" "$tmp/s3.sqlite" \
+    --audit "$tmp/m.sqlite" >"$tmp/merge" 2>&1 || fail "merge exit $?: $(cat "$tmp/merge")"
+"$DEIDTK" audit verify --audit "$tmp/m.sqlite" >"$tmp/mv" 2>&1 ||
+    fail "verify of the merged trail exit $?: $(cat "$tmp/mv")"
+grep -q "OK: 3 runs (0 unfinished), $nin files" "$tmp/mv" || fail "merged trail: $(cat "$tmp/mv")"
+[ "$(sqlite3 "$tmp/m.sqlite" "SELECT COUNT(DISTINCT input_sha256) FROM files WHERE status='ok'")" \
+    -eq "$nin" ] || fail "merged trail does not hold every input once"
+# merging again adds nothing
+"$DEIDTK" audit merge "$tmp/s2.sqlite" --audit "$tmp/m.sqlite" >/dev/null 2>&1
+[ "$(sqlite3 "$tmp/m.sqlite" "SELECT COUNT(*) FROM runs")" -eq 3 ] || fail "re-merge copied a run again"
+assert_no_phi "$tmp/phi" "the merged database" "$tmp/m.sqlite"
+
+# ---- SIGKILL mid-run, then a rerun with the same key and trail --------------------------------
+many="$tmp/many"
+n=0
+for d in $(seq 1 50); do
+    mkdir -p "$many/d$d"
+    for s in IM0002 IM0017 IM0031 IM0053; do
+        cp "$samples/$s.dcm" "$many/d$d/$s.dcm"
+        n=$((n + 1))
+    done
+done
+chmod -R u+w "$many"
+# new SOP Instance UIDs: every copy a distinct instance
+find "$many" -name '*.dcm' -print0 | xargs -0 dcmodify -nb -q -gin ||
+    skip "dcmodify (dcmtk) could not make distinct copies"
+[ "$(find "$many" -name '*.dcm' -exec sha256sum {} + | cut -d' ' -f1 | sort -u | wc -l)" -eq $n ] ||
+    fail "copies are not distinct"
+kdb="$tmp/kill.sqlite"
+"$DEIDTK" run "$many" -o "$tmp/kout" --key "$key" --no-ocr --jobs 2 --audit "$kdb" \
+    --report "$tmp/k1" >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 400 ]; do
+    [ "$(find "$tmp/kout" -name '*.dcm' 2>/dev/null | wc -l)" -ge 20 ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.02
+    i=$((i + 1))
+done
+kill -9 $pid 2>/dev/null || echo "note: the run ended before SIGKILL; the rerun still checks resume"
+wait $pid 2>/dev/null
+done1=$(find "$tmp/kout" -name '*.dcm' ! -name '.*' | wc -l)
+[ "$done1" -lt $n ] || echo "note: the killed run had written every output"
+"$DEIDTK" run "$many" -o "$tmp/kout" --key "$key" --no-ocr --jobs 2 --audit "$kdb" \
+    --report "$tmp/k2" >"$tmp/k2.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] || fail "rerun after SIGKILL exit $rc: $(tail -3 "$tmp/k2.out")"
+"$DEIDTK" audit verify --audit "$kdb" >"$tmp/kv" 2>&1 ||
+    fail "audit verify after SIGKILL + rerun exit $?: $(cat "$tmp/kv")"
+dups=$(sqlite3 "$kdb" "SELECT input_sha256, COUNT(*) FROM files WHERE status = 'ok'
+                       GROUP BY 1 HAVING COUNT(*) > 1" | wc -l)
+[ "$dups" -eq 0 ] || fail "$dups inputs recorded ok more than once after the rerun"
+ok=$(sqlite3 "$kdb" "SELECT COUNT(DISTINCT input_sha256) FROM files WHERE status = 'ok'")
+[ "$ok" -eq $n ] || fail "$ok of $n inputs recorded ok after the rerun"
+[ "$(find "$tmp/kout" -name '*.dcm' ! -name '.*' | wc -l)" -eq $n ] ||
+    fail "expected $n outputs after the rerun, found $(find "$tmp/kout" -name '*.dcm' ! -name '.*' | wc -l)"
+# what is on disk is what the trail says
+sqlite3 -separator ' ' "$kdb" "SELECT output_sha256, output_path FROM files WHERE status = 'ok'" |
+    while read -r sha path; do
+        [ -f "$path" ] || { echo "missing $path"; exit 1; }
+        [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ] || { echo "sha of $path"; exit 1; }
+    done || fail "outputs on disk do not match the trail"
+finish

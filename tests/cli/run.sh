@@ -1,0 +1,166 @@
+#!/bin/sh
+# tests/cli/run.sh — deidtk run on copies of samples/: exit status and summary, the output
+# tree, inputs untouched, determinism across --jobs and --shard, no PHI on the terminal, in
+# the log or in paths, bad inputs, DICOM validity (dciodvfy), --export-mappings, and
+# deidtk verify of the output (paired through the audit trail) and of the raw inputs.
+. "${top_srcdir:-.}/tests/cli/lib.sh"
+need jq
+
+in="$tmp/in"
+copy_samples "$in"
+key="$tmp/k.key"
+make_key "$key"
+tree_sums "$in" >"$tmp/in.before"
+phi_values "$in"/*.dcm >"$tmp/phi"
+nin=$(ls "$in"/*.dcm | wc -l)
+
+# ---- one run, one thread ----------------------------------------------------------------
+A="$tmp/A"
+"$DEIDTK" run "$in" -o "$A" --key "$key" --jobs 1 --no-ocr --log "$tmp/A.log" \
+    --audit "$tmp/A.sqlite" >"$tmp/A.out" 2>"$tmp/A.err"
+rc=$?
+[ $rc -eq 0 ] || fail "run exit $rc (expected 0: tags only, gate passes): $(cat "$tmp/A.err")"
+grep -q "^deidtk run: $nin files, $nin de-identified, 0 failed" "$tmp/A.out" ||
+    fail "summary: $(cat "$tmp/A.out")"
+grep -q "gate: PASS" "$tmp/A.out" || fail "summary lacks gate: PASS"
+tree_sums "$in" >"$tmp/in.after"
+cmp -s "$tmp/in.before" "$tmp/in.after" || fail "run modified its inputs"
+
+# OUT/<PatientID>/<StudyUID>/<SeriesUID>/<SOPUID>.dcm and nothing else inside OUT
+[ "$(find "$A" -type f | wc -l)" -eq "$nin" ] || fail "expected $nin files in OUT: $(find "$A" -type f)"
+[ -z "$(find "$A" ! -type d ! -name '*.dcm')" ] || fail "OUT holds more than .dcm files"
+[ -f "$A-report.json" ] && [ -f "$A-report.html" ] || fail "no report beside OUT"
+for f in $(cd "$A" && find . -type f | sed 's|^\./||'); do
+    pid=$(dump_value "$A/$f" "(0010,0020)")
+    st=$(dump_value "$A/$f" "(0020,000D)")
+    se=$(dump_value "$A/$f" "(0020,000E)")
+    sop=$(dump_value "$A/$f" "(0008,0018)")
+    [ "$f" = "$pid/$st/$se/$sop.dcm" ] || fail "layout: $f is not $pid/$st/$se/$sop.dcm"
+done
+for n in $(cd "$in" && ls); do
+    b=${n%.dcm}
+    find "$A" | grep -q "$b" && fail "input name $b reused in the output tree"
+done
+find "$A" | grep -i -F -f "$tmp/phi" && fail "PHI in an output path"
+
+# no PHI on the terminal, in the log or the report (values are masked unless --show-values)
+[ "$(wc -l <"$tmp/A.log")" -eq "$nin" ] || fail "log: expected one line per input"
+jq -e . "$tmp/A.log" >/dev/null || fail "log lines are not JSON"
+assert_no_phi "$tmp/phi" "run output/log/report" "$tmp/A.out" "$tmp/A.err" "$tmp/A.log" \
+    "$A-report.json" "$A-report.html"
+
+# ---- determinism: shards and threads give the same bytes ---------------------------------
+for k in 1 2 3; do
+    "$DEIDTK" run "$in" -o "$tmp/B$k" --key "$key" --jobs 2 --shard "$k/3" --no-ocr \
+        --no-audit >"$tmp/B$k.out" 2>&1
+    rc=$?
+    [ $rc -eq 0 ] || fail "shard $k/3 exit $rc: $(cat "$tmp/B$k.out")"
+    assert_no_phi "$tmp/phi" "shard run output" "$tmp/B$k.out"
+done
+(for k in 1 2 3; do cd "$tmp/B$k" && find . -type f; done) | sort >"$tmp/B.list"
+(cd "$A" && find . -type f) | sort >"$tmp/A.list"
+[ "$(sort -u "$tmp/B.list" | wc -l)" -eq "$(wc -l <"$tmp/B.list")" ] ||
+    fail "shards overlap: $(sort "$tmp/B.list" | uniq -d)"
+cmp -s "$tmp/A.list" "$tmp/B.list" || fail "shards made other files than --jobs 1"
+while read -r f; do
+    for k in 1 2 3; do
+        [ -f "$tmp/B$k/$f" ] && { cmp -s "$A/$f" "$tmp/B$k/$f" || fail "shard output $f differs"; }
+    done
+done <"$tmp/A.list"
+
+# ---- bad inputs: the run goes on, exit 3, one line per bad file, nothing partial ---------
+bad="$tmp/bad"
+copy_samples "$bad"
+: >"$bad/empty.dcm"
+head -c 1000 "$samples/IM0002.dcm" >"$bad/truncated.dcm"
+echo "Just some notes, not DICOM at all" >"$bad/notes.dcm"
+"$DEIDTK" run "$bad" -o "$tmp/C" --key "$key" --no-ocr --no-audit >"$tmp/C.out" 2>"$tmp/C.err"
+rc=$?
+[ $rc -eq 3 ] || fail "run with unreadable inputs exit $rc, expected 3"
+for n in empty truncated notes; do
+    [ "$(grep -c "$n\.dcm" "$tmp/C.err")" -eq 1 ] ||
+        fail "expected one line naming $n.dcm on stderr: $(cat "$tmp/C.err")"
+done
+grep -q "$nin de-identified, 3 failed" "$tmp/C.out" || fail "summary: $(cat "$tmp/C.out")"
+[ "$(find "$tmp/C" -type f | wc -l)" -eq "$nin" ] || fail "bad inputs left output files"
+[ -z "$(find "$tmp/C" -name '.deidtk-*')" ] || fail "temporary files left in OUT"
+assert_no_phi "$tmp/phi" "run output with bad inputs" "$tmp/C.out" "$tmp/C.err"
+
+# ---- --export-mappings -------------------------------------------------------------------
+"$DEIDTK" run "$in" -o "$tmp/M" --key "$key" --no-ocr --no-audit --export-mappings "$tmp/maps" \
+    >/dev/null 2>&1 || fail "run --export-mappings exit $?"
+for m in uids patient_ids; do
+    f="$tmp/maps/$m.csv"
+    [ -f "$f" ] || fail "no $m.csv"
+    [ "$(stat -c %a "$f")" = 600 ] || fail "$m.csv is mode $(stat -c %a "$f"), not 0600"
+    [ "$(head -1 "$f")" = "id_old,id_new" ] || fail "$m.csv header: $(head -1 "$f")"
+    dup=$(tail -n +2 "$f" | cut -d, -f1 | sort | uniq -d | wc -l)
+    [ "$dup" -eq 0 ] || bad "$m.csv has $dup id_old values on more than one row"
+done
+for i in "$in"/*.dcm; do
+    pid=$(dump_value "$i" "(0010,0020)")
+    sop=$(dump_value "$i" "(0008,0018)")
+    new=$(grep -F "\"$pid\"," "$tmp/maps/patient_ids.csv" | head -1 | cut -d, -f2)
+    [ -n "$new" ] || new=$(grep "^$pid," "$tmp/maps/patient_ids.csv" | head -1 | cut -d, -f2)
+    newsop=$(grep "^$sop," "$tmp/maps/uids.csv" | head -1 | cut -d, -f2)
+    [ -n "$new" ] && [ -n "$newsop" ] || fail "$(basename "$i"): missing from the mappings"
+    ls "$tmp/M/$new"/*/*/"$newsop.dcm" >/dev/null 2>&1 ||
+        fail "$(basename "$i"): mappings do not match the output tree"
+done
+# the exported Patient IDs are a valid --lookup that reproduces the run
+if "$DEIDTK" run "$in" -o "$tmp/L" --key "$key" --no-ocr --no-audit \
+    --lookup "$tmp/maps/patient_ids.csv" >"$tmp/L.out" 2>&1; then
+    diff -r "$tmp/M" "$tmp/L" >/dev/null || bad "--lookup of the exported IDs gave other outputs"
+else
+    bad "run --lookup <exported patient_ids.csv> exit $?: $(head -3 "$tmp/L.out" | tr -d '0-9')"
+fi
+
+# ---- deidtk verify of the output (paired through the trail) and of the raw inputs --------
+"$DEIDTK" verify "$A" --key "$key" --audit "$tmp/A.sqlite" --no-ocr --jsonl \
+    --report "$tmp/VA" >"$tmp/VA.jsonl" 2>"$tmp/VA.err"
+rc=$?
+[ $rc -eq 0 ] || fail "verify of the output exit $rc: $(cat "$tmp/VA.err")"
+grep -q "$nin files ($nin paired with their originals)" "$tmp/VA.err" ||
+    fail "verify did not pair every output: $(cat "$tmp/VA.err")"
+bad_sev=$(jq -r 'select(.severity == "leak" or .severity == "phi") | .detector + " " + .where' \
+    "$tmp/VA.jsonl") || fail "verify --jsonl is not JSON lines"
+[ -z "$bad_sev" ] || fail "leak/phi findings in the output: $bad_sev"
+
+"$DEIDTK" verify "$in" --no-ocr --jsonl --report "$tmp/VR" >"$tmp/VR.jsonl" 2>"$tmp/VR.err"
+rc=$?
+[ $rc -eq 1 ] || fail "verify of raw inputs exit $rc, expected 1 (blocked)"
+# every raw file is flagged for its patient's name, ID and birth date (blocking severities)
+for i in "$in"/*.dcm; do
+    for t in "(0010,0010)" "(0010,0020)" "(0010,0030)"; do
+        n=$(jq -r --arg f "$i" --arg t "$t" 'select(.file == $f and .where == $t and
+            (.severity == "leak" or .severity == "phi" or .severity == "suspect")) | .id' \
+            "$tmp/VR.jsonl" | wc -l)
+        [ "$n" -gt 0 ] || bad "verify of raw $(basename "$i"): no finding at $t"
+    done
+done
+assert_no_phi "$tmp/phi" "verify output of raw inputs" "$tmp/VR.jsonl" "$tmp/VR.err" "$tmp/VR.json"
+
+# ---- dciodvfy: no error the input did not already have -----------------------------------
+if command -v dciodvfy >/dev/null 2>&1; then
+    # errors without their file-specific values (UIDs, quoted values)
+    errs() {
+        dciodvfy "$1" 2>&1 | grep '^Error' |
+            sed -E 's/[0-9]+(\.[0-9]+){2,}/UID/g; s/"[^"]*"/"V"/g; s/<[0-9 .\\-]*>/<V>/g' | sort -u
+    }
+    status=0
+    jq -r '.input + "\t" + .output' "$tmp/A.log" >"$tmp/pairs"
+    while IFS="$(printf '\t')" read -r i o; do
+        errs "$i" >"$tmp/e.in"
+        errs "$o" >"$tmp/e.out"
+        new=$(comm -13 "$tmp/e.in" "$tmp/e.out")
+        if [ -n "$new" ]; then
+            echo "dciodvfy: new errors in the output of $(basename "$i"):"
+            echo "$new" | sed 's/^/    /'
+            status=1
+        fi
+    done <"$tmp/pairs"
+    [ $status -eq 0 ] || bad "de-identification made invalid DICOM (see above)"
+else
+    echo "note: dciodvfy (dicom3tools) not installed; validity not checked"
+fi
+finish

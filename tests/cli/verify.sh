@@ -1,0 +1,94 @@
+#!/bin/sh
+# tests/cli/verify.sh — deidtk verify: --jsonl gives one JSON object per line on stdout,
+# values masked unless --show-values; --fail-on moves the gate; unreadable files exit 3
+# with one line naming each.
+. "${top_srcdir:-.}/tests/cli/lib.sh"
+need jq
+
+in="$tmp/in"
+copy_samples "$in"
+phi_values "$in"/*.dcm >"$tmp/phi"
+
+# --jsonl on raw inputs: JSON lines only on stdout, the summary on stderr
+"$DEIDTK" verify "$in" --no-ocr --jsonl --report "$tmp/r" >"$tmp/raw.jsonl" 2>"$tmp/raw.err"
+rc=$?
+[ $rc -eq 1 ] || fail "verify of raw inputs exit $rc, expected 1"
+[ -s "$tmp/raw.jsonl" ] || fail "--jsonl printed nothing"
+lines=$(wc -l <"$tmp/raw.jsonl")
+objs=$(jq -c 'select(type == "object" and (.id|type) == "string" and (.file|type) == "string"
+                     and (.where|type) == "string" and (.detector|type) == "string"
+                     and (.severity|type) == "string" and has("message"))' \
+       "$tmp/raw.jsonl" | wc -l) || fail "--jsonl output does not parse"
+[ "$objs" -eq "$lines" ] || fail "--jsonl: $lines lines but $objs well-formed findings"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json,sys
+for n, l in enumerate(open(sys.argv[1]), 1):
+    json.loads(l)' "$tmp/raw.jsonl" || fail "--jsonl: a line is not one JSON value"
+fi
+grep -q "gate: BLOCKED" "$tmp/raw.err" || fail "summary not on stderr with --jsonl"
+jq -e 'select(.severity | test("^(leak|phi|suspect|policy|info)$") | not)' "$tmp/raw.jsonl" \
+    >/dev/null && fail "--jsonl: unknown severity"
+[ "$(jq -r .file "$tmp/raw.jsonl" | sort -u | wc -l)" -eq "$(ls "$in" | wc -l)" ] ||
+    fail "not every raw input has a finding"
+# the counts of the summary are the lines printed
+sev_count() { jq -r "select(.severity == \"$1\") | .id" "$tmp/raw.jsonl" | wc -l; }
+grep -q "leak $(sev_count leak), phi $(sev_count phi), suspect $(sev_count suspect)," \
+    "$tmp/raw.err" || fail "summary counts do not match the JSON lines: $(cat "$tmp/raw.err")"
+[ -f "$tmp/r.json" ] && [ -f "$tmp/r.html" ] || fail "no report written"
+assert_no_phi "$tmp/phi" "verify --jsonl (masked)" "$tmp/raw.jsonl" "$tmp/raw.err" "$tmp/r.json" \
+    "$tmp/r.html"
+
+# --show-values really shows them: the masking above is not an accident of the detectors
+"$DEIDTK" verify "$in" --no-ocr --jsonl --show-values --report "$tmp/s" >"$tmp/show.jsonl" \
+    2>/dev/null
+grep -q -i -F -f "$tmp/phi" "$tmp/show.jsonl" || fail "--show-values shows no input value"
+
+# --fail-on: raw inputs have phi but, unpaired, no leak
+[ "$(sev_count leak)" -eq 0 ] || fail "unpaired raw inputs gave leak findings"
+[ "$(sev_count phi)" -gt 0 ] || fail "raw inputs gave no phi finding"
+"$DEIDTK" verify "$in" --no-ocr --fail-on leak --report "$tmp/r2" >/dev/null 2>&1
+rc=$?
+[ $rc -eq 0 ] || fail "--fail-on leak on raw inputs exit $rc, expected 0 (no leak finding)"
+"$DEIDTK" verify "$in" --no-ocr --fail-on phi --report "$tmp/r3" >/dev/null 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "--fail-on phi on raw inputs exit $rc, expected 1"
+"$DEIDTK" verify "$in" --no-ocr --fail-on suspect --report "$tmp/r4" >/dev/null 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "--fail-on suspect on raw inputs exit $rc, expected 1"
+"$DEIDTK" verify "$in" --no-ocr --fail-on nonsense --report "$tmp/r5" >/dev/null 2>&1
+rc=$?
+[ $rc -eq 2 ] || fail "--fail-on nonsense exit $rc, expected 2"
+
+# a de-identified dataset: passes at suspect, blocks at policy only if a policy finding exists
+key="$tmp/k.key"
+make_key "$key"
+"$DEIDTK" run "$in" -o "$tmp/out" --key "$key" --no-ocr --no-audit >/dev/null 2>&1 ||
+    fail "run exit $?"
+"$DEIDTK" verify "$tmp/out" --no-ocr --jsonl --report "$tmp/o" >"$tmp/o.jsonl" 2>/dev/null
+rc=$?
+[ $rc -eq 0 ] || fail "verify of run's output exit $rc: $(jq -r '.severity+" "+.detector+" "+.where' "$tmp/o.jsonl" | head -5)"
+npol=$(jq -r 'select(.severity == "policy") | .id' "$tmp/o.jsonl" | wc -l)
+"$DEIDTK" verify "$tmp/out" --no-ocr --fail-on policy --report "$tmp/o2" >/dev/null 2>&1
+rc=$?
+if [ "$npol" -gt 0 ]; then
+    [ $rc -eq 1 ] || fail "--fail-on policy with $npol policy findings exit $rc, expected 1"
+else
+    [ $rc -eq 0 ] || fail "--fail-on policy without policy findings exit $rc"
+fi
+
+# unreadable files: exit 3, one line naming each, the others still inspected
+mixed="$tmp/mixed"
+mkdir -p "$mixed"
+cp -r "$tmp/out/." "$mixed/"
+: >"$mixed/empty.dcm"
+echo "plain text" >"$mixed/readme.dcm"
+head -c 600 "$samples/IM0017.dcm" >"$mixed/cut.dcm"
+"$DEIDTK" verify "$mixed" --no-ocr --jsonl --report "$tmp/m" >"$tmp/m.jsonl" 2>"$tmp/m.err"
+rc=$?
+[ $rc -eq 3 ] || fail "verify with unreadable files exit $rc, expected 3"
+for n in empty readme cut; do
+    [ "$(grep -c "$n\.dcm" "$tmp/m.err")" -eq 1 ] ||
+        fail "expected one stderr line naming $n.dcm: $(cat "$tmp/m.err")"
+done
+grep -q "3 unreadable" "$tmp/m.err" || fail "summary: $(cat "$tmp/m.err")"
+finish
