@@ -114,6 +114,9 @@ ok=$(sqlite3 "$kdb" "SELECT COUNT(DISTINCT input_sha256) FROM files WHERE status
 [ "$ok" -eq $n ] || fail "$ok of $n inputs recorded ok after the rerun"
 [ "$(find "$tmp/kout" -name '*.dcm' ! -name '.*' | wc -l)" -eq $n ] ||
     fail "expected $n outputs after the rerun, found $(find "$tmp/kout" -name '*.dcm' ! -name '.*' | wc -l)"
+# only releasable files in OUT: the killed run's temporary files do not outlive the rerun
+left=$(find "$tmp/kout" -name '.deidtk-*' | wc -l)
+[ "$left" -eq 0 ] || bad "$left temporary files of the killed run left in OUT after the rerun"
 # what is on disk is what the trail says
 sqlite3 -separator ' ' "$kdb" "SELECT output_sha256, output_path FROM files WHERE status = 'ok'" |
     while read -r sha path; do
