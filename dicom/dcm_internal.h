@@ -29,5 +29,7 @@ std::string dcm_from_utf8(dcm_file *f, const std::string &utf8);
 
 // JPEG 2000 frame n decoded with OpenJPEG into an 8-bit image (dicom/j2k.cc).
 int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen);
+// Replaces JPEG 2000 pixel data by the decoded stored values, uncompressed (for cleaning).
+int dcm_j2k_decompress(dcm_file *f, char *err, size_t errlen);
 
 #endif

@@ -104,6 +104,37 @@ bool frame_bytes(DcmPixelSequence *seq, int n, int frames, std::vector<unsigned 
     return !out.empty();
 }
 
+// One frame's codestream (J2K or JP2) decoded; NULL when OpenJPEG cannot. The caller frees
+// it with opj_image_destroy.
+opj_image_t *decode_codestream(const std::vector<unsigned char> &bytes)
+{
+    bool jp2 = bytes.size() > 8 && memcmp(bytes.data() + 4, "jP  ", 4) == 0;
+    opj_codec_t *codec = opj_create_decompress(jp2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
+    opj_set_info_handler(codec, quiet, NULL);
+    opj_set_warning_handler(codec, quiet, NULL);
+    opj_set_error_handler(codec, quiet, NULL);
+    opj_dparameters_t params;
+    opj_set_default_decoder_parameters(&params);
+    membuf m = {bytes.data(), bytes.size(), 0};
+    opj_stream_t *st = opj_stream_default_create(OPJ_TRUE);
+    opj_stream_set_user_data(st, &m, NULL);
+    opj_stream_set_user_data_length(st, bytes.size());
+    opj_stream_set_read_function(st, mem_read);
+    opj_stream_set_skip_function(st, mem_skip);
+    opj_stream_set_seek_function(st, mem_seek);
+    opj_image_t *img = NULL;
+    bool ok = opj_setup_decoder(codec, &params) && opj_read_header(st, codec, &img) &&
+              opj_decode(codec, st, img) && opj_end_decompress(codec, st);
+    opj_stream_destroy(st);
+    opj_destroy_codec(codec);
+    if (!ok || !img || img->numcomps < 1 || !img->comps[0].data) {
+        if (img)
+            opj_image_destroy(img);
+        return NULL;
+    }
+    return img;
+}
+
 double dataset_double(DcmItem *ds, const DcmTagKey &k, double dflt)
 {
     Float64 v;
@@ -130,28 +161,8 @@ int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t e
         dcm_seterr(err, errlen, "%s: cannot find the fragments of frame %d", f->path.c_str(), n);
         return DCM_EFORMAT;
     }
-    bool jp2 = bytes.size() > 8 && memcmp(bytes.data() + 4, "jP  ", 4) == 0;
-    opj_codec_t *codec = opj_create_decompress(jp2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
-    opj_set_info_handler(codec, quiet, NULL);
-    opj_set_warning_handler(codec, quiet, NULL);
-    opj_set_error_handler(codec, quiet, NULL);
-    opj_dparameters_t params;
-    opj_set_default_decoder_parameters(&params);
-    membuf m = {bytes.data(), bytes.size(), 0};
-    opj_stream_t *st = opj_stream_default_create(OPJ_TRUE);
-    opj_stream_set_user_data(st, &m, NULL);
-    opj_stream_set_user_data_length(st, bytes.size());
-    opj_stream_set_read_function(st, mem_read);
-    opj_stream_set_skip_function(st, mem_skip);
-    opj_stream_set_seek_function(st, mem_seek);
-    opj_image_t *img = NULL;
-    bool ok = opj_setup_decoder(codec, &params) && opj_read_header(st, codec, &img) &&
-              opj_decode(codec, st, img) && opj_end_decompress(codec, st);
-    opj_stream_destroy(st);
-    opj_destroy_codec(codec);
-    if (!ok || !img || img->numcomps < 1 || !img->comps[0].data) {
-        if (img)
-            opj_image_destroy(img);
+    opj_image_t *img = decode_codestream(bytes);
+    if (!img) {
         dcm_seterr(err, errlen, "%s: OpenJPEG cannot decode frame %d", f->path.c_str(), n);
         return DCM_EFORMAT;
     }
@@ -223,5 +234,76 @@ int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t e
             }
     }
     opj_image_destroy(img);
+    return DCM_OK;
+}
+
+int dcm_j2k_decompress(dcm_file *f, char *err, size_t errlen)
+{
+    DcmDataset *ds = f->ff.getDataset();
+    DcmElement *el = NULL;
+    DcmPixelSequence *seq = NULL;
+    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el ||
+        static_cast<DcmPixelData *>(el)->getEncapsulatedRepresentation(f->xfer, NULL, seq).bad() ||
+        !seq) {
+        dcm_seterr(err, errlen, "%s: JPEG 2000 pixel data is not encapsulated", f->path.c_str());
+        return DCM_EFORMAT;
+    }
+    int frames = 1;
+    dcm_frame_count(f, &frames, err, errlen);
+    Uint16 rows = 0, cols = 0, bits = 0;
+    ds->findAndGetUint16(DCM_Rows, rows);
+    ds->findAndGetUint16(DCM_Columns, cols);
+    ds->findAndGetUint16(DCM_BitsAllocated, bits);
+    if (bits != 8 && bits != 16) {
+        dcm_seterr(err, errlen, "%s: %u bits allocated cannot be rewritten uncompressed",
+                   f->path.c_str(), bits);
+        return DCM_EUNSUPPORTED;
+    }
+    std::vector<Uint8> out8;
+    std::vector<Uint16> out16;
+    int spp = 0;
+    for (int n = 0; n < frames; n++) {
+        std::vector<unsigned char> bytes;
+        opj_image_t *img = frame_bytes(seq, n, frames, bytes) ? decode_codestream(bytes) : NULL;
+        if (!img || (int)img->comps[0].w != cols || (int)img->comps[0].h != rows) {
+            if (img)
+                opj_image_destroy(img);
+            dcm_seterr(err, errlen, "%s: OpenJPEG cannot decode frame %d", f->path.c_str(), n);
+            return DCM_EFORMAT;
+        }
+        spp = img->numcomps >= 3 ? 3 : 1;
+        for (int y = 0; y < rows; y++)
+            for (int x = 0; x < cols; x++)
+                for (int k = 0; k < spp; k++) {
+                    opj_image_comp_t &cp = img->comps[k];
+                    int sx = std::min((int)cp.w - 1, x / (int)std::max(1u, cp.dx));
+                    int sy = std::min((int)cp.h - 1, y / (int)std::max(1u, cp.dy));
+                    OPJ_INT32 v = cp.data[(size_t)sy * cp.w + sx];
+                    if (bits == 8)
+                        out8.push_back((Uint8)v);
+                    else
+                        out16.push_back((Uint16)v);  // two's complement kept for signed data
+                }
+        opj_image_destroy(img);
+    }
+    DcmPixelData *px = new DcmPixelData(DCM_PixelData);
+    OFCondition c = bits == 8 ? px->putUint8Array(out8.data(), (unsigned long)out8.size())
+                              : px->putUint16Array(out16.data(), (unsigned long)out16.size());
+    if (c.good())
+        c = ds->insert(px, OFTrue);
+    if (c.bad()) {
+        delete px;
+        dcm_seterr(err, errlen, "%s: cannot store decoded pixels (%s)", f->path.c_str(), c.text());
+        return DCM_EFORMAT;
+    }
+    OFString photo;
+    ds->findAndGetOFString(DCM_PhotometricInterpretation, photo);
+    if (spp == 3 && (photo == "YBR_ICT" || photo == "YBR_RCT"))
+        ds->putAndInsertString(DCM_PhotometricInterpretation, "RGB");
+    if (spp == 3)
+        ds->putAndInsertUint16(DCM_PlanarConfiguration, 0);
+    f->xfer = EXS_LittleEndianExplicit;
+    f->xfer_uid = DcmXfer(f->xfer).getXferID();
+    f->pixels_changed = true;
     return DCM_OK;
 }

@@ -169,17 +169,18 @@ extern "C" int dcm_blank_rects(dcm_file *f, const dcm_rect *rects, size_t n, cha
         }
         if (DcmXfer(f->xfer).isEncapsulated() && !f->pixels_changed) {
             if (is_j2k(f->xfer)) {
-                dcm_seterr(err, errlen, "%s: cannot clean JPEG 2000 pixel data in place "
-                           "(no JPEG 2000 codec for writing)", f->path.c_str());
-                return DCM_EUNSUPPORTED;
-            }
-            if (ds->chooseRepresentation(EXS_LittleEndianExplicit, NULL).bad() ||
+                int rc = dcm_j2k_decompress(f, err, errlen);
+                if (rc != DCM_OK)
+                    return rc;
+                ds->findAndGetElement(DCM_PixelData, el);
+            } else if (ds->chooseRepresentation(EXS_LittleEndianExplicit, NULL).bad() ||
                 !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
                 dcm_seterr(err, errlen, "%s: cannot decompress pixel data (%s)",
                            f->path.c_str(), f->xfer_uid.c_str());
                 return DCM_EUNSUPPORTED;
+            } else {
+                static_cast<DcmPixelData *>(el)->removeAllButCurrentRepresentations();
             }
-            static_cast<DcmPixelData *>(el)->removeAllButCurrentRepresentations();
         }
         Uint16 rows = 0, cols = 0, spp = 1, bits = 0, planar = 0;
         ds->findAndGetUint16(DCM_Rows, rows);

@@ -527,6 +527,43 @@ static void test_blank_rects_only_inside(void **state)
     tu_cleanup();
 }
 
+/* JPEG 2000 has no encoder here: cleaning writes the decoded stored values uncompressed,
+ * equal to the lossless original outside the rectangle. */
+static void test_blank_jpeg2000(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char a[512], b[512], out[600];
+    dcm_file *f = open_ok(tu_pydicom("MR_small_jp2klossless.dcm", a, sizeof a));
+    dcm_rect r = {0, 10, 10, 8, 6};
+    assert_int_equal(dcm_blank_rects(f, &r, 1, err, sizeof err), DCM_OK);
+    snprintf(out, sizeof out, "%s/j2k-blank.dcm", dir);
+    assert_int_equal(dcm_save(f, out, err, sizeof err), DCM_OK);
+    dcm_close(f);
+    dcm_file *g = open_ok(out), *ref = open_ok(tu_pydicom("MR_small.dcm", b, sizeof b));
+    assert_string_equal(dcm_transfer_syntax(g), "1.2.840.10008.1.2.1");
+    dcm_image x, y;
+    decode_ok(g, 0, &x);
+    decode_ok(ref, 0, &y);
+    int outside_same = 1, inside_changed = 0;
+    for (int j = 0; j < 64; j++)
+        for (int i = 0; i < 64; i++) {
+            int in = i >= 10 && i < 18 && j >= 10 && j < 16;
+            int same = x.pixels[j * 64 + i] == y.pixels[j * 64 + i];
+            if (!in && !same)
+                outside_same = 0;
+            if (in && !same)
+                inside_changed = 1;
+        }
+    assert_true(outside_same);
+    assert_true(inside_changed);
+    dcm_image_free(&x);
+    dcm_image_free(&y);
+    dcm_close(g);
+    dcm_close(ref);
+    tu_cleanup();
+}
+
 /* ---- errors ------------------------------------------------------------------------ */
 
 static void expect_open_error(const char *path, int code, const char *needle)
@@ -644,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_decode_jpeg2000_matches_original),
         cmocka_unit_test(test_decode_rgb_and_multiframe),
         cmocka_unit_test(test_blank_rects_only_inside),
+        cmocka_unit_test(test_blank_jpeg2000),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_open_rejects_deep_nesting),
         cmocka_unit_test(test_save_is_atomic_on_error),
