@@ -21,6 +21,11 @@
 #define TOPHAT_SIZE 15        /* larger than any stroke, smaller than organs */
 #define MIN_CONTRAST 64       /* top-hat value that counts as ink */
 #define MIN_LINE_H 5
+#define MIN_LETTER_H 4       /* shorter parts are marks: dots, dashes, noise */
+#define EXT_INK_TOL 24        /* grey distance from the ink level still counted as ink */
+#define PEAK_TOL 20
+#define FLAT_TOL 12
+#define EXT_BG_DELTA 40       /* grey distance from it that counts as background */
 #define MAX_LINE_H 44
 #define MAX_PARTS 20000       /* more parts than this is noise, not text */
 
@@ -75,16 +80,29 @@ static int cmp_part_x(const void *a, const void *b)
     return (p->x > q->x) - (p->x < q->x);
 }
 
-/* Two parts belong to one line when they sit side by side on the same band, a gap of
- * about a character's height apart at most. */
+/* Letter-sized parts: small marks (dots, dashes) are attached to lines later, so that they
+ * cannot chain unrelated things together. */
+static int is_letter(const struct part *p)
+{
+    return p->h >= MIN_LETTER_H;
+}
+
+/* Two letters belong to one line when they sit side by side, a gap of about a character's
+ * height apart at most, and look like letters of one font: similar heights, or (capitals
+ * beside lower case) standing on one baseline or hanging from one top line. */
 static int same_line(const struct part *a, const struct part *b)
 {
     int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
     int gap = b->x - (a->x + a->w);
-    if (gap > hmax + 1)
+    if (gap > hmax + 1 || hmin * 2 < hmax)
         return 0;
     int oy = overlap_1d(a->y, a->y + a->h, b->y, b->y + b->h);
-    return oy * 2 >= hmin && (hmin * 3 >= hmax || oy >= hmin);
+    if (oy * 2 < hmin)
+        return 0;
+    if (hmin * 7 >= hmax * 5)
+        return 1;
+    int tol = hmax / 5 > 1 ? hmax / 5 : 1;
+    return abs(a->y - b->y) <= tol || abs(a->y + a->h - b->y - b->h) <= tol;
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -159,6 +177,259 @@ static int judge_line(const struct part *parts, const int *members, int nm, PIX 
     return 1;
 }
 
+/* Share of the line's core ink pixels (those more than halfway from the background to the
+ * most inked value) whose grey value lies in the most popular band of 25 levels (that
+ * band's lowest value in *lo). Burned-in text is drawn in one colour, so its strokes share
+ * a value however their rims are anti-aliased; streaks of anatomy do not. light: ink
+ * brighter than its background, whose value is bg. */
+static double ink_uniformity(PIX *ink, PIX *grey, int x0, int y0, int w, int h, int light,
+                             int bg, int *lo)
+{
+    int hist[256] = { 0 }, total = 0, peak = light ? 0 : 255;
+    l_uint32 *idata = pixGetData(ink), *gdata = pixGetData(grey);
+    int iwpl = pixGetWpl(ink), gwpl = pixGetWpl(grey);
+    for (int y = y0; y < y0 + h; y++) {
+        l_uint32 *il = idata + (size_t)y * iwpl, *gl = gdata + (size_t)y * gwpl;
+        for (int x = x0; x < x0 + w; x++) {
+            if (GET_DATA_BIT(il, x)) {
+                int v = GET_DATA_BYTE(gl, x);
+                hist[v]++;
+                peak = light ? (v > peak ? v : peak) : (v < peak ? v : peak);
+            }
+        }
+    }
+    int half = (bg + peak) / 2;
+    for (int v = 0; v < 256; v++) {
+        if (light ? v < half : v > half)
+            hist[v] = 0;
+        total += hist[v];
+    }
+    if (total == 0)
+        return 0;
+    int band = 0, best = 0;
+    for (int v = 0; v < 256; v++) {
+        band += hist[v] - (v >= 25 ? hist[v - 25] : 0);
+        if (band > best) {
+            best = band;
+            *lo = v - 24;
+        }
+    }
+    return (double)best / total;
+}
+
+/* Median grey of a margin of half the line's height around it: its background. */
+static int ring_median(PIX *grey, int x0, int y0, int w, int h)
+{
+    int m = h / 2 > 2 ? h / 2 : 2, W = pixGetWidth(grey), H = pixGetHeight(grey);
+    int rx0 = x0 - m < 0 ? 0 : x0 - m, ry0 = y0 - m < 0 ? 0 : y0 - m;
+    int rx1 = x0 + w + m > W ? W : x0 + w + m, ry1 = y0 + h + m > H ? H : y0 + h + m;
+    l_uint32 *gdata = pixGetData(grey);
+    int gwpl = pixGetWpl(grey);
+    long hist[256] = { 0 }, n = 0;
+    for (int y = ry0; y < ry1; y++) {
+        l_uint32 *gl = gdata + (size_t)y * gwpl;
+        for (int x = rx0; x < rx1; x++) {
+            if (y >= y0 && y < y0 + h && x >= x0 && x < x0 + w)
+                continue;
+            hist[GET_DATA_BYTE(gl, x)]++;
+            n++;
+        }
+    }
+    long acc = 0;
+    for (int v = 0; v < 256; v++)
+        if ((acc += hist[v]) * 2 > n)
+            return v;
+    return 0;
+}
+
+/* Share of the pixels in a margin of half the line's height around it that have the ink's
+ * value. Text stands on a background of another value; a row of dark notches along the
+ * edge of a dark region, or bright ones along a bright organ, do not. */
+static double ring_like_ink(PIX *grey, int x0, int y0, int w, int h, int lo)
+{
+    int m = h / 2 > 2 ? h / 2 : 2, W = pixGetWidth(grey), H = pixGetHeight(grey);
+    int rx0 = x0 - m < 0 ? 0 : x0 - m, ry0 = y0 - m < 0 ? 0 : y0 - m;
+    int rx1 = x0 + w + m > W ? W : x0 + w + m, ry1 = y0 + h + m > H ? H : y0 + h + m;
+    l_uint32 *gdata = pixGetData(grey);
+    int gwpl = pixGetWpl(grey);
+    long n = 0, like = 0;
+    for (int y = ry0; y < ry1; y++) {
+        l_uint32 *gl = gdata + (size_t)y * gwpl;
+        for (int x = rx0; x < rx1; x++) {
+            if (y >= y0 && y < y0 + h && x >= x0 && x < x0 + w)
+                continue;
+            int v = GET_DATA_BYTE(gl, x);
+            n++;
+            like += v >= lo && v < lo + 25;
+        }
+    }
+    return n ? (double)like / n : 0;
+}
+
+/* Share of the margin around a line within FLAT_TOL grey levels of its median: text
+ * drawn on a plain background, where a soft-edged (anti-aliased) line can be told from
+ * anatomy by its letters' peaks alone. */
+static double ring_flat(PIX *grey, int x0, int y0, int w, int h, int med)
+{
+    int m = h / 2 > 2 ? h / 2 : 2, W = pixGetWidth(grey), H = pixGetHeight(grey);
+    int rx0 = x0 - m < 0 ? 0 : x0 - m, ry0 = y0 - m < 0 ? 0 : y0 - m;
+    int rx1 = x0 + w + m > W ? W : x0 + w + m, ry1 = y0 + h + m > H ? H : y0 + h + m;
+    l_uint32 *gdata = pixGetData(grey);
+    int gwpl = pixGetWpl(grey);
+    long n = 0, flat = 0;
+    for (int y = ry0; y < ry1; y++) {
+        l_uint32 *gl = gdata + (size_t)y * gwpl;
+        for (int x = rx0; x < rx1; x++) {
+            if (y >= y0 && y < y0 + h && x >= x0 && x < x0 + w)
+                continue;
+            n++;
+            flat += abs(GET_DATA_BYTE(gl, x) - med) <= FLAT_TOL;
+        }
+    }
+    return n ? (double)flat / n : 0;
+}
+
+static int uniform_ink(PIX *ink, PIX *grey, int light, const struct cand *c, double peaks)
+{
+    int lo = 0, bg = ring_median(grey, c->x, c->y, c->w, c->h);
+    double u = ink_uniformity(ink, grey, c->x, c->y, c->w, c->h, light, bg, &lo);
+    double r = ring_like_ink(grey, c->x, c->y, c->w, c->h, lo);
+    double f = ring_flat(grey, c->x, c->y, c->w, c->h, bg);
+    return r <= 0.3 && ((u >= 0.6 && peaks >= 0.6) || f >= 0.85);
+}
+
+/* Share of a line's letters whose most inked pixel lies within PEAK_TOL grey levels of
+ * the median letter's: every glyph of a burned-in line, however soft its edges, reaches
+ * the ink's one colour somewhere; streaks of anatomy peak at scattered values. */
+static double peaks_agree(const struct part *parts, const int *members, int nm, PIX *ink,
+                          PIX *grey, int light)
+{
+    int peaks[64], n = 0;
+    l_uint32 *idata = pixGetData(ink), *gdata = pixGetData(grey);
+    int iwpl = pixGetWpl(ink), gwpl = pixGetWpl(grey);
+    for (int k = 0; k < nm && n < 64; k++) {
+        const struct part *p = &parts[members[k]];
+        int peak = light ? 0 : 255;
+        for (int y = p->y; y < p->y + p->h; y++) {
+            l_uint32 *il = idata + (size_t)y * iwpl, *gl = gdata + (size_t)y * gwpl;
+            for (int x = p->x; x < p->x + p->w; x++) {
+                if (!GET_DATA_BIT(il, x))
+                    continue;
+                int v = GET_DATA_BYTE(gl, x);
+                peak = light ? (v > peak ? v : peak) : (v < peak ? v : peak);
+            }
+        }
+        peaks[n++] = peak;
+    }
+    if (n == 0)
+        return 0;
+    int m = median(peaks, n), agree = 0;
+    for (int k = 0; k < n; k++)
+        agree += abs(peaks[k] - m) <= PEAK_TOL;
+    return (double)agree / n;
+}
+
+/* Punctuation and letters the chaining left out ('-', '.', '^', a letter touching
+ * anatomy) that lie in the line's band and close to it join the line. */
+static void attach_marks(const struct part *parts, int np, struct cand *c)
+{
+    int slack = c->h / 4 + 1, reach = c->h * 2 / 3 > 3 ? c->h * 2 / 3 : 3;
+    int top = c->y - slack, bottom = c->y + c->h + slack, h = c->h, changed = 1;
+    for (int pass = 0; changed && pass < 8; pass++) {
+        changed = 0;
+        for (int i = 0; i < np; i++) {
+            const struct part *p = &parts[i];
+            if (p->x > c->x + c->w + reach)
+                break;
+            if (p->x + p->w < c->x - reach || p->h > h || p->y < top || p->y + p->h > bottom)
+                continue;
+            int x0 = p->x < c->x ? p->x : c->x;
+            int x1 = p->x + p->w > c->x + c->w ? p->x + p->w : c->x + c->w;
+            int y0 = p->y < c->y ? p->y : c->y;
+            int y1 = p->y + p->h > c->y + c->h ? p->y + p->h : c->y + c->h;
+            if (x0 != c->x || x1 != c->x + c->w || y0 != c->y || y1 != c->y + c->h) {
+                *c = (struct cand){ x0, y0, x1 - x0, y1 - y0, c->score };
+                changed = 1;
+            }
+        }
+    }
+}
+
+/* Grey level of the line's ink: the value most of its strokes reach (a high percentile of
+ * the ink pixels for light text, a low one for dark). */
+static int ink_level(PIX *ink, PIX *grey, const struct cand *c, int light)
+{
+    int hist[256] = { 0 }, total = 0;
+    l_uint32 *idata = pixGetData(ink), *gdata = pixGetData(grey);
+    int iwpl = pixGetWpl(ink), gwpl = pixGetWpl(grey);
+    for (int y = c->y; y < c->y + c->h; y++) {
+        l_uint32 *il = idata + (size_t)y * iwpl, *gl = gdata + (size_t)y * gwpl;
+        for (int x = c->x; x < c->x + c->w; x++) {
+            if (GET_DATA_BIT(il, x)) {
+                hist[GET_DATA_BYTE(gl, x)]++;
+                total++;
+            }
+        }
+    }
+    int acc = 0;
+    for (int k = 0; k < 256; k++) {
+        int v = light ? 255 - k : k;
+        if ((acc += hist[v]) * 5 >= total)
+            return v;
+    }
+    return light ? 255 : 0;
+}
+
+/* A column of a line's band crosses a stroke when, from a row above the band to a row below
+ * it, it passes from the ink's grey level to a clearly different one and back at least
+ * twice: across a letter. The edge of a bright organ crosses once. */
+static int stroke_column(PIX *grey, int x, int y0, int y1, int level, int light)
+{
+    l_uint32 *gdata = pixGetData(grey);
+    int gwpl = pixGetWpl(grey), H = pixGetHeight(grey), state = 0, changes = 0, inky = 0;
+    int ya = y0 > 0 ? y0 - 1 : y0, yb = y1 < H ? y1 + 1 : y1;
+    for (int y = ya; y < yb; y++) {
+        int v = GET_DATA_BYTE(gdata + (size_t)y * gwpl, x);
+        int d = light ? level - v : v - level, s = d <= EXT_INK_TOL ? 1 : d >= EXT_BG_DELTA ? -1 : 0;
+        inky += s > 0 && y >= y0 && y < y1;
+        if (s != 0 && s != state) {
+            changes += state != 0;
+            state = s;
+        }
+    }
+    return inky && changes >= 2;
+}
+
+/* Words over bright anatomy lose their contrast, so the detector finds only part of a line.
+ * The line is extended sideways while stroke columns keep coming, across gaps of up to two
+ * character widths, when most of the added stretch has strokes. */
+static void extend_line(PIX *ink, PIX *grey, int light, struct cand *c)
+{
+    int W = pixGetWidth(grey), level = ink_level(ink, grey, c, light);
+    int maxgap = 2 * c->h, y0 = c->y, y1 = c->y + c->h;
+    for (int dir = -1; dir <= 1; dir += 2) {
+        int start = dir < 0 ? c->x - 1 : c->x + c->w, last = start - dir, hits = 0, nhits = 0;
+        for (int x = start; x >= 0 && x < W; x += dir) {
+            if (stroke_column(grey, x, y0, y1, level, light)) {
+                hits++;
+                last = x;
+                nhits = hits;
+            } else if (abs(x - last) > maxgap) {
+                break;
+            }
+        }
+        int span = abs(last - start) + 1;
+        if (last == start - dir || nhits * 10 < span * 4)
+            continue;
+        if (dir < 0) {
+            c->w += c->x - last;
+            c->x = last;
+        } else {
+            c->w = last + 1 - c->x;
+        }
+    }
+}
+
 static int push_cand(struct cand **cands, size_t *ncand, size_t *cap, const struct cand *c)
 {
     if (*ncand == *cap) {
@@ -173,14 +444,16 @@ static int push_cand(struct cand **cands, size_t *ncand, size_t *cap, const stru
     return 0;
 }
 
-/* Finds lines of characters in a 1 bpp ink map. */
-static int find_lines(PIX *ink, struct cand **cands, size_t *ncand, size_t *cap)
+/* Finds lines of characters in a 1 bpp ink map of one view (grey, the view's values;
+ * light: ink brighter than its surroundings). */
+static int find_lines(PIX *ink, PIX *grey, int light, struct cand **cands, size_t *ncand,
+                      size_t *cap)
 {
     int rc = -1;
     int *tab8 = makePixelSumTab8();
     PIX *core = NULL;
     BOXA *boxa = NULL;
-    struct part *parts = NULL;
+    struct part *parts = NULL, *letters = NULL;
     int *members = NULL;
     if (!tab8)
         goto out;
@@ -200,52 +473,58 @@ static int find_lines(PIX *ink, struct cand **cands, size_t *ncand, size_t *cap)
         goto out;
     }
     parts = malloc((size_t)(nb ? nb : 1) * sizeof *parts);
+    letters = malloc((size_t)(nb ? nb : 1) * sizeof *letters);
     members = malloc((size_t)(nb ? nb : 1) * sizeof *members);
-    if (!parts || !members)
+    if (!parts || !letters || !members)
         goto out;
-    int np = 0;
+    int np = 0, nl = 0;
     for (int i = 0; i < nb; i++) {
         l_int32 x, y, w, h;
         boxaGetBoxGeometry(boxa, i, &x, &y, &w, &h);
         /* Character-sized, or a short mark such as '-', '.' or '/'. */
         if (h > MAX_LINE_H || w > 2 * h + 4 || w > 2 * MAX_LINE_H)
             continue;
-        parts[np] = (struct part){ x, y, w, h, np };
-        np++;
+        parts[np++] = (struct part){ x, y, w, h, 0 };
     }
     qsort(parts, (size_t)np, sizeof *parts, cmp_part_x);
     for (int i = 0; i < np; i++)
-        parts[i].group = i;
-    for (int i = 0; i < np; i++) {
-        for (int j = i + 1; j < np; j++) {
-            if (parts[j].x > parts[i].x + parts[i].w + MAX_LINE_H + 1)
+        if (is_letter(&parts[i]))
+            letters[nl] = parts[i], letters[nl].group = nl, nl++;
+    for (int i = 0; i < nl; i++) {
+        for (int j = i + 1; j < nl; j++) {
+            if (letters[j].x > letters[i].x + letters[i].w + MAX_LINE_H + 1)
                 break;
-            if (same_line(&parts[i], &parts[j])) {
-                int a = find(parts, i), b = find(parts, j);
+            if (same_line(&letters[i], &letters[j])) {
+                int a = find(letters, i), b = find(letters, j);
                 if (a != b)
-                    parts[a > b ? a : b].group = a < b ? a : b;
+                    letters[a > b ? a : b].group = a < b ? a : b;
             }
         }
     }
-    for (int i = 0; i < np; i++)
-        find(parts, i);
-    /* Each group's members are gathered by a counting pass over roots. */
-    for (int root = 0; root < np; root++) {
-        if (parts[root].group != root)
+    for (int i = 0; i < nl; i++)
+        find(letters, i);
+    for (int root = 0; root < nl; root++) {
+        if (letters[root].group != root)
             continue;
         int nm = 0;
-        for (int i = root; i < np; i++)
-            if (parts[i].group == root)
+        for (int i = root; i < nl; i++)
+            if (letters[i].group == root)
                 members[nm++] = i;
         if (nm < 2)
             continue;
         struct cand c;
-        if (judge_line(parts, members, nm, ink, core, tab8, &c) && push_cand(cands, ncand, cap, &c))
+        if (!judge_line(letters, members, nm, ink, core, tab8, &c) ||
+            !uniform_ink(ink, grey, light, &c, peaks_agree(letters, members, nm, ink, grey, light)))
+            continue;
+        attach_marks(parts, np, &c);
+        extend_line(ink, grey, light, &c);
+        if (push_cand(cands, ncand, cap, &c))
             goto out;
     }
     rc = 0;
 out:
     free(members);
+    free(letters);
     free(parts);
     boxaDestroy(&boxa);
     pixDestroy(&core);
@@ -253,44 +532,42 @@ out:
     return rc;
 }
 
-/* Ink of one polarity: where any view's top-hat (white for light ink, black for dark ink)
- * reaches MIN_CONTRAST. */
-static PIX *ink_map(PIX **views, int nviews, int type)
+/* Ink of one polarity in one view: where its top-hat (white for light ink, black for dark
+ * ink) reaches MIN_CONTRAST. Views are not combined: in a colour frame the gaps between
+ * yellow letters on cyan are "light" in the blue channel and would fill the line. */
+static PIX *ink_map(PIX *view, int type)
 {
-    PIX *ink = NULL;
-    for (int v = 0; v < nviews; v++) {
-        PIX *th = pixTophat(views[v], TOPHAT_SIZE, TOPHAT_SIZE, type);
-        PIX *bin = th ? pixThresholdToBinary(th, MIN_CONTRAST) : NULL;
-        pixDestroy(&th);
-        if (!bin) {
-            pixDestroy(&ink);
-            return NULL;
-        }
+    PIX *th = pixTophat(view, TOPHAT_SIZE, TOPHAT_SIZE, type);
+    PIX *bin = th ? pixThresholdToBinary(th, MIN_CONTRAST) : NULL;
+    pixDestroy(&th);
+    if (bin)
         pixInvert(bin, bin);
-        if (ink) {
-            pixOr(ink, ink, bin);
-            pixDestroy(&bin);
-        } else {
-            ink = bin;
-        }
-    }
-    return ink;
+    return bin;
 }
 
-/* Both polarities can fire on one line (the gaps between light letters are dark strokes):
- * overlapping boxes are merged into their union. */
-static size_t merge_overlaps(struct cand *c, size_t n)
+/* Both polarities can fire on one line (the gaps between light letters are dark strokes),
+ * and the words of one line are found apart: boxes that overlap, or stand on one baseline
+ * at most two character heights apart, are merged into their union. */
+static int mergeable(const struct cand *a, const struct cand *b)
+{
+    int ox = overlap_1d(a->x, a->x + a->w, b->x, b->x + b->w);
+    int oy = overlap_1d(a->y, a->y + a->h, b->y, b->y + b->h);
+    long sa = (long)a->w * a->h, sb = (long)b->w * b->h;
+    if ((long)ox * oy * 2 >= (sa < sb ? sa : sb))
+        return 1;
+    int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
+    int gap = a->x < b->x ? b->x - (a->x + a->w) : a->x - (b->x + b->w);
+    return gap <= 2 * hmax && hmin * 3 >= hmax * 2 && oy * 10 >= hmin * 6;
+}
+
+static size_t merge_lines(struct cand *c, size_t n)
 {
     int changed = 1;
     while (changed) {
         changed = 0;
         for (size_t i = 0; i < n; i++) {
             for (size_t j = i + 1; j < n; j++) {
-                int ox = overlap_1d(c[i].x, c[i].x + c[i].w, c[j].x, c[j].x + c[j].w);
-                int oy = overlap_1d(c[i].y, c[i].y + c[i].h, c[j].y, c[j].y + c[j].h);
-                int ai = c[i].w * c[i].h, aj = c[j].w * c[j].h;
-                int small = ai < aj ? ai : aj;
-                if ((long)ox * oy * 2 < small)
+                if (!mergeable(&c[i], &c[j]))
                     continue;
                 int x0 = c[i].x < c[j].x ? c[i].x : c[j].x;
                 int y0 = c[i].y < c[j].y ? c[i].y : c[j].y;
@@ -334,10 +611,12 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
         rc = views[v] ? 0 : -1;
     }
     static const int types[2] = { L_TOPHAT_WHITE, L_TOPHAT_BLACK };
-    for (int t = 0; t < 2 && rc == 0; t++) {
-        PIX *ink = ink_map(views, nviews, types[t]);
-        rc = ink ? find_lines(ink, &c, &nc, &cap) : -1;
-        pixDestroy(&ink);
+    for (int v = 0; v < nviews && rc == 0; v++) {
+        for (int t = 0; t < 2 && rc == 0; t++) {
+            PIX *ink = ink_map(views[v], types[t]);
+            rc = ink ? find_lines(ink, views[v], types[t] == L_TOPHAT_WHITE, &c, &nc, &cap) : -1;
+            pixDestroy(&ink);
+        }
     }
     for (int v = 0; v < nviews; v++)
         pixDestroy(&views[v]);
@@ -346,7 +625,7 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
         snprintf(err, errlen, "text detection failed (out of memory)");
         return -1;
     }
-    nc = merge_overlaps(c, nc);
+    nc = merge_lines(c, nc);
     if (nc == 0) {
         free(c);
         return 0;
