@@ -2,6 +2,7 @@
  * input, record the audit trail, report, and gate the release. */
 #include "config.h"
 #include <errno.h>
+#include <search.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -46,6 +47,9 @@ struct run {
     report *rep;
     FILE *log;
     FILE *map_uids, *map_ids;
+    struct hsearch_data exported;  /* originals already in the mapping files */
+    char **exported_keys;
+    size_t nexported_keys;
     verify_dataset *dataset;
     size_t done, failed, skipped, findings;
     pthread_mutex_t out_mu;      /* output paths claimed by this run */
@@ -243,6 +247,29 @@ static void log_line(struct run *r, size_t i)
     fputs("}\n", r->log);
 }
 
+/* Each original once in the mapping files, however many files carry it. */
+static int first_time(struct run *r, const char *kind, const char *value)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s:%s", kind, value);
+    ENTRY e = {key, NULL}, *found = NULL;
+    if (hsearch_r(e, FIND, &found, &r->exported) && found)
+        return 0;
+    e.key = strdup(key);
+    if (!e.key || !hsearch_r(e, ENTER, &found, &r->exported)) {
+        free(e.key);
+        return 1;  /* a full table costs a repeated row, never a missing one */
+    }
+    if (r->nexported_keys % 1024 == 0) {
+        char **k = realloc(r->exported_keys, (r->nexported_keys + 1024) * sizeof *k);
+        if (!k)
+            return 1;
+        r->exported_keys = k;
+    }
+    r->exported_keys[r->nexported_keys++] = e.key;
+    return 1;
+}
+
 static void export_mappings(struct run *r, struct job *j)
 {
     for (const char *p = j->res.original_uids; p && *p;) {
@@ -250,12 +277,13 @@ static void export_mappings(struct run *r, struct job *j)
         size_t l = nl ? (size_t)(nl - p) : strlen(p);
         char orig[DEID_UID_MAX * 2], mapped[DEID_UID_MAX + 1], e[128];
         snprintf(orig, sizeof orig, "%.*s", (int)l, p);
-        if (deid_uid_root(r->engine.pseudo->key, r->engine.pseudo->uid_root, orig, mapped,
+        if (first_time(r, "uid", orig) &&
+            deid_uid_root(r->engine.pseudo->key, r->engine.pseudo->uid_root, orig, mapped,
                           sizeof mapped, e, sizeof e) == 0)
             fprintf(r->map_uids, "%s,%s\n", orig, mapped);
         p = nl ? nl + 1 : p + l;
     }
-    if (j->original_pid)
+    if (j->original_pid && first_time(r, "pid", j->original_pid))
         fprintf(r->map_ids, "\"%s\",%s\n", j->original_pid, j->res.patient_id);
 }
 
@@ -295,7 +323,7 @@ static void done(size_t i, void *ud)
         for (size_t c = 0; !already && rc == 0 && c < j->res.nchanges; c++) {
             deid_change *ch = &j->res.changes[c];
             rc = audit_change_add(r->audit, fid, ch->path, ch->action, ch->original_hmac,
-                                  ch->new_value, NULL, err, sizeof err);
+                                  ch->new_value, ch->original, err, sizeof err);
         }
         for (size_t k = 0; !already && rc == 0 && k < j->findings.n; k++)
             rc = audit_finding_add(r->audit, r->run_id, fid, &j->findings.v[k], err, sizeof err);
@@ -371,6 +399,8 @@ static int open_mappings(struct run *r, const char *dir)
     if (cli_mkdirs(dir, 0700) != 0)
         return -1;
     snprintf(p, sizeof p, "%s/uids.csv", dir);
+    if (!hcreate_r(1 << 20, &r->exported))
+        return -1;
     r->map_uids = open_private(p);
     snprintf(p, sizeof p, "%s/patient_ids.csv", dir);
     r->map_ids = open_private(p);
@@ -486,7 +516,7 @@ int cmd_run(int argc, char **argv)
                 return usage_error("--shard takes K/N with 1 <= K <= N, not '%s'", optarg);
             break;
         case O_AUDIT: audit_path = optarg; break;
-        case O_ORIGINALS: originals = 1; break;
+        case O_ORIGINALS: originals = r.engine.record_originals = 1; break;
         case O_REPORT: report_prefix = optarg; break;
         case O_LOG: log_path = optarg; break;
         case O_EXPORT: export_dir = optarg; break;
@@ -568,6 +598,9 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "deidtk run: %s\n", err);
         goto out;
     }
+    /* A run killed while saving leaves its temporary files: never complete, never ours to
+     * release. */
+    cli_remove_temporaries(out_dir);
     if (shard_n > 1)
         cli_files_shard(&r.files, shard_k, shard_n);
 
@@ -710,8 +743,13 @@ out:
         fclose(r.log);
     if (r.map_uids)
         fclose(r.map_uids);
-    if (r.map_ids)
+    if (r.map_ids) {
         fclose(r.map_ids);
+        hdestroy_r(&r.exported);
+    }
+    for (size_t i = 0; i < r.nexported_keys; i++)
+        free(r.exported_keys[i]);
+    free(r.exported_keys);
     audit_close(r.audit);
     report_free(r.rep);
     verify_dataset_free(r.dataset);

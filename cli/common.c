@@ -265,6 +265,19 @@ int cli_path_inside(const char *path, const char *dir)
     return strncmp(rp, rd, ld) == 0 && (rp[ld] == '/' || rp[ld] == 0);
 }
 
+static int remove_temporary(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    if (type == FTW_F && strncmp(path + ftw->base, ".deidtk-", 8) == 0)
+        unlink(path);
+    return FTW_CONTINUE;
+}
+
+void cli_remove_temporaries(const char *out_dir)
+{
+    nftw(out_dir, remove_temporary, 32, FTW_PHYS | FTW_ACTIONRETVAL);
+}
+
 int cli_mkdirs(const char *dir, int mode)
 {
     char buf[PATH_MAX];

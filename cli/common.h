@@ -35,6 +35,8 @@ void cli_progress_end(void);
 
 /* Is path inside dir (after resolving both)? */
 int cli_path_inside(const char *path, const char *dir);
+/* Removes the ".deidtk-*" temporary files dcm_save leaves when a run is killed. */
+void cli_remove_temporaries(const char *out_dir);
 /* mkdir -p; 0 or -1 with errno. */
 int cli_mkdirs(const char *dir, int mode);
 

@@ -198,23 +198,34 @@ static char *dup(const char *s)
     return strdup(s ? s : "");
 }
 
+static const char *const dummies[] = {"19000101", "19000101000000", "000000", "0",
+                                      "ANONYMOUS", "ANONYMIZED"};
+
+int deid_is_dummy(const char *value)
+{
+    for (size_t i = 0; i < sizeof dummies / sizeof dummies[0]; i++)
+        if (strcmp(value, dummies[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static void dummy(const dcm_elem *e, verdict *v)
 {
     v->kind = V_REPLACE;
     v->action = "dummy";
     if (vr_is(e, "DA"))
-        v->value = dup("19000101");
+        v->value = dup(dummies[0]);
     else if (vr_is(e, "DT"))
-        v->value = dup("19000101000000");
+        v->value = dup(dummies[1]);
     else if (vr_is(e, "TM"))
-        v->value = dup("000000");
+        v->value = dup(dummies[2]);
     else if (vr_is(e, "DS") || vr_is(e, "IS"))
-        v->value = dup("0");
+        v->value = dup(dummies[3]);
     else if (vr_is(e, "PN"))
-        v->value = dup("ANONYMOUS");
+        v->value = dup(dummies[4]);
     else if (vr_is(e, "LO") || vr_is(e, "SH") || vr_is(e, "LT") || vr_is(e, "ST") ||
              vr_is(e, "UT") || vr_is(e, "UC") || vr_is(e, "AE") || vr_is(e, "CS"))
-        v->value = dup("ANONYMIZED");
+        v->value = dup(dummies[5]);
     else {
         v->kind = V_EMPTY;
         v->action = "empty";
@@ -603,6 +614,8 @@ static void record(struct ctx *c, const dcm_elem *e, const verdict *v)
     ch->action = v->action ? v->action : (v->kind == V_REMOVE ? "remove" : "empty");
     if (v->kind == V_REPLACE)
         ch->new_value = strdup(v->value ? v->value : "");
+    if (c->e->record_originals && e->value && !(ch->original = strdup(e->value)))
+        c->failed = 1;
     if (e->value && e->value[0]) {
         unsigned char mac[32];
         deid_hmac(c->e->pseudo->key, "value", e->value, strlen(e->value), mac);
@@ -837,6 +850,7 @@ void deid_result_free(deid_result *r)
     for (size_t i = 0; i < r->nchanges; i++) {
         free(r->changes[i].path);
         free(r->changes[i].new_value);
+        free(r->changes[i].original);
     }
     free(r->changes);
     verify_pair_free(r->identifying);

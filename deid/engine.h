@@ -28,6 +28,9 @@ typedef struct deid_engine {
      * carry the issuer in some files and not in others, which would split one patient
      * into two pseudonyms; turn it on for archives that mix issuers. */
     int patient_by_issuer;
+    /* Keep each changed attribute's original value in deid_change.original, for an audit
+     * trail that stores originals (deidtk run --audit-originals). It then holds PHI. */
+    int record_originals;
 } deid_engine;
 
 /* One change made to one attribute, for the audit trail. */
@@ -37,6 +40,7 @@ typedef struct deid_change {
                                     "dummy", "hash", "age-cap", "pixels" */
     char original_hmac[65];      /* hex HMAC(key, "value", original value); "" if none */
     char *new_value;             /* NULL when removed */
+    char *original;              /* the original value, only with record_originals */
 } deid_change;
 
 /* What de-identifying one file did and found. Free with deid_result_free(). */
@@ -61,6 +65,10 @@ typedef struct deid_result {
  * then partly edited and must not be saved. r is always safe to deid_result_free(). */
 int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, size_t errlen);
 void deid_result_free(deid_result *r);
+
+/* Whether value is one of the dummies the engine writes for D (and for attributes it must
+ * keep valid): they say nothing about anyone. */
+int deid_is_dummy(const char *value);
 
 /* Only the first half of deid_apply: fills r's patient_id, offset_days, identifying and
  * original_uids from the input f, changing nothing. For pairing an output with its

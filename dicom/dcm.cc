@@ -29,6 +29,13 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+static void cleanup_codecs()
+{
+    DJDecoderRegistration::cleanup();
+    DJLSDecoderRegistration::cleanup();
+    DcmRLEDecoderRegistration::cleanup();
+}
+
 static void init_codecs()
 {
     // DCMTK's logger would print parser warnings (which can quote values) to stderr.
@@ -36,6 +43,7 @@ static void init_codecs()
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
+    atexit(cleanup_codecs);
 }
 
 extern "C" void dcm_global_init(void)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "dicom/dcm.h"
 #include "ocr/ocr.h"
+#include "deid/engine.h"
 #include "deid/pseudo.h"
 #include "verify/detect.h"
 #include "verify/verify.h"
@@ -201,6 +202,24 @@ static char *bytes_as_text(const unsigned char *b, size_t n)
     return t;
 }
 
+/* A value where the policy leaves none: the file was not de-identified with it. Names,
+ * dates and the patient's own attributes are PHI; the rest breaks the policy. */
+static void check_action(struct scan *s, const dcm_elem *e, const deid_decision *d)
+{
+    switch (d->action) {
+    case DEID_ACT_X: case DEID_ACT_Z: case DEID_ACT_XZ: case DEID_ACT_REMOVE_UNLISTED:
+    case DEID_ACT_OVR_REMOVE: case DEID_ACT_OVR_EMPTY:
+        break;
+    default:
+        return;
+    }
+    if (e->element == 0x0000 || deid_is_dummy(e->value))
+        return;  /* group lengths carry no value of their own */
+    int phi = vr_is(e, "PN") || vr_is(e, "DA") || vr_is(e, "DT") || e->group == 0x0010;
+    add(s, e->path, "policy-action", phi ? SEV_PHI : SEV_POLICY, e->value,
+        "holds a value the policy removes or empties");
+}
+
 static int private_data(const dcm_elem *e)
 {
     return (e->group & 1) && e->element >= 0x1000;
@@ -231,11 +250,12 @@ static int walk(const dcm_elem *e, void *ud)
             return s->failed;
         }
         int kept = 0;
-        if (!(e->group & 1)) {
+        if (!(e->group & 1) && !e->is_meta) {
             deid_decision d;
             deid_policy_action(s->c->policy, e->group, e->element, &d);
             kept = d.action == DEID_ACT_K || d.action == DEID_ACT_KEEP_SAFE ||
                    d.action == DEID_ACT_OVR_KEEP;
+            check_action(s, e, &d);
         }
         check_text(s, e->path, e->vr, e->keyword, e->value, "", kept);
     } else if (e->bytes && e->length) {
