@@ -495,7 +495,6 @@ int cmd_run(int argc, char **argv)
                                : -1;
             if (clean_pixels < 0)
                 return usage_error("--clean-pixels takes signatures, ocr or both, not '%s'", optarg);
-            opts |= DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA);
             break;
         case O_NOOCR: ocr = 0; break;
         case O_FRAMES:
@@ -534,6 +533,12 @@ int cmd_run(int argc, char **argv)
         return usage_error("%s", "no INPUT given");
     if ((opts & DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA)) && !clean_pixels)
         clean_pixels = DEID_PIXELS_SIGNATURES | DEID_PIXELS_OCR;
+    /* --clean-pixels adds Clean Pixel Data to the preset in force, the default one unless
+     * --preset or --option chose otherwise. */
+    if (clean_pixels && !preset && !opts && !policy_file)
+        preset = DEID_DEFAULT_PRESET;
+    if (clean_pixels)
+        opts |= DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA);
     for (int i = optind; i < argc; i++)
         if (cli_path_inside(out_dir, argv[i]) || cli_path_inside(argv[i], out_dir))
             return usage_error("the output folder and an input overlap (%s): inputs are never "
