@@ -380,9 +380,13 @@ static int ink_level(PIX *ink, PIX *grey, const struct cand *c, int light)
     return light ? 255 : 0;
 }
 
-/* A column of a line's band crosses a stroke when, from a row above the band to a row below
- * it, it passes from the ink's grey level to a clearly different one and back at least
- * twice: across a letter. The edge of a bright organ crosses once. */
+/* What a column of a line's band shows: a stroke (from a row above the band to a row below
+ * it, the column passes from the ink's grey level to a clearly different one and back at
+ * least twice: across a letter; the edge of a bright organ crosses once), ground where ink
+ * would be invisible (the band is nearly all at the ink's level: white letters over
+ * saturated bone), or neither. */
+enum { COL_NONE, COL_STROKE, COL_HIDDEN };
+
 static int stroke_column(PIX *grey, int x, int y0, int y1, int level, int light)
 {
     l_uint32 *gdata = pixGetData(grey);
@@ -397,29 +401,37 @@ static int stroke_column(PIX *grey, int x, int y0, int y1, int level, int light)
             state = s;
         }
     }
-    return inky && changes >= 2;
+    if (inky && changes >= 2)
+        return COL_STROKE;
+    return inky * 10 >= (y1 - y0) * 9 ? COL_HIDDEN : COL_NONE;
 }
 
 /* Words over bright anatomy lose their contrast, so the detector finds only part of a line.
  * The line is extended sideways while stroke columns keep coming, across gaps of up to two
- * character widths, when most of the added stretch has strokes. */
+ * character widths (hidden ground does not count as gap), when enough of the added stretch
+ * that is not hidden has strokes. */
 static void extend_line(PIX *ink, PIX *grey, int light, struct cand *c)
 {
     int W = pixGetWidth(grey), level = ink_level(ink, grey, c, light);
     int maxgap = 2 * c->h, y0 = c->y, y1 = c->y + c->h;
     for (int dir = -1; dir <= 1; dir += 2) {
-        int start = dir < 0 ? c->x - 1 : c->x + c->w, last = start - dir, hits = 0, nhits = 0;
-        for (int x = start; x >= 0 && x < W; x += dir) {
-            if (stroke_column(grey, x, y0, y1, level, light)) {
+        int start = dir < 0 ? c->x - 1 : c->x + c->w, last = start - dir, gap = 0;
+        int hits = 0, hidden = 0, hidden_at_last = 0;
+        for (int x = start; x >= 0 && x < W && gap <= maxgap; x += dir) {
+            int k = stroke_column(grey, x, y0, y1, level, light);
+            if (k == COL_STROKE) {
                 hits++;
                 last = x;
-                nhits = hits;
-            } else if (abs(x - last) > maxgap) {
-                break;
+                gap = 0;
+                hidden_at_last = hidden;
+            } else if (k == COL_HIDDEN) {
+                hidden++;
+            } else {
+                gap++;
             }
         }
-        int span = abs(last - start) + 1;
-        if (last == start - dir || nhits * 10 < span * 4)
+        int span = abs(last - start) + 1 - hidden_at_last;
+        if (last == start - dir || hits == 0 || hits * 10 < span * 3)
             continue;
         if (dir < 0) {
             c->w += c->x - last;
