@@ -1,0 +1,28 @@
+// Shared by the DCMTK baselines: the list of input files from argv or a list file.
+#ifndef BENCH_DCMTK_COMMON_H
+#define BENCH_DCMTK_COMMON_H
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+// Arguments after the fixed ones: file paths, or "-f LIST" (one path a line).
+static std::vector<std::string> bench_inputs(int argc, char **argv, int first)
+{
+    std::vector<std::string> files;
+    for (int i = first; i < argc; i++) {
+        std::string a = argv[i];
+        if (a == "-f" && i + 1 < argc) {
+            std::ifstream in(argv[++i]);
+            std::string line;
+            while (std::getline(in, line))
+                if (!line.empty())
+                    files.push_back(line);
+        } else {
+            files.push_back(a);
+        }
+    }
+    return files;
+}
+
+#endif

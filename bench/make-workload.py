@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Makes the benchmark workload (not part of deidtk; needs pydicom, numpy, Pillow).
+
+  make-workload.py OUTDIR N TEXTFREE_SRC
+
+OUTDIR/tags/      N distinct CT instances: copies of samples/IM0022.dcm and pydicom's
+                  CT_small.dcm, alternating, each with its own SOP Instance UID and
+                  Instance Number (the tag-path workload).
+OUTDIR/textfree/  max(50, N/10) text-free 512x512 CT frames: TEXTFREE_SRC (pydicom's
+                  693_J2KI.dcm decompressed by the harness) and CT_small resampled to
+                  512x512, alternating (the OCR cost on frames without text).
+OUTDIR/text/      max(10, N/50) 512x512 CT frames with burned-in annotation text in the
+                  corners, in varied fonts and sizes, plus copies of IM0022.dcm (text-bearing
+                  frames for detect+read vs whole-frame Tesseract).
+"""
+import os
+import random
+import sys
+
+import numpy as np
+import pydicom
+from PIL import Image, ImageDraw, ImageFont
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IM0022 = os.path.join(HERE, "..", "samples", "IM0022.dcm")
+CT_SMALL = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
+FONTS = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+]
+
+rng = random.Random(20261125)
+
+
+def new_uid():
+    return "2.25.%d" % rng.getrandbits(122)
+
+
+def distinct(ds, number):
+    uid = new_uid()
+    ds.SOPInstanceUID = uid
+    ds.file_meta.MediaStorageSOPInstanceUID = uid
+    ds.InstanceNumber = number
+    return ds
+
+
+def resample_512(ds):
+    """CT_small (128x128) to 512x512, bilinear, same stored-value range."""
+    a = ds.pixel_array.astype(np.float32)
+    img = Image.fromarray(a, mode="F").resize((512, 512), Image.BILINEAR)
+    out = np.asarray(img).round().astype(a.dtype if ds.PixelRepresentation == 0 else np.int16)
+    ds.Rows, ds.Columns = 512, 512
+    if "PixelSpacing" in ds:
+        ds.PixelSpacing = [float(v) / 4 for v in ds.PixelSpacing]
+    ds.PixelData = out.astype("<i2" if ds.PixelRepresentation else "<u2").tobytes()
+    return ds
+
+
+def burn_text(ds, i):
+    """Burns four corner annotations into a 16-bit frame, as a scanner console would."""
+    a = ds.pixel_array.astype(np.int32)
+    h, w = a.shape
+    mask = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(mask)
+    font = ImageFont.truetype(FONTS[i % len(FONTS)], 12 + (i * 3) % 9)
+    lines = [
+        "DOE^JANE%d" % i, "MRN %07d" % (1000000 + i * 7919),
+        "b. 19%02d-0%d-1%d" % (40 + i % 50, 1 + i % 9, i % 10),
+        "St. Elsewhere Hosp.", "Acq 0%d/1%d/2016" % (1 + i % 9, i % 10),
+        "120 kVp / %d mAs" % (100 + i), "C 40 / W 400", "Series %d" % (i % 7 + 1),
+    ]
+    asc, desc = font.getmetrics()
+    lh = asc + desc + 2
+    draw.text((6, 6), lines[0], fill=255, font=font)
+    draw.text((6, 6 + lh), lines[1], fill=255, font=font)
+    tw = draw.textlength(lines[2], font=font)
+    draw.text((w - 6 - tw, 6), lines[2], fill=255, font=font)
+    tw = draw.textlength(lines[3], font=font)
+    draw.text((w - 6 - tw, 6 + lh), lines[3], fill=255, font=font)
+    draw.text((6, h - 6 - 2 * lh), lines[5], fill=255, font=font)
+    draw.text((6, h - 6 - lh), lines[6], fill=255, font=font)
+    tw = draw.textlength(lines[4], font=font)
+    draw.text((w - 6 - tw, h - 6 - lh), lines[4], fill=255, font=font)
+    m = np.asarray(mask) > 127
+    a[m] = int(a.max())
+    dtype = "<i2" if ds.PixelRepresentation else "<u2"
+    ds.PixelData = a.astype(dtype).tobytes()
+    return ds
+
+
+def main():
+    outdir, n, textfree_src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    for sub in ("tags", "textfree", "text"):
+        os.makedirs(os.path.join(outdir, sub), exist_ok=True)
+
+    srcs = [pydicom.dcmread(IM0022), pydicom.dcmread(CT_SMALL)]
+    for i in range(n):
+        ds = distinct(srcs[i % 2], i + 1)
+        ds.save_as(os.path.join(outdir, "tags", "f%05d.dcm" % i), write_like_original=True)
+
+    free = [pydicom.dcmread(textfree_src), resample_512(pydicom.dcmread(CT_SMALL))]
+    for i in range(max(50, n // 10)):
+        ds = distinct(free[i % 2], i + 1)
+        ds.save_as(os.path.join(outdir, "textfree", "f%05d.dcm" % i), write_like_original=True)
+
+    k = max(10, n // 50)
+    for i in range(k):
+        if i % 4 == 3:
+            ds = pydicom.dcmread(IM0022)
+        elif i % 2:
+            ds = burn_text(pydicom.dcmread(textfree_src), i)
+        else:
+            ds = burn_text(resample_512(pydicom.dcmread(CT_SMALL)), i)
+        distinct(ds, i + 1)
+        ds.save_as(os.path.join(outdir, "text", "f%05d.dcm" % i), write_like_original=True)
+
+
+if __name__ == "__main__":
+    main()
