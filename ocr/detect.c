@@ -13,10 +13,12 @@
 /* Burned-in text is thin strokes (1-4 px) much brighter, or darker, than what surrounds
  * them; anatomy is mostly smooth and wide. A top-hat keeps what a square too large to fit in
  * a stroke removes, so text survives it and soft tissue, bone and the body outline do not.
- * Its connected parts that are character-sized are chained into lines, and a line is kept
- * when it looks like a row of characters: several parts of similar height, thin strokes,
- * neither empty nor solid. Colour frames are looked at channel by channel, so yellow text
- * on a red bar counts as well as white text on black. */
+ * Its connected parts that look like letters of one font are chained into lines, and a line
+ * is kept when it looks like a row of characters (several parts of similar height on one
+ * baseline, thin strokes, neither empty nor solid) drawn in one colour. Colour frames are
+ * looked at channel by channel, so yellow text on a red bar counts as well as white text on
+ * black. Lines are then made whole for pixel cleaning: marks join them, they are extended
+ * over words that lie on bright anatomy, and the words of one baseline are merged. */
 
 #define TOPHAT_SIZE 15        /* larger than any stroke, smaller than organs */
 #define MIN_CONTRAST 64       /* top-hat value that counts as ink */
