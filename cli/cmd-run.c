@@ -205,32 +205,18 @@ static void work(size_t i, void *ud)
 
 /* ---- recording (the calling thread: the single writer) ------------------------------ */
 
-static void json_str(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(fp, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(fp, "\\u%04x", *p);
-        else
-            fputc(*p, fp);
-    }
-    fputc('"', fp);
-}
-
 static void log_line(struct run *r, size_t i)
 {
     struct job *j = &r->jobs[i];
     fputs("{\"input\":", r->log);
-    json_str(r->log, r->files.paths[i]);
+    cli_json_str(r->log, r->files.paths[i]);
     fprintf(r->log, ",\"status\":\"%s\"", j->failed ? "error" : "ok");
     if (j->failed) {
         fputs(",\"error\":", r->log);
-        json_str(r->log, j->err);
+        cli_json_str(r->log, j->err);
     } else {
         fputs(",\"output\":", r->log);
-        json_str(r->log, j->out_path);
+        cli_json_str(r->log, j->out_path);
         fprintf(r->log, ",\"changes\":%zu,\"findings\":%zu,\"pixel_regions\":%d",
                 j->res.nchanges, j->findings.n, j->res.pixel_regions);
         fputs(",\"actions\":{", r->log);
@@ -412,67 +398,55 @@ static int open_mappings(struct run *r, const char *dir)
 }
 
 enum {
-    O_PRESET = 256, O_OPTION, O_POLICY, O_KEY, O_LOOKUP, O_UNKNOWN, O_TEMPLATE, O_ROOT,
-    O_RANGE, O_CLEANPIX, O_NOOCR, O_FRAMES, O_FAILON, O_SHARD, O_AUDIT, O_ORIGINALS,
-    O_REPORT, O_LOG, O_EXPORT, O_SHOW, O_BYISSUER, O_NOAUDIT, O_HELP, O_VERSION
+    O_KEY = CLI_O_OWN, O_LOOKUP, O_UNKNOWN, O_TEMPLATE, O_ROOT, O_RANGE, O_CLEANPIX, O_SHARD,
+    O_AUDIT, O_ORIGINALS, O_LOG, O_EXPORT, O_BYISSUER, O_NOAUDIT
 };
 
 static const struct option long_opts[] = {
-    {"output", required_argument, NULL, 'o'}, {"preset", required_argument, NULL, O_PRESET},
-    {"option", required_argument, NULL, O_OPTION}, {"policy", required_argument, NULL, O_POLICY},
-    {"key", required_argument, NULL, O_KEY}, {"lookup", required_argument, NULL, O_LOOKUP},
+    CLI_SHARED_LONGOPTS,
+    {"output", required_argument, NULL, 'o'}, {"key", required_argument, NULL, O_KEY},
+    {"lookup", required_argument, NULL, O_LOOKUP},
     {"unknown-ids", required_argument, NULL, O_UNKNOWN},
     {"id-template", required_argument, NULL, O_TEMPLATE},
     {"uid-root", required_argument, NULL, O_ROOT},
     {"offset-range", required_argument, NULL, O_RANGE},
-    {"clean-pixels", required_argument, NULL, O_CLEANPIX}, {"no-ocr", no_argument, NULL, O_NOOCR},
-    {"ocr-frames", required_argument, NULL, O_FRAMES},
-    {"fail-on", required_argument, NULL, O_FAILON}, {"jobs", required_argument, NULL, 'j'},
+    {"clean-pixels", required_argument, NULL, O_CLEANPIX},
     {"shard", required_argument, NULL, O_SHARD}, {"audit", required_argument, NULL, O_AUDIT},
-    {"audit-originals", no_argument, NULL, O_ORIGINALS},
-    {"report", required_argument, NULL, O_REPORT}, {"log", required_argument, NULL, O_LOG},
+    {"audit-originals", no_argument, NULL, O_ORIGINALS}, {"log", required_argument, NULL, O_LOG},
     {"export-mappings", required_argument, NULL, O_EXPORT},
-    {"show-values", no_argument, NULL, O_SHOW},
     {"patient-by-issuer", no_argument, NULL, O_BYISSUER},
-    {"no-audit", no_argument, NULL, O_NOAUDIT}, {"help", no_argument, NULL, O_HELP},
-    {"version", no_argument, NULL, O_VERSION}, {NULL, 0, NULL, 0}};
+    {"no-audit", no_argument, NULL, O_NOAUDIT}, {NULL, 0, NULL, 0}};
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "deidtk run: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    return EXIT_USAGE;
+    return cli_usage_error("run", usage_text, fmt, arg);
 }
 
 int cmd_run(int argc, char **argv)
 {
-    const char *out_dir = NULL, *preset = NULL, *policy_file = NULL, *key_path = NULL;
-    const char *lookup_path = NULL, *report_prefix = NULL, *log_path = NULL;
+    const char *out_dir = NULL, *key_path = NULL, *lookup_path = NULL, *log_path = NULL;
     const char *audit_path = NULL, *export_dir = NULL;
-    deid_options opts = 0;
-    int jobs = cli_default_jobs(), shard_k = 1, shard_n = 1, show = 0, originals = 0;
-    int fail_on = SEV_SUSPECT, ocr = 1, no_audit = 0;
+    int shard_k = 1, shard_n = 1, originals = 0, no_audit = 0;
     struct deid_pseudo pseudo;
     unsigned char zero[DEID_KEY_LEN] = {0};
     deid_pseudo_init(&pseudo, zero);
     struct run r;
     memset(&r, 0, sizeof r);
     pthread_mutex_init(&r.out_mu, NULL);
-    int clean_pixels = 0, c;
+    int clean_pixels = 0, c, taken;
+    cli_shared sh;
+    cli_shared_init(&sh, &r.vc);
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:j:", long_opts, NULL)) != -1) {
+        if ((taken = cli_shared_option("run", usage_text, c, optarg, &sh)) != 0) {
+            if (taken < 0)
+                return EXIT_USAGE;
+            if (taken == 2)
+                return 0;
+            continue;
+        }
         switch (c) {
         case 'o': out_dir = optarg; break;
-        case O_PRESET: preset = optarg; break;
-        case O_OPTION: {
-            int o = deid_option_parse(optarg);
-            if (o < 0)
-                return usage_error("unknown option '%s' (deidtk profile --list)", optarg);
-            opts |= DEID_OPTION_BIT(o);
-            break;
-        }
-        case O_POLICY: policy_file = optarg; break;
         case O_KEY: key_path = optarg; break;
         case O_LOOKUP: lookup_path = optarg; break;
         case O_UNKNOWN:
@@ -496,34 +470,16 @@ int cmd_run(int argc, char **argv)
             if (clean_pixels < 0)
                 return usage_error("--clean-pixels takes signatures, ocr or both, not '%s'", optarg);
             break;
-        case O_NOOCR: ocr = 0; break;
-        case O_FRAMES:
-            if (verify_frames_parse(optarg, &r.vc) != 0)
-                return usage_error("--ocr-frames takes all, first or sample:N, not '%s'", optarg);
-            break;
-        case O_FAILON:
-            if ((fail_on = verify_severity_parse(optarg)) < 0)
-                return usage_error("--fail-on takes leak, phi, suspect, policy or info, not '%s'",
-                                   optarg);
-            break;
-        case 'j':
-            if ((jobs = atoi(optarg)) < 1)
-                return usage_error("--jobs takes a positive number, not '%s'", optarg);
-            break;
         case O_SHARD:
             if (cli_shard_parse(optarg, &shard_k, &shard_n) != 0)
                 return usage_error("--shard takes K/N with 1 <= K <= N, not '%s'", optarg);
             break;
         case O_AUDIT: audit_path = optarg; break;
         case O_ORIGINALS: originals = r.engine.record_originals = 1; break;
-        case O_REPORT: report_prefix = optarg; break;
         case O_LOG: log_path = optarg; break;
         case O_EXPORT: export_dir = optarg; break;
-        case O_SHOW: show = 1; break;
         case O_BYISSUER: r.engine.patient_by_issuer = 1; break;
         case O_NOAUDIT: no_audit = 1; break;
-        case O_HELP: fputs(usage_text, stdout); return 0;
-        case O_VERSION: printf("deidtk run %s\n", PACKAGE_VERSION); return 0;
         default: fputs(usage_text, stderr); return EXIT_USAGE;
         }
     }
@@ -531,14 +487,14 @@ int cmd_run(int argc, char **argv)
         return usage_error("%s", "-o OUTDIR is required");
     if (optind >= argc)
         return usage_error("%s", "no INPUT given");
-    if ((opts & DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA)) && !clean_pixels)
+    if ((sh.opts & DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA)) && !clean_pixels)
         clean_pixels = DEID_PIXELS_SIGNATURES | DEID_PIXELS_OCR;
     /* --clean-pixels adds Clean Pixel Data to the preset in force, the default one unless
      * --preset or --option chose otherwise. */
-    if (clean_pixels && !preset && !opts && !policy_file)
-        preset = DEID_DEFAULT_PRESET;
+    if (clean_pixels && !sh.preset && !sh.opts && !sh.policy_file)
+        sh.preset = DEID_DEFAULT_PRESET;
     if (clean_pixels)
-        opts |= DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA);
+        sh.opts |= DEID_OPTION_BIT(DEID_OPT_CLEAN_PIXEL_DATA);
     for (int i = optind; i < argc; i++)
         if (cli_path_inside(out_dir, argv[i]) || cli_path_inside(argv[i], out_dir))
             return usage_error("the output folder and an input overlap (%s): inputs are never "
@@ -549,7 +505,7 @@ int cmd_run(int argc, char **argv)
     deid_policy *policy = deid_policy_new();
     struct deid_lookup *lookup = NULL;
     char report_json[PATH_MAX], report_html[PATH_MAX], apath[PATH_MAX];
-    if (!policy || cli_policy_setup(policy, preset, opts, policy_file, err, sizeof err) != 0) {
+    if (!policy || cli_policy_setup(policy, sh.preset, sh.opts, sh.policy_file, err, sizeof err) != 0) {
         fprintf(stderr, "deidtk run: %s\n", policy ? err : "out of memory");
         goto out;
     }
@@ -577,10 +533,10 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     snprintf(report_json, sizeof report_json, "%s.json",
-             report_prefix ? report_prefix : out_dir);
+             sh.report_prefix ? sh.report_prefix : out_dir);
     snprintf(report_html, sizeof report_html, "%s.html",
-             report_prefix ? report_prefix : out_dir);
-    if (!report_prefix) {
+             sh.report_prefix ? sh.report_prefix : out_dir);
+    if (!sh.report_prefix) {
         /* OUT-report.json beside OUT: nothing but releasable files goes inside OUT. */
         char base[PATH_MAX];
         snprintf(base, sizeof base, "%s", out_dir);
@@ -614,15 +570,14 @@ int cmd_run(int argc, char **argv)
     r.engine.pseudo = &pseudo;
     r.engine.clean_pixels = clean_pixels;
     r.vc.policy = policy;
-    r.vc.ocr = ocr;
     r.vc.uid_root = pseudo.uid_root;
     r.vc.strict_codes = 1;
     r.vc.id_template = pseudo.id_template;
     r.vc.path_root = out_dir;
-    if (ocr && cli_mkdirs(thumbs, show ? 0700 : 0755) == 0) {
+    if (r.vc.ocr && cli_mkdirs(thumbs, sh.show_values ? 0700 : 0755) == 0) {
         r.vc.thumb_dir = thumbs;
         r.vc.thumb_rel = strrchr(thumbs, '/') ? strrchr(thumbs, '/') + 1 : thumbs;
-        r.vc.thumb_show_text = show;
+        r.vc.thumb_show_text = sh.show_values;
     }
     r.policy_hash = deid_policy_hash(policy);
     r.jobs = calloc(r.files.n ? r.files.n : 1, sizeof *r.jobs);
@@ -632,7 +587,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "deidtk run: out of memory\n");
         goto out;
     }
-    report_set_gate(r.rep, (verify_severity)fail_on);
+    report_set_gate(r.rep, (verify_severity)sh.fail_on);
     char now[32], frames[32];
     cli_now(now, sizeof now);
     report_set_meta(r.rep, "started", now);
@@ -640,8 +595,8 @@ int cmd_run(int argc, char **argv)
     report_set_meta(r.rep, "policy_sha256", r.policy_hash);
     report_set_meta(r.rep, "key_fingerprint", r.fingerprint);
     report_set_meta(r.rep, "output", out_dir);
-    report_set_meta(r.rep, "fail_on", verify_severity_name((verify_severity)fail_on));
-    snprintf(frames, sizeof frames, "%s", !ocr ? "none"
+    report_set_meta(r.rep, "fail_on", verify_severity_name((verify_severity)sh.fail_on));
+    snprintf(frames, sizeof frames, "%s", !r.vc.ocr ? "none"
                                           : r.vc.frames == VERIFY_FRAMES_FIRST ? "first"
                                           : r.vc.frames == VERIFY_FRAMES_SAMPLE ? "sample"
                                                                                 : "all");
@@ -704,7 +659,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
 
-    if (cli_pool_run(r.files.n, jobs, work, done, &r) != 0) {
+    if (cli_pool_run(r.files.n, sh.jobs, work, done, &r) != 0) {
         fprintf(stderr, "deidtk run: cannot start worker threads\n");
         goto out;
     }
@@ -726,8 +681,8 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "deidtk run: audit trail: %s\n", err);
     cli_now(now, sizeof now);
     report_set_meta(r.rep, "ended", now);
-    if (report_write_json(r.rep, report_json, show, err, sizeof err) != 0 ||
-        report_write_html(r.rep, report_html, show, err, sizeof err) != 0) {
+    if (report_write_json(r.rep, report_json, sh.show_values, err, sizeof err) != 0 ||
+        report_write_html(r.rep, report_html, sh.show_values, err, sizeof err) != 0) {
         fprintf(stderr, "deidtk run: %s\n", err);
         goto out;
     }

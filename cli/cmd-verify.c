@@ -44,6 +44,7 @@ struct vrun {
     report *rep;
     verify_dataset *dataset;
     size_t done, failed, paired;
+    int jsonl, show_values;      /* findings as JSON lines on stdout; unmasked */
 };
 
 static const char *usage_text =
@@ -181,34 +182,19 @@ static void vwork(size_t i, void *ud)
     deid_result_free(&orig);
 }
 
-static void json_str(const char *s)
+static void print_finding(const struct vrun *v, const verify_finding *f)
 {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
-static int jsonl, show_values;
-
-static void print_finding(const verify_finding *f)
-{
+    int show_values = v->show_values;
     char *masked = show_values ? NULL : verify_mask(f->value);
     printf("{\"id\":\"%s\",\"file\":", f->id);
-    json_str(f->file);
+    cli_json_str(stdout, f->file);
     printf(",\"where\":");
-    json_str(f->where);
+    cli_json_str(stdout, f->where);
     printf(",\"detector\":\"%s\",\"severity\":\"%s\",\"value\":", f->detector,
            verify_severity_name(f->severity));
-    json_str(show_values ? f->value : masked);
+    cli_json_str(stdout, show_values ? f->value : masked);
     printf(",\"message\":");
-    json_str(f->message);
+    cli_json_str(stdout, f->message);
     printf("}\n");
     free(masked);
 }
@@ -233,8 +219,8 @@ static void vdone(size_t i, void *ud)
         report_add_finding(v->rep, &j->findings.v[k], who, why);
         if (j->findings.v[k].thumbnail)
             report_add_thumbnail(v->rep, j->findings.v[k].id, j->findings.v[k].thumbnail);
-        if (jsonl)
-            print_finding(&j->findings.v[k]);
+        if (v->jsonl)
+            print_finding(v, &j->findings.v[k]);
         free(who);
         free(why);
     }
@@ -245,77 +231,49 @@ static void vdone(size_t i, void *ud)
     cli_progress("verifying", v->done, v->files.n, v->failed);
 }
 
-enum { V_ORIG = 256, V_KEY, V_AUDIT, V_PRESET, V_OPTION, V_POLICY, V_NOOCR, V_FRAMES,
-       V_FAILON, V_REPORT, V_JSONL, V_SHOW, V_HELP, V_VERSION };
+enum { V_ORIG = CLI_O_OWN, V_KEY, V_AUDIT, V_JSONL };
 
 static const struct option long_opts[] = {
+    CLI_SHARED_LONGOPTS,
     {"originals", required_argument, NULL, V_ORIG}, {"key", required_argument, NULL, V_KEY},
-    {"audit", required_argument, NULL, V_AUDIT}, {"preset", required_argument, NULL, V_PRESET},
-    {"option", required_argument, NULL, V_OPTION}, {"policy", required_argument, NULL, V_POLICY},
-    {"no-ocr", no_argument, NULL, V_NOOCR}, {"ocr-frames", required_argument, NULL, V_FRAMES},
-    {"fail-on", required_argument, NULL, V_FAILON}, {"jobs", required_argument, NULL, 'j'},
-    {"report", required_argument, NULL, V_REPORT}, {"jsonl", no_argument, NULL, V_JSONL},
-    {"show-values", no_argument, NULL, V_SHOW}, {"help", no_argument, NULL, V_HELP},
-    {"version", no_argument, NULL, V_VERSION}, {NULL, 0, NULL, 0}};
+    {"audit", required_argument, NULL, V_AUDIT}, {"jsonl", no_argument, NULL, V_JSONL},
+    {NULL, 0, NULL, 0}};
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "deidtk verify: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    return EXIT_USAGE;
+    return cli_usage_error("verify", usage_text, fmt, arg);
 }
 
 int cmd_verify(int argc, char **argv)
 {
-    const char *originals = NULL, *key_path = NULL, *audit_path = NULL, *preset = NULL;
-    const char *policy_file = NULL, *report_prefix = "deidtk-verify";
-    deid_options opts = 0;
-    int jobs = cli_default_jobs(), fail_on = SEV_SUSPECT, c;
+    const char *originals = NULL, *key_path = NULL, *audit_path = NULL;
+    int c, taken;
     struct vrun v;
     memset(&v, 0, sizeof v);
     pthread_mutex_init(&v.audit_mu, NULL);
-    v.vc.ocr = 1;
-    jsonl = show_values = 0;
+    cli_shared sh;
+    cli_shared_init(&sh, &v.vc);
+    sh.report_prefix = "deidtk-verify";
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:", long_opts, NULL)) != -1) {
+        if ((taken = cli_shared_option("verify", usage_text, c, optarg, &sh)) != 0) {
+            if (taken < 0)
+                return EXIT_USAGE;
+            if (taken == 2)
+                return 0;
+            continue;
+        }
         switch (c) {
         case V_ORIG: originals = optarg; break;
         case V_KEY: key_path = optarg; break;
         case V_AUDIT: audit_path = optarg; break;
-        case V_PRESET: preset = optarg; break;
-        case V_OPTION: {
-            int o = deid_option_parse(optarg);
-            if (o < 0)
-                return usage_error("unknown option '%s' (deidtk profile --list)", optarg);
-            opts |= DEID_OPTION_BIT(o);
-            break;
-        }
-        case V_POLICY: policy_file = optarg; break;
-        case V_NOOCR: v.vc.ocr = 0; break;
-        case V_FRAMES:
-            if (verify_frames_parse(optarg, &v.vc) != 0)
-                return usage_error("--ocr-frames takes all, first or sample:N, not '%s'", optarg);
-            break;
-        case V_FAILON:
-            if ((fail_on = verify_severity_parse(optarg)) < 0)
-                return usage_error("--fail-on takes leak, phi, suspect, policy or info, not '%s'",
-                                   optarg);
-            break;
-        case 'j':
-            if ((jobs = atoi(optarg)) < 1)
-                return usage_error("--jobs takes a positive number, not '%s'", optarg);
-            break;
-        case V_REPORT: report_prefix = optarg; break;
-        case V_JSONL: jsonl = 1; break;
-        case V_SHOW: show_values = 1; break;
-        case V_HELP: fputs(usage_text, stdout); return 0;
-        case V_VERSION: printf("deidtk verify %s\n", PACKAGE_VERSION); return 0;
+        case V_JSONL: v.jsonl = 1; break;
         default: fputs(usage_text, stderr); return EXIT_USAGE;
         }
     }
     if (optind >= argc)
         return usage_error("%s", "no DIR given");
+    v.show_values = sh.show_values;
 
     char err[1024];
     int status = EXIT_USAGE;
@@ -324,7 +282,7 @@ int cmd_verify(int argc, char **argv)
     unsigned char zero[DEID_KEY_LEN] = {0};
     deid_pseudo_init(&pseudo, zero);
     pseudo.unknown_use_template = 1;
-    if (!policy || cli_policy_setup(policy, preset, opts, policy_file, err, sizeof err) != 0) {
+    if (!policy || cli_policy_setup(policy, sh.preset, sh.opts, sh.policy_file, err, sizeof err) != 0) {
         fprintf(stderr, "deidtk verify: %s\n", policy ? err : "out of memory");
         goto out;
     }
@@ -362,24 +320,24 @@ int cmd_verify(int argc, char **argv)
         fprintf(stderr, "deidtk verify: out of memory\n");
         goto out;
     }
-    report_set_gate(v.rep, (verify_severity)fail_on);
+    report_set_gate(v.rep, (verify_severity)sh.fail_on);
     char now[32];
     cli_now(now, sizeof now);
     report_set_meta(v.rep, "started", now);
     report_set_meta(v.rep, "policy_sha256", deid_policy_hash(policy));
-    report_set_meta(v.rep, "fail_on", verify_severity_name((verify_severity)fail_on));
+    report_set_meta(v.rep, "fail_on", verify_severity_name((verify_severity)sh.fail_on));
     report_set_meta(v.rep, "ocr_frames", !v.vc.ocr ? "none"
                                          : v.vc.frames == VERIFY_FRAMES_FIRST ? "first"
                                          : v.vc.frames == VERIFY_FRAMES_SAMPLE ? "sample"
                                                                                : "all");
     char thumbs[PATH_MAX];
-    snprintf(thumbs, sizeof thumbs, "%s-thumbs", report_prefix);
-    if (v.vc.ocr && cli_mkdirs(thumbs, show_values ? 0700 : 0755) == 0) {
+    snprintf(thumbs, sizeof thumbs, "%s-thumbs", sh.report_prefix);
+    if (v.vc.ocr && cli_mkdirs(thumbs, sh.show_values ? 0700 : 0755) == 0) {
         v.vc.thumb_dir = thumbs;
         v.vc.thumb_rel = strrchr(thumbs, '/') ? strrchr(thumbs, '/') + 1 : thumbs;
-        v.vc.thumb_show_text = show_values;
+        v.vc.thumb_show_text = sh.show_values;
     }
-    if (cli_pool_run(v.files.n, jobs, vwork, vdone, &v) != 0) {
+    if (cli_pool_run(v.files.n, sh.jobs, vwork, vdone, &v) != 0) {
         fprintf(stderr, "deidtk verify: cannot start worker threads\n");
         goto out;
     }
@@ -389,24 +347,24 @@ int cmd_verify(int argc, char **argv)
     verify_dataset_finish(v.dataset, &wide);
     for (size_t k = 0; k < wide.n; k++) {
         report_add_finding(v.rep, &wide.v[k], NULL, NULL);
-        if (jsonl)
-            print_finding(&wide.v[k]);
+        if (v.jsonl)
+            print_finding(&v, &wide.v[k]);
     }
     verify_findings_clear(&wide);
     cli_now(now, sizeof now);
     report_set_meta(v.rep, "ended", now);
     char rj[PATH_MAX], rh[PATH_MAX];
-    snprintf(rj, sizeof rj, "%s.json", report_prefix);
-    snprintf(rh, sizeof rh, "%s.html", report_prefix);
-    if (report_write_json(v.rep, rj, show_values, err, sizeof err) != 0 ||
-        report_write_html(v.rep, rh, show_values, err, sizeof err) != 0) {
+    snprintf(rj, sizeof rj, "%s.json", sh.report_prefix);
+    snprintf(rh, sizeof rh, "%s.html", sh.report_prefix);
+    if (report_write_json(v.rep, rj, sh.show_values, err, sizeof err) != 0 ||
+        report_write_html(v.rep, rh, sh.show_values, err, sizeof err) != 0) {
         fprintf(stderr, "deidtk verify: %s\n", err);
         goto out;
     }
     report_summary sum;
     report_get_summary(v.rep, &sum);
     int blocked = report_blocked(v.rep);
-    fprintf(jsonl ? stderr : stdout,
+    fprintf(v.jsonl ? stderr : stdout,
             "deidtk verify: %zu files (%zu paired with their originals), %zu unreadable; "
             "%zu findings (leak %zu, phi %zu, suspect %zu, policy %zu); gate: %s\n"
             "deidtk verify: report %s and %s\n",

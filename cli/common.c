@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "cli/cmd.h"
 #include "cli/common.h"
 
 static int files_add(cli_files *f, const char *path, const char *rel)
@@ -312,4 +313,78 @@ void cli_now(char *buf, size_t len)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void cli_shared_init(cli_shared *s, verify_config *vc)
+{
+    memset(s, 0, sizeof *s);
+    s->jobs = cli_default_jobs();
+    s->fail_on = SEV_SUSPECT;
+    s->vc = vc;
+    vc->ocr = 1;
+}
+
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg)
+{
+    (void)usage;
+    fprintf(stderr, "deidtk %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " ('deidtk %s --help' for usage)\n", cmd);
+    return EXIT_USAGE;
+}
+
+int cli_shared_option(const char *cmd, const char *usage, int c, const char *arg,
+                      cli_shared *s)
+{
+    int o;
+    switch (c) {
+    case CLI_O_PRESET: s->preset = arg; return 1;
+    case CLI_O_OPTION:
+        if ((o = deid_option_parse(arg)) < 0) {
+            cli_usage_error(cmd, usage, "unknown option '%s' (deidtk profile --list)", arg);
+            return -1;
+        }
+        s->opts |= DEID_OPTION_BIT(o);
+        return 1;
+    case CLI_O_POLICY: s->policy_file = arg; return 1;
+    case CLI_O_NOOCR: s->vc->ocr = 0; return 1;
+    case CLI_O_FRAMES:
+        if (verify_frames_parse(arg, s->vc) != 0) {
+            cli_usage_error(cmd, usage, "--ocr-frames takes all, first or sample:N, not '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_O_FAILON:
+        if ((s->fail_on = verify_severity_parse(arg)) < 0) {
+            cli_usage_error(cmd, usage,
+                            "--fail-on takes leak, phi, suspect, policy or info, not '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case 'j':
+        if ((s->jobs = atoi(arg)) < 1) {
+            cli_usage_error(cmd, usage, "--jobs takes a positive number, not '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_O_REPORT: s->report_prefix = arg; return 1;
+    case CLI_O_SHOW: s->show_values = 1; return 1;
+    case CLI_O_HELP: fputs(usage, stdout); return 2;
+    case CLI_O_VERSION: printf("deidtk %s %s\n", cmd, PACKAGE_VERSION); return 2;
+    default: return 0;
+    }
+}
+
+void cli_json_str(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(fp, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(fp, "\\u%04x", *p);
+        else
+            fputc(*p, fp);
+    }
+    fputc('"', fp);
 }

@@ -4,8 +4,11 @@
 #define DEIDTK_CLI_COMMON_H
 
 #include <stddef.h>
+#include <getopt.h>
+#include <stdio.h>
 #include "deid/policy.h"
 #include "verify/finding.h"
+#include "verify/verify.h"
 
 typedef struct cli_files {
     char **paths;   /* sorted; malloc'd, freed by cli_files_free */
@@ -43,6 +46,44 @@ int cli_mkdirs(const char *dir, int mode);
 /* --preset/--option/--policy into a policy; 0, or -1 with err. */
 int cli_policy_setup(deid_policy *p, const char *preset, deid_options opts,
                      const char *policy_file, char *err, size_t errlen);
+
+/* The options run and verify share: their getopt codes (a command's own start at
+ * CLI_O_OWN), their long options, and where their values go. */
+enum {
+    CLI_O_PRESET = 256, CLI_O_OPTION, CLI_O_POLICY, CLI_O_NOOCR, CLI_O_FRAMES, CLI_O_FAILON,
+    CLI_O_REPORT, CLI_O_SHOW, CLI_O_HELP, CLI_O_VERSION, CLI_O_OWN
+};
+#define CLI_SHARED_LONGOPTS                                                                 \
+    {"preset", required_argument, NULL, CLI_O_PRESET},                                      \
+    {"option", required_argument, NULL, CLI_O_OPTION},                                      \
+    {"policy", required_argument, NULL, CLI_O_POLICY},                                      \
+    {"no-ocr", no_argument, NULL, CLI_O_NOOCR},                                             \
+    {"ocr-frames", required_argument, NULL, CLI_O_FRAMES},                                  \
+    {"fail-on", required_argument, NULL, CLI_O_FAILON},                                     \
+    {"jobs", required_argument, NULL, 'j'},                                                 \
+    {"report", required_argument, NULL, CLI_O_REPORT},                                      \
+    {"show-values", no_argument, NULL, CLI_O_SHOW},                                         \
+    {"help", no_argument, NULL, CLI_O_HELP},                                                \
+    {"version", no_argument, NULL, CLI_O_VERSION}
+
+typedef struct cli_shared {
+    const char *preset, *policy_file, *report_prefix;
+    deid_options opts;
+    int jobs, fail_on, show_values;
+    verify_config *vc;           /* ocr and frames go here */
+} cli_shared;
+
+/* Defaults: the number of cores, fail on suspect, OCR of every frame. */
+void cli_shared_init(cli_shared *s, verify_config *vc);
+/* Takes getopt's c if it is a shared option. Returns 1 when taken, 0 when c is not one,
+ * 2 when --help or --version was answered (exit 0), or EXIT_USAGE-style -1 after printing
+ * a one-line usage error (exit 2). */
+int cli_shared_option(const char *cmd, const char *usage, int c, const char *arg,
+                      cli_shared *s);
+/* "deidtk CMD: <fmt with arg>" and the usage on stderr; returns 2 (usage error). */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg);
+/* A JSON string literal of s (escaped) on fp. */
+void cli_json_str(FILE *fp, const char *s);
 
 /* Current time as ISO 8601 UTC into buf (at least 21 bytes). */
 void cli_now(char *buf, size_t len);

@@ -608,20 +608,32 @@ static DcmItem *resolve_parent(dcm_file *f, const char *path, DcmTagKey &last, b
     return item;
 }
 
+// The element at path and the item holding it; DCM_ENOTFOUND when absent.
+static int find_element(dcm_file *f, const char *path, DcmItem *&item, DcmElement *&el,
+                        char *err, size_t errlen)
+{
+    DcmTagKey key;
+    int rc;
+    el = NULL;
+    item = resolve_parent(f, path, key, false, err, errlen, rc);
+    if (!item)
+        return rc;
+    if (item->findAndGetElement(key, el).bad() || !el) {
+        dcm_seterr(err, errlen, "%s: no element at %s", f->path.c_str(), path);
+        return DCM_ENOTFOUND;
+    }
+    return DCM_OK;
+}
+
 extern "C" int dcm_get(dcm_file *f, const char *path, char **value, char *err, size_t errlen)
 {
     *value = NULL;
     return guarded(f, err, errlen, [&]() {
-        DcmTagKey key;
-        int rc;
-        DcmItem *item = resolve_parent(f, path, key, false, err, errlen, rc);
-        if (!item)
+        DcmItem *item;
+        DcmElement *el;
+        int rc = find_element(f, path, item, el, err, errlen);
+        if (rc != DCM_OK)
             return rc;
-        DcmElement *el = NULL;
-        if (item->findAndGetElement(key, el).bad() || !el) {
-            dcm_seterr(err, errlen, "%s: no element at %s", f->path.c_str(), path);
-            return (int)DCM_ENOTFOUND;
-        }
         OFString s;
         std::string out;
         if (el->ident() != EVR_SQ && el->getOFStringArray(s).good())
@@ -659,32 +671,23 @@ extern "C" int dcm_set(dcm_file *f, const char *path, const char *value, char *e
 extern "C" int dcm_remove(dcm_file *f, const char *path, char *err, size_t errlen)
 {
     return guarded(f, err, errlen, [&]() {
-        DcmTagKey key;
-        int rc;
-        DcmItem *item = resolve_parent(f, path, key, false, err, errlen, rc);
-        if (!item)
-            return rc;
-        if (item->findAndDeleteElement(key).bad()) {
-            dcm_seterr(err, errlen, "%s: no element at %s", f->path.c_str(), path);
-            return (int)DCM_ENOTFOUND;
-        }
-        return (int)DCM_OK;
+        DcmItem *item;
+        DcmElement *el;
+        int rc = find_element(f, path, item, el, err, errlen);
+        if (rc == DCM_OK)
+            delete item->remove(el);
+        return rc;
     });
 }
 
 extern "C" int dcm_empty(dcm_file *f, const char *path, char *err, size_t errlen)
 {
     return guarded(f, err, errlen, [&]() {
-        DcmTagKey key;
-        int rc;
-        DcmItem *item = resolve_parent(f, path, key, false, err, errlen, rc);
-        if (!item)
+        DcmItem *item;
+        DcmElement *el;
+        int rc = find_element(f, path, item, el, err, errlen);
+        if (rc != DCM_OK)
             return rc;
-        DcmElement *el = NULL;
-        if (item->findAndGetElement(key, el).bad() || !el) {
-            dcm_seterr(err, errlen, "%s: no element at %s", f->path.c_str(), path);
-            return (int)DCM_ENOTFOUND;
-        }
         if (el->ident() == EVR_SQ)
             static_cast<DcmSequenceOfItems *>(el)->clear();
         else

@@ -141,19 +141,28 @@ double dataset_double(DcmItem *ds, const DcmTagKey &k, double dflt)
     return ds->findAndGetFloat64(k, v).good() ? v : dflt;
 }
 
+// The fragments of the encapsulated Pixel Data; NULL with a message when there are none.
+DcmPixelSequence *pixel_sequence(dcm_file *f, char *err, size_t errlen)
+{
+    DcmElement *el = NULL;
+    DcmPixelSequence *seq = NULL;
+    if (f->ff.getDataset()->findAndGetElement(DCM_PixelData, el).bad() || !el ||
+        static_cast<DcmPixelData *>(el)->getEncapsulatedRepresentation(f->xfer, NULL, seq).bad() ||
+        !seq) {
+        dcm_seterr(err, errlen, "%s: JPEG 2000 pixel data is not encapsulated", f->path.c_str());
+        return NULL;
+    }
+    return seq;
+}
+
 }  // namespace
 
 int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen)
 {
     DcmDataset *ds = f->ff.getDataset();
-    DcmElement *el = NULL;
-    DcmPixelSequence *seq = NULL;
-    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el ||
-        static_cast<DcmPixelData *>(el)->getEncapsulatedRepresentation(f->xfer, NULL, seq).bad() ||
-        !seq) {
-        dcm_seterr(err, errlen, "%s: JPEG 2000 pixel data is not encapsulated", f->path.c_str());
+    DcmPixelSequence *seq = pixel_sequence(f, err, errlen);
+    if (!seq)
         return DCM_EFORMAT;
-    }
     int frames = 1;
     dcm_frame_count(f, &frames, err, errlen);
     std::vector<unsigned char> bytes;
@@ -240,14 +249,9 @@ int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t e
 int dcm_j2k_decompress(dcm_file *f, char *err, size_t errlen)
 {
     DcmDataset *ds = f->ff.getDataset();
-    DcmElement *el = NULL;
-    DcmPixelSequence *seq = NULL;
-    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el ||
-        static_cast<DcmPixelData *>(el)->getEncapsulatedRepresentation(f->xfer, NULL, seq).bad() ||
-        !seq) {
-        dcm_seterr(err, errlen, "%s: JPEG 2000 pixel data is not encapsulated", f->path.c_str());
+    DcmPixelSequence *seq = pixel_sequence(f, err, errlen);
+    if (!seq)
         return DCM_EFORMAT;
-    }
     int frames = 1;
     dcm_frame_count(f, &frames, err, errlen);
     Uint16 rows = 0, cols = 0, bits = 0;
