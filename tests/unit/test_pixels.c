@@ -1,0 +1,634 @@
+/* tests/unit/test_pixels.c — the pixel path end to end on real DICOM files: text is drawn
+ * with Leptonica's bitmap font into image-like frames (dark background, a bright "body",
+ * noise), written with dump2dcm as 8-bit and 12-bit MONOCHROME2, MONOCHROME1, RGB, a
+ * multi-frame and an RLE copy; then decoded (dicom/), inspected (verify_file with OCR:
+ * boxes and the paired check on the text read) and cleaned (deid_apply with OCR boxes),
+ * and the cleaned file is read back and compared pixel by pixel with its input. */
+#include "config.h"
+#include <stdint.h>
+#include <leptonica/allheaders.h>
+#include "tests/unit/testutil.h"
+#include "dicom/dcm.h"
+#include "ocr/ocr.h"
+#include "verify/verify.h"
+#include "deid/engine.h"
+
+static char err[1024];
+
+enum kind { MONO8, MONO16, MONO1, RGB };
+
+typedef struct rect { int x, y, w, h; } rect;
+
+/* A line of text as drawn: where, in which frame, how tall; expect: what the paired check
+ * must match in the text read from it (NULL: reading it well is not required). */
+typedef struct line { const char *text, *expect; int frame, height; rect r; } line;
+
+#define MAX_LINES 5
+#define MAX_FRAMES 3
+
+/* One fixture file and what was drawn into it. disp holds the frames as they must look on
+ * screen (8-bit, channels interleaved); ink the text's coverage (0..255) per pixel. */
+typedef struct variant {
+    const char *name;
+    enum kind kind;
+    int size, frames, with_text;
+    char path[512];
+    int nlines;
+    line lines[MAX_LINES];
+    unsigned char *disp[MAX_FRAMES], *ink[MAX_FRAMES];
+} variant;
+
+#define V(n, k, s, fr, t) {.name = n, .kind = k, .size = s, .frames = fr, .with_text = t}
+static variant mono8 = V("mono8", MONO8, 256, 1, 1);
+static variant mono16 = V("mono16", MONO16, 256, 1, 1);
+static variant mono1 = V("mono1", MONO1, 256, 1, 1);
+static variant rgb = V("rgb", RGB, 256, 1, 1);
+static variant multi = V("multi", MONO8, 256, 3, 1);
+static variant big = V("big", MONO8, 512, 1, 1);
+static variant rle;  /* the RLE copy of mono8, made in setup */
+static variant free8 = V("free8", MONO8, 256, 1, 0);
+static variant free16 = V("free16", MONO16, 256, 1, 0);
+static variant free1 = V("free1", MONO1, 256, 1, 0);
+static variant freergb = V("freergb", RGB, 256, 1, 0);
+static variant freebig = V("freebig", MONO8, 512, 1, 0);
+static variant freemulti = V("freemulti", MONO8, 256, 3, 0);
+
+static variant *const with_text[] = {&mono8, &mono16, &mono1, &rgb, &multi, &big, &rle};
+static variant *const text_free[] = {&free8, &free16, &free1, &freergb, &freebig, &freemulti};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int channels(const variant *v)
+{
+    return v->kind == RGB ? 3 : 1;
+}
+
+/* ---- frames ---------------------------------------------------------------------------- */
+
+static uint32_t rng;
+static int noise(int amp)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (int)((rng >> 16) % (unsigned)(2 * amp + 1)) - amp;
+}
+
+/* Dark background with a little noise, a bright noisy ellipse ("body") with a gradient and
+ * a brighter "bone" in it, and for the 512 frame a grey bar at the top. The same frame index
+ * always gives the same picture, with text or without. */
+static void background(const variant *v, int frame, unsigned char *px)
+{
+    int s = v->size, ch = channels(v);
+    rng = 777u + (uint32_t)frame * 31u;
+    for (int y = 0; y < s; y++)
+        for (int x = 0; x < s; x++) {
+            long dx = x - s / 2, dy = y - s * 57 / 100, rx = s * 35 / 100, ry = s * 27 / 100;
+            long bx = x - s / 2, by = y - s * 62 / 100, brx = s / 12, bry = s / 18;
+            int val;
+            if (dx * dx * ry * ry + dy * dy * rx * rx < rx * rx * ry * ry)
+                val = 80 + x * 60 / s + noise(12);
+            else
+                val = 8 + noise(4);
+            if (bx * bx * bry * bry + by * by * brx * brx < brx * brx * bry * bry)
+                val = 215 + noise(10);
+            if (s == 512 && y < 30)
+                val = 45 + noise(2);
+            val = val < 0 ? 0 : val > 255 ? 255 : val;
+            unsigned char *p = px + ((size_t)y * s + x) * ch;
+            for (int c = 0; c < ch; c++)
+                p[c] = (unsigned char)val;
+        }
+}
+
+/* The text rendered with Leptonica's 10 pt bitmap font, reduced by area mapping so its ink
+ * is `height` px tall (anti-aliased as a scanner's renderer would). Caller destroys it. */
+static PIX *render(const char *text, int height)
+{
+    L_BMF *bmf = bmfCreate(NULL, 10);
+    assert_non_null(bmf);
+    PIX *mask = pixCreate(2000, 120, 1);
+    assert_non_null(mask);
+    l_int32 width = 0, overflow = 0;
+    assert_int_equal(pixSetTextline(mask, bmf, text, 1, 10, 80, &width, &overflow), 0);
+    assert_int_equal(overflow, 0);
+    PIX *tight = NULL;
+    assert_int_equal(pixClipToForeground(mask, &tight, NULL), 0);
+    PIX *grey8 = pixConvert1To8(NULL, tight, 0, 255);
+    float scale = (float)height / (float)pixGetHeight(tight);
+    PIX *small = pixScaleAreaMap(grey8, scale, scale);
+    assert_non_null(small);
+    pixDestroy(&grey8);
+    pixDestroy(&tight);
+    pixDestroy(&mask);
+    bmfDestroy(&bmf);
+    return small;
+}
+
+/* Draws a line into frame `frame` at x (negative: right-aligned that far from the right
+ * edge) and y (negative: from the bottom), in colour ink. */
+static void draw(variant *v, int frame, const char *text, const char *expect, int height,
+                 int x, int y, const unsigned char ink[3])
+{
+    PIX *t = render(text, height);
+    int s = v->size, ch = channels(v), w = pixGetWidth(t), h = pixGetHeight(t);
+    if (x < 0)
+        x = s + x - w;
+    if (y < 0)
+        y = s + y - h;
+    assert_true(x >= 0 && y >= 0 && x + w <= s && y + h <= s);
+    for (int yy = 0; yy < h; yy++)
+        for (int xx = 0; xx < w; xx++) {
+            l_uint32 a;
+            pixGetPixel(t, xx, yy, &a);
+            size_t i = (size_t)(y + yy) * s + x + xx;
+            unsigned char *p = v->disp[frame] + i * ch;
+            for (int c = 0; c < ch; c++)
+                p[c] = (unsigned char)((p[c] * (255 - (int)a) + ink[c] * (int)a) / 255);
+            if (a > v->ink[frame][i])
+                v->ink[frame][i] = (unsigned char)a;
+        }
+    pixDestroy(&t);
+    assert_true(v->nlines < MAX_LINES);
+    v->lines[v->nlines++] = (line){text, expect, frame, height, {x, y, w, h}};
+}
+
+static const unsigned char WHITE[3] = {235, 235, 235}, GREY[3] = {190, 190, 190},
+                           YELLOW[3] = {250, 225, 40}, CYAN[3] = {60, 220, 250},
+                           GREEN[3] = {90, 240, 90};
+
+/* ---- files ----------------------------------------------------------------------------- */
+
+/* Writes the stored pixel values of every frame to raw and the file with dump2dcm. */
+static void write_dicom(variant *v, int serial)
+{
+    int s = v->size, ch = channels(v);
+    size_t npx = (size_t)s * s * ch;
+    char raw[600], dump[600];
+    snprintf(raw, sizeof raw, "%s/%s.raw", tu_dir, v->name);
+    snprintf(dump, sizeof dump, "%s/%s.dump", tu_dir, v->name);
+    snprintf(v->path, sizeof v->path, "%s/%s.dcm", tu_dir, v->name);
+    FILE *fp = fopen(raw, "wb");
+    assert_non_null(fp);
+    for (int f = 0; f < v->frames; f++)
+        for (size_t i = 0; i < npx; i++) {
+            unsigned d = v->disp[f][i];
+            if (v->kind == MONO16) {
+                /* 12 bits stored, little endian; the window below maps it back to d. */
+                unsigned sv = d * 16;
+                fputc((int)(sv & 0xff), fp);
+                fputc((int)(sv >> 8), fp);
+            } else {
+                fputc((int)(v->kind == MONO1 ? 255 - d : d), fp);
+            }
+        }
+    fclose(fp);
+    fp = fopen(dump, "w");
+    assert_non_null(fp);
+    fprintf(fp, "(0008,0016) UI %s\n",
+            v->frames > 1 ? "=MultiframeGrayscaleByteSecondaryCaptureImageStorage"
+                          : "=SecondaryCaptureImageStorage");
+    fprintf(fp, "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.300.%d.1]\n", serial);
+    fputs("(0008,0020) DA [20200315]\n(0008,0060) CS [OT]\n(0008,0064) CS [WSD]\n"
+          "(0010,0010) PN [DOE^JANE]\n(0010,0020) LO [4471123]\n"
+          "(0010,0030) DA [19610314]\n(0010,0040) CS [F]\n", fp);
+    fprintf(fp, "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.300.%d.2]\n", serial);
+    fprintf(fp, "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.300.%d.3]\n", serial);
+    fputs("(0020,0013) IS [1]\n", fp);
+    fprintf(fp, "(0028,0002) US %d\n(0028,0004) CS [%s]\n", ch,
+            v->kind == RGB ? "RGB" : v->kind == MONO1 ? "MONOCHROME1" : "MONOCHROME2");
+    if (v->kind == RGB)
+        fputs("(0028,0006) US 0\n", fp);
+    if (v->frames > 1)
+        fprintf(fp, "(0028,0008) IS [%d]\n", v->frames);
+    int bits = v->kind == MONO16 ? 16 : 8, stored = v->kind == MONO16 ? 12 : 8;
+    fprintf(fp, "(0028,0010) US %d\n(0028,0011) US %d\n(0028,0100) US %d\n(0028,0101) US %d\n"
+                "(0028,0102) US %d\n(0028,0103) US 0\n(0028,0301) CS [YES]\n",
+            s, s, bits, stored, stored - 1);
+    /* An explicit window, so that input and output decode alike whatever cleaning does to
+     * the range of the stored values. */
+    if (v->kind != RGB)
+        fprintf(fp, "(0028,1050) DS [%s]\n(0028,1051) DS [%s]\n",
+                v->kind == MONO16 ? "2048" : "128", v->kind == MONO16 ? "4096" : "256");
+    fprintf(fp, "(7fe0,0010) %s =%s\n", bits == 16 ? "OW" : "OB", raw);
+    fclose(fp);
+    tu_sh("dump2dcm -q +te '%s' '%s'", dump, v->path);
+}
+
+static void build(variant *v, int serial)
+{
+    int s = v->size, ch = channels(v);
+    for (int f = 0; f < v->frames; f++) {
+        v->disp[f] = malloc((size_t)s * s * ch);
+        v->ink[f] = calloc((size_t)s * s, 1);
+        assert_true(v->disp[f] && v->ink[f]);
+        background(v, f, v->disp[f]);
+    }
+    if (v->with_text) {
+        int tf = v->frames > 1 ? 1 : 0;  /* multi-frame: text in the middle frame only */
+        /* The '^' of a DICOM name is not read reliably at these sizes (an 'A', '*', 'S]'),
+         * so "DOE^JANE" is only required to be found, and the name is also written out. */
+        if (s == 512) {
+            draw(v, tf, "DOE^JANE 4471123", "4471123", 16, 10, 7, WHITE);
+            draw(v, tf, "JANE DOE", "JANE DOE", 16, -10, 7, WHITE);
+            draw(v, tf, "MRN 4471123", NULL, 10, 8, -8, GREY);
+            draw(v, tf, "1961-03-14", "1961-03-14", 12, -8, -8, WHITE);
+        } else if (v->kind == RGB) {
+            draw(v, tf, "DOE^JANE", NULL, 14, 6, 6, YELLOW);
+            draw(v, tf, "MRN 4471123", "4471123", 12, -6, 8, CYAN);
+            draw(v, tf, "1961-03-14", "1961-03-14", 12, 6, -6, GREEN);
+        } else {
+            draw(v, tf, "DOE^JANE", NULL, 14, 6, 6, WHITE);
+            draw(v, tf, "MRN 4471123", "4471123", 12, -6, 8, GREY);
+            draw(v, tf, "1961-03-14", "1961-03-14", 12, 6, -6, WHITE);
+        }
+    }
+    write_dicom(v, serial);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (system("command -v dump2dcm >/dev/null 2>&1 && command -v dcmcrle >/dev/null 2>&1") != 0)
+        return -1;
+    ocr_global_init();
+    tu_tmpdir();
+    variant *all[] = {&mono8, &mono16, &mono1, &rgb, &multi, &big,
+                      &free8, &free16, &free1, &freergb, &freebig, &freemulti};
+    for (size_t i = 0; i < COUNT(all); i++)
+        build(all[i], (int)i + 1);
+    rle = mono8;
+    rle.name = "rle";
+    snprintf(rle.path, sizeof rle.path, "%s/rle.dcm", tu_dir);
+    tu_sh("dcmcrle -q '%s' '%s'", mono8.path, rle.path);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    variant *all[] = {&mono8, &mono16, &mono1, &rgb, &multi, &big,
+                      &free8, &free16, &free1, &freergb, &freebig, &freemulti};
+    for (size_t i = 0; i < COUNT(all); i++)
+        for (int f = 0; f < all[i]->frames; f++) {
+            free(all[i]->disp[f]);
+            free(all[i]->ink[f]);
+        }
+    ocr_thread_reader_release();
+    tu_cleanup();
+    return 0;
+}
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static dcm_file *open_file(const char *path)
+{
+    dcm_file *f = NULL;
+    if (dcm_open(path, &f, err, sizeof err) != DCM_OK)
+        fail_msg("open: %s", err);
+    return f;
+}
+
+static dcm_image decode(dcm_file *f, int frame)
+{
+    dcm_image img;
+    if (dcm_decode_frame(f, frame, &img, err, sizeof err) != DCM_OK)
+        fail_msg("decode frame %d: %s", frame, err);
+    return img;
+}
+
+/* Mean of the brightest channel over a rectangle. */
+static double mean_in(const dcm_image *img, rect r)
+{
+    double sum = 0;
+    for (int y = r.y; y < r.y + r.h; y++)
+        for (int x = r.x; x < r.x + r.w; x++) {
+            const unsigned char *p = img->pixels + ((size_t)y * img->width + x) * img->channels;
+            int m = p[0];
+            for (int c = 1; c < img->channels; c++)
+                m = p[c] > m ? p[c] : m;
+            sum += m;
+        }
+    return sum / ((double)r.w * r.h);
+}
+
+static int intersect(rect a, rect b)
+{
+    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
+    int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
+    return x1 > x0 && y1 > y0 ? (x1 - x0) * (y1 - y0) : 0;
+}
+
+typedef struct ocr_hit { int frame; rect r; } ocr_hit;
+
+static void parse_where(const verify_finding *f, ocr_hit *h)
+{
+    if (sscanf(f->where, "pixels:frame %d %d,%d,%d,%d", &h->frame, &h->r.x, &h->r.y, &h->r.w,
+               &h->r.h) != 5)
+        fail_msg("%s finding at an unexpected place: '%s'", f->detector, f->where);
+}
+
+/* Whether the paired check matched `expect` in the text read from the box over ln. */
+static int paired_on(const verify_findings *fs, const line *ln, const char *expect)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        const verify_finding *f = &fs->v[i];
+        if (strcmp(f->detector, "ocr-paired-leak") != 0)
+            continue;
+        ocr_hit h;
+        parse_where(f, &h);
+        if (h.frame == ln->frame && intersect(h.r, ln->r) > 0 && f->value &&
+            strstr(f->value, expect))
+            return 1;
+    }
+    return 0;
+}
+
+/* Findings of verify_file whose detector starts with "ocr-"; "ocr-text" boxes into hits. */
+static void verify(const char *path, int frames, const verify_pair_set *ids,
+                   verify_findings *out)
+{
+    deid_policy *p = deid_policy_new();
+    assert_non_null(p);
+    verify_config c = {0};
+    c.policy = p;
+    c.ocr = 1;
+    verify_facts facts;
+    if (verify_file(&c, path, ids, NULL, out, &facts, err, sizeof err) != 0)
+        fail_msg("verify_file: %s", err);
+    assert_int_equal(facts.frames, frames);
+    assert_int_equal(facts.frames_inspected, frames);
+    deid_policy_free(p);
+}
+
+static size_t ocr_boxes(const verify_findings *fs, ocr_hit *hits, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fs->n; i++) {
+        const verify_finding *f = &fs->v[i];
+        if (strcmp(f->detector, "ocr-text") != 0)
+            continue;
+        ocr_hit h;
+        parse_where(f, &h);
+        assert_true(n < max);
+        hits[n++] = h;
+    }
+    return n;
+}
+
+static void engine_init(deid_engine *e, struct deid_pseudo *ps, deid_policy **p)
+{
+    unsigned char key[DEID_KEY_LEN];
+    for (int i = 0; i < DEID_KEY_LEN; i++)
+        key[i] = (unsigned char)(i * 13 + 1);
+    deid_pseudo_init(ps, key);
+    ps->unknown_use_template = 1;
+    *p = deid_policy_new();
+    assert_non_null(*p);
+    memset(e, 0, sizeof *e);
+    e->policy = *p;
+    e->pseudo = ps;
+}
+
+/* The input's identifying values, as `deidtk verify --originals` pairs them. */
+static deid_result identifying_of(const char *path)
+{
+    deid_engine e;
+    struct deid_pseudo ps;
+    deid_policy *p;
+    engine_init(&e, &ps, &p);
+    deid_result r;
+    memset(&r, 0, sizeof r);
+    dcm_file *f = open_file(path);
+    if (deid_identifying(&e, f, &r, err, sizeof err) != 0)
+        fail_msg("deid_identifying: %s", err);
+    assert_non_null(r.identifying);
+    dcm_close(f);
+    deid_policy_free(p);
+    return r;
+}
+
+/* ---- tests ----------------------------------------------------------------------------- */
+
+/* Every variant decodes to the picture that was drawn (the window maps the 12-bit values
+ * back to 8 bits, MONOCHROME1 comes out inverted as displayed, RGB as is), and the text
+ * stands out from its surroundings. */
+static void test_decode_shows_text(void **state)
+{
+    (void)state;
+    variant *all[] = {&mono8, &mono16, &mono1, &rgb, &multi, &big, &rle, &free8};
+    for (size_t k = 0; k < COUNT(all); k++) {
+        variant *v = all[k];
+        dcm_file *f = open_file(v->path);
+        if (v == &rle)
+            assert_string_equal(dcm_transfer_syntax(f), "1.2.840.10008.1.2.5");
+        int frames = 0;
+        assert_int_equal(dcm_frame_count(f, &frames, err, sizeof err), DCM_OK);
+        assert_int_equal(frames, v->frames);
+        for (int fr = 0; fr < frames; fr++) {
+            dcm_image img = decode(f, fr);
+            assert_int_equal(img.width, v->size);
+            assert_int_equal(img.height, v->size);
+            assert_int_equal(img.channels, channels(v));
+            size_t n = (size_t)img.width * img.height * img.channels;
+            int worst = 0;
+            for (size_t i = 0; i < n; i++) {
+                int d = abs((int)img.pixels[i] - (int)v->disp[fr][i]);
+                worst = d > worst ? d : worst;
+            }
+            if (worst > 2)
+                fail_msg("%s frame %d: decoded pixels differ from the drawn frame by up to %d",
+                         v->name, fr, worst);
+            for (int l = 0; l < v->nlines; l++) {
+                const line *ln = &v->lines[l];
+                if (ln->frame != fr)
+                    continue;
+                /* The strip just below the line, else just above it. */
+                rect near = {ln->r.x, ln->r.y + ln->r.h + 2, ln->r.w, 3};
+                if (near.y + near.h > v->size)
+                    near.y = ln->r.y - 5;
+                double in = mean_in(&img, ln->r), bg = mean_in(&img, near);
+                if (in - bg < 40)
+                    fail_msg("%s: line %d is not visible (mean %.0f on %.0f)", v->name, l, in, bg);
+            }
+            dcm_image_free(&img);
+        }
+        dcm_close(f);
+    }
+    /* MONOCHROME1: the stored values are dark text on light, the decoded frame the reverse. */
+    dcm_file *f = open_file(mono1.path);
+    dcm_image img = decode(f, 0);
+    assert_true(mean_in(&img, mono1.lines[0].r) > mean_in(&img, (rect){0, 100, 20, 20}) + 40);
+    dcm_image_free(&img);
+    dcm_close(f);
+}
+
+/* verify_file with OCR: one "ocr-text" box over each line, on its own frame only, and the
+ * text read is checked against the input's identifying values. */
+static void test_verify_finds_each_line(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < COUNT(with_text); k++) {
+        variant *v = with_text[k];
+        deid_result ids = identifying_of(v->path);
+        verify_findings fs = {0};
+        verify(v->path, v->frames, ids.identifying, &fs);
+        ocr_hit hits[32];
+        size_t n = ocr_boxes(&fs, hits, 32);
+        for (int l = 0; l < v->nlines; l++) {
+            const line *ln = &v->lines[l];
+            int covered = 0;
+            for (size_t i = 0; i < n; i++)
+                if (hits[i].frame == ln->frame)
+                    covered += intersect(ln->r, hits[i].r);
+            if (covered * 2 < ln->r.w * ln->r.h)
+                fail_msg("%s: line %d (%d px, %dx%d at %d,%d, frame %d) not found by OCR "
+                         "(%zu boxes)", v->name, l, ln->height, ln->r.w, ln->r.h, ln->r.x,
+                         ln->r.y, ln->frame, n);
+        }
+        /* No box elsewhere: every box covers a drawn line of its frame. */
+        for (size_t i = 0; i < n; i++) {
+            int on_line = 0;
+            for (int l = 0; l < v->nlines; l++)
+                on_line |= v->lines[l].frame == hits[i].frame &&
+                           intersect(v->lines[l].r, hits[i].r) > 0;
+            if (!on_line)
+                fail_msg("%s: ocr-text box %d,%d,%d,%d on frame %d covers no text", v->name,
+                         hits[i].r.x, hits[i].r.y, hits[i].r.w, hits[i].r.h, hits[i].frame);
+        }
+        for (int l = 0; l < v->nlines; l++)
+            if (v->lines[l].expect && !paired_on(&fs, &v->lines[l], v->lines[l].expect))
+                fail_msg("%s: line %d (%d px) was not read well enough to match the input",
+                         v->name, l, v->lines[l].height);
+        verify_findings_clear(&fs);
+        deid_result_free(&ids);
+    }
+}
+
+/* The same backgrounds without text: not a single OCR finding. */
+static void test_text_free_has_no_ocr_findings(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < COUNT(text_free); k++) {
+        deid_result ids = identifying_of(text_free[k]->path);
+        verify_findings fs = {0};
+        verify(text_free[k]->path, text_free[k]->frames, ids.identifying, &fs);
+        for (size_t i = 0; i < fs.n; i++)
+            if (strncmp(fs.v[i].detector, "ocr-", 4) == 0 ||
+                strcmp(fs.v[i].detector, "undecodable-frame") == 0)
+                fail_msg("%s: %s finding at %s on a frame without text", text_free[k]->name,
+                         fs.v[i].detector, fs.v[i].where);
+        verify_findings_clear(&fs);
+        deid_result_free(&ids);
+    }
+}
+
+/* Clean Pixel Data with OCR boxes, saved and read back: the text is gone, the verifier finds
+ * none, every pixel more than 4 px away from the detected boxes is untouched, Burned In
+ * Annotation is NO, and a compressed input comes out explicit VR little endian. */
+static void test_clean_end_to_end(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < COUNT(with_text); k++) {
+        variant *v = with_text[k];
+        deid_engine e;
+        struct deid_pseudo ps;
+        deid_policy *p;
+        engine_init(&e, &ps, &p);
+        e.clean_pixels = DEID_PIXELS_OCR;
+        deid_result r;
+        memset(&r, 0, sizeof r);
+        dcm_file *f = open_file(v->path);
+        if (deid_apply(&e, f, &r, err, sizeof err) != 0)
+            fail_msg("%s: deid_apply: %s", v->name, err);
+        assert_int_equal(r.pixels_cleaned, 1);
+        assert_true(r.pixel_regions >= v->nlines);
+        char out[600];
+        snprintf(out, sizeof out, "%s/%s-clean.dcm", tu_dir, v->name);
+        if (dcm_save(f, out, err, sizeof err) != DCM_OK)
+            fail_msg("%s: save: %s", v->name, err);
+        dcm_close(f);
+
+        dcm_file *in = open_file(v->path), *o = open_file(out);
+        char *bia = NULL;
+        assert_int_equal(dcm_get(o, "(0028,0301)", &bia, err, sizeof err), DCM_OK);
+        assert_string_equal(bia, "NO");
+        free(bia);
+        if (v == &rle)
+            assert_string_equal(dcm_transfer_syntax(o), "1.2.840.10008.1.2.1");
+        for (int fr = 0; fr < v->frames; fr++) {
+            dcm_image a = decode(in, fr), b = decode(o, fr);
+            assert_int_equal(a.width, b.width);
+            assert_int_equal(a.height, b.height);
+            assert_int_equal(a.channels, b.channels);
+            ocr_box *boxes = NULL;
+            size_t nb = 0;
+            assert_int_equal(ocr_detect(a.width, a.height, a.channels, a.pixels, &boxes, &nb,
+                                        err, sizeof err), 0);
+            int w = a.width, h = a.height, ch = a.channels;
+            long moved = 0;
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    int near = 0;
+                    for (size_t i = 0; i < nb && !near; i++)
+                        near = x >= boxes[i].x - 4 && x < boxes[i].x + boxes[i].w + 4 &&
+                               y >= boxes[i].y - 4 && y < boxes[i].y + boxes[i].h + 4;
+                    if (!near && memcmp(a.pixels + ((size_t)y * w + x) * ch,
+                                        b.pixels + ((size_t)y * w + x) * ch, (size_t)ch) != 0)
+                        moved++;
+                }
+            if (moved)
+                fail_msg("%s frame %d: %ld pixels changed more than 4 px away from the %zu "
+                         "detected boxes", v->name, fr, moved, nb);
+            /* Every pixel the text inked is now background-dark. */
+            for (int l = 0; l < v->nlines; l++) {
+                const line *ln = &v->lines[l];
+                if (ln->frame != fr)
+                    continue;
+                long inked = 0, left = 0;
+                for (int y = ln->r.y; y < ln->r.y + ln->r.h; y++)
+                    for (int x = ln->r.x; x < ln->r.x + ln->r.w; x++) {
+                        size_t i = (size_t)y * w + x;
+                        if (v->ink[fr][i] < 160)
+                            continue;
+                        inked++;
+                        const unsigned char *q = b.pixels + i * ch;
+                        int m = q[0];
+                        for (int c = 1; c < ch; c++)
+                            m = q[c] > m ? q[c] : m;
+                        left += m > 100 || memcmp(q, a.pixels + i * ch, (size_t)ch) == 0;
+                    }
+                assert_true(inked > 20);
+                if (left)
+                    fail_msg("%s: %ld of %ld inked pixels of line %d still look like text",
+                             v->name, left, inked, l);
+            }
+            free(boxes);
+            dcm_image_free(&a);
+            dcm_image_free(&b);
+        }
+        dcm_close(in);
+        dcm_close(o);
+
+        verify_findings fs = {0};
+        verify(out, v->frames, r.identifying, &fs);
+        for (size_t i = 0; i < fs.n; i++)
+            if (strncmp(fs.v[i].detector, "ocr-", 4) == 0 ||
+                strcmp(fs.v[i].detector, "undecodable-frame") == 0 ||
+                strstr(fs.v[i].detector, "paired-leak"))
+                fail_msg("%s cleaned: %s finding at %s", v->name, fs.v[i].detector,
+                         fs.v[i].where);
+        verify_findings_clear(&fs);
+        deid_result_free(&r);
+        deid_policy_free(p);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_shows_text),
+        cmocka_unit_test(test_verify_finds_each_line),
+        cmocka_unit_test(test_text_free_has_no_ocr_findings),
+        cmocka_unit_test(test_clean_end_to_end),
+    };
+    return cmocka_run_group_tests_name("pixels", tests, setup, teardown);
+}
