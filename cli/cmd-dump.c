@@ -33,8 +33,9 @@ static int dump_elem(const dcm_elem *e, void *ud)
     fprintf(c->out, "%s %s", e->path, e->vr);
     if (e->creator)
         fprintf(c->out, " {%s}", e->creator);
-    if (e->keyword && *e->keyword)
-        fprintf(c->out, " %s", e->keyword);
+    const char *keyword = dcm_keyword(e->group, e->element);
+    if (*keyword)
+        fprintf(c->out, " %s", keyword);
     if (strcmp(e->vr, "SQ") == 0)
         fprintf(c->out, " <%d items>", e->nitems);
     else if (e->value) {

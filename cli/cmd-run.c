@@ -53,7 +53,7 @@ struct run {
     verify_dataset *dataset;
     size_t done, failed, skipped, findings;
     pthread_mutex_t out_mu;      /* output paths claimed by this run */
-    char **claimed, **claimed_sha;
+    char **claimed, **claimed_input;  /* output paths and the inputs that made them */
     size_t nclaimed;
 };
 
@@ -86,33 +86,51 @@ static const char *usage_text =
 
 /* ---- the work of one file (worker threads) ---------------------------------------- */
 
+static int same_contents(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    char x[65536], y[65536];
+    while (same) {
+        size_t na = fread(x, 1, sizeof x, fa), nb = fread(y, 1, sizeof y, fb);
+        same = na == nb && memcmp(x, y, na) == 0;
+        if (na < sizeof x)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
 /* Two inputs with one SOP Instance UID make one output. The same bytes sent twice are a
  * harmless duplicate (1: skip it); different contents under one UID are a data problem a
  * person must settle (-1: an error, which blocks). */
-static int claim_output(struct run *r, const char *path, const char *input_sha)
+static int claim_output(struct run *r, const char *path, const char *input)
 {
     pthread_mutex_lock(&r->out_mu);
     for (size_t i = 0; i < r->nclaimed; i++)
         if (strcmp(r->claimed[i], path) == 0) {
-            int same = strcmp(r->claimed_sha[i], input_sha) == 0;
+            const char *other = r->claimed_input[i];
             pthread_mutex_unlock(&r->out_mu);
-            return same ? 1 : -1;
+            return same_contents(other, input) ? 1 : -1;
         }
     char **c = realloc(r->claimed, (r->nclaimed + 1) * sizeof *c);
-    char **h = c ? realloc(r->claimed_sha, (r->nclaimed + 1) * sizeof *h) : NULL;
+    char **h = c ? realloc(r->claimed_input, (r->nclaimed + 1) * sizeof *h) : NULL;
     int rc = -1;
     if (c)
         r->claimed = c;
     if (h) {
-        r->claimed_sha = h;
+        r->claimed_input = h;
         r->claimed[r->nclaimed] = strdup(path);
-        r->claimed_sha[r->nclaimed] = strdup(input_sha);
-        if (r->claimed[r->nclaimed] && r->claimed_sha[r->nclaimed]) {
+        r->claimed_input[r->nclaimed] = strdup(input);
+        if (r->claimed[r->nclaimed] && r->claimed_input[r->nclaimed]) {
             r->nclaimed++;
             rc = 0;
         } else {
             free(r->claimed[r->nclaimed]);
-            free(r->claimed_sha[r->nclaimed]);
+            free(r->claimed_input[r->nclaimed]);
         }
     }
     pthread_mutex_unlock(&r->out_mu);
@@ -143,7 +161,8 @@ static void work(size_t i, void *ud)
     struct run *r = ud;
     struct job *j = &r->jobs[i];
     const char *in = r->files.paths[i];
-    if (audit_sha256_file(in, j->input_sha, j->err, sizeof j->err) != 0) {
+    /* The trail identifies inputs and outputs by their SHA-256. */
+    if (r->audit && audit_sha256_file(in, j->input_sha, j->err, sizeof j->err) != 0) {
         j->failed = 1;
         return;
     }
@@ -173,7 +192,7 @@ static void work(size_t i, void *ud)
         snprintf(j->err, sizeof j->err, "%s: no SOP Instance UID: not a composite object", in);
         j->failed = 1;
     } else if (snprintf(j->out_path, len, "%s/%s.dcm", dir, j->res.sop_uid),
-               (claim = claim_output(r, j->out_path, j->input_sha)) != 0) {
+               (claim = claim_output(r, j->out_path, in)) != 0) {
         if (claim > 0) {
             j->duplicate = 1;
             snprintf(j->err, sizeof j->err, "%s: the same file as another input: skipped", in);
@@ -197,7 +216,7 @@ static void work(size_t i, void *ud)
     /* Verify what is on disk, not what is in memory. */
     if (verify_file(&r->vc, j->out_path, j->res.identifying, j->res.original_uids,
                     &j->findings, &j->facts, j->err, sizeof j->err) != 0 ||
-        audit_sha256_file(j->out_path, j->output_sha, j->err, sizeof j->err) != 0) {
+        (r->audit && audit_sha256_file(j->out_path, j->output_sha, j->err, sizeof j->err) != 0)) {
         unlink(j->out_path);
         j->failed = 1;
     }
@@ -613,6 +632,7 @@ int cmd_run(int argc, char **argv)
         audit_default_path(key_path, apath, sizeof apath);
         audit_path = apath;
     }
+    r.engine.hash_originals = !no_audit;
     if (no_audit)
         audit_path = "none";
     else if (audit_open(audit_path, 1, &r.audit, err, sizeof err) != 0) {
@@ -715,10 +735,10 @@ out:
     verify_dataset_free(r.dataset);
     for (size_t i = 0; i < r.nclaimed; i++) {
         free(r.claimed[i]);
-        free(r.claimed_sha[i]);
+        free(r.claimed_input[i]);
     }
     free(r.claimed);
-    free(r.claimed_sha);
+    free(r.claimed_input);
     free(r.jobs);
     cli_files_free(&r.files);
     deid_lookup_free(lookup);

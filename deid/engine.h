@@ -31,6 +31,8 @@ typedef struct deid_engine {
     /* Keep each changed attribute's original value in deid_change.original, for an audit
      * trail that stores originals (deidtk run --audit-originals). It then holds PHI. */
     int record_originals;
+    /* Fill deid_change.original_hmac (for an audit trail); off, the changes carry none. */
+    int hash_originals;
 } deid_engine;
 
 /* One change made to one attribute, for the audit trail. */

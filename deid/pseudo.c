@@ -153,6 +153,54 @@ static void hmac_fetch(void)
     hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
+/* Keying an HMAC (fetching SHA-256, hashing the padded key) costs more than a short
+ * message: each thread keeps a context keyed once and copies it per message. */
+struct keyed {
+    unsigned char key[DEID_KEY_LEN];
+    EVP_MAC_CTX *ctx;
+};
+static pthread_key_t keyed_key;
+static pthread_once_t keyed_once = PTHREAD_ONCE_INIT;
+
+static void keyed_free(void *p)
+{
+    struct keyed *k = p;
+    EVP_MAC_CTX_free(k->ctx);
+    OPENSSL_cleanse(k->key, sizeof k->key);
+    free(k);
+}
+
+static void keyed_init(void)
+{
+    pthread_key_create(&keyed_key, keyed_free);
+}
+
+static EVP_MAC_CTX *keyed_template(const unsigned char key[DEID_KEY_LEN])
+{
+    pthread_once(&keyed_once, keyed_init);
+    struct keyed *k = pthread_getspecific(keyed_key);
+    if (k && memcmp(k->key, key, DEID_KEY_LEN) == 0)
+        return k->ctx;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_alg);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()
+    };
+    if (!ctx || EVP_MAC_init(ctx, key, DEID_KEY_LEN, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    if (!k && !(k = calloc(1, sizeof *k))) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    EVP_MAC_CTX_free(k->ctx);
+    memcpy(k->key, key, DEID_KEY_LEN);
+    k->ctx = ctx;
+    pthread_setspecific(keyed_key, k);
+    return ctx;
+}
+
 /* HMAC(key, domain || 0x00 || part[0] || part[1] ...). */
 static int hmac_parts(const unsigned char key[DEID_KEY_LEN], const char *domain, const void *const *part,
                       const size_t *len, size_t nparts, unsigned char out[32])
@@ -160,16 +208,12 @@ static int hmac_parts(const unsigned char key[DEID_KEY_LEN], const char *domain,
     pthread_once(&hmac_once, hmac_fetch);
     if (!hmac_alg)
         return -1;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_alg);
+    EVP_MAC_CTX *tmpl = keyed_template(key);
+    EVP_MAC_CTX *ctx = tmpl ? EVP_MAC_CTX_dup(tmpl) : NULL;
     if (!ctx)
         return -1;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end()
-    };
     size_t outlen = 0;
-    int ok = EVP_MAC_init(ctx, key, DEID_KEY_LEN, params) == 1 &&
-             EVP_MAC_update(ctx, (const unsigned char *)domain, strlen(domain) + 1) == 1;
+    int ok = EVP_MAC_update(ctx, (const unsigned char *)domain, strlen(domain) + 1) == 1;
     for (size_t i = 0; ok && i < nparts; i++)
         ok = EVP_MAC_update(ctx, part[i], len[i]) == 1;
     ok = ok && EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32;

@@ -63,7 +63,38 @@ void dcm_seterr(char *err, size_t errlen, const char *fmt, ...)
 
 extern "C" void dcm_tag_str(uint16_t group, uint16_t element, char *buf)
 {
-    snprintf(buf, 12, "(%04X,%04X)", group, element);
+    static const char hex[] = "0123456789ABCDEF";
+    const uint16_t v[2] = {group, element};
+    char *p = buf;
+    *p++ = '(';
+    for (int k = 0; k < 2; k++) {
+        for (int shift = 12; shift >= 0; shift -= 4)
+            *p++ = hex[(v[k] >> shift) & 0xF];
+        *p++ = k ? ')' : ',';
+    }
+    *p = 0;
+}
+
+extern "C" const char *dcm_keyword(uint16_t group, uint16_t element)
+{
+    // Entries of the global dictionary live as long as the process. Its lock is costly
+    // next to a walk's other work: each thread remembers recent answers.
+    struct slot {
+        uint32_t tag;
+        const char *name;
+    };
+    static thread_local slot cache[512];
+    uint32_t tag = (uint32_t)group << 16 | element;
+    slot &s = cache[(tag * 2654435761u) >> 23];
+    if (s.name && s.tag == tag)
+        return s.name;
+    const DcmDataDictionary &dict = dcmDataDict.rdlock();
+    const DcmDictEntry *entry = dict.findEntry(DcmTagKey(group, element), NULL);
+    const char *name = entry && entry->getTagName() ? entry->getTagName() : "";
+    dcmDataDict.rdunlock();
+    s.tag = tag;
+    s.name = name;
+    return name;
 }
 
 // Deepest nesting of sequences under an item; stops counting past the limit.
@@ -345,19 +376,28 @@ struct walker {
     size_t errlen;
 };
 
-static std::string private_creator(DcmItem *item, const DcmTagKey &k)
+// Private creators of one item, by (group << 8 | block), as the walk meets them: they come
+// before the elements of their blocks, so no search of the item is needed.
+typedef std::vector<std::pair<uint32_t, std::string>> creator_map;
+
+static std::string private_creator(DcmItem *item, const creator_map &creators,
+                                   const DcmTagKey &k)
 {
     uint16_t g = k.getGroup(), e = k.getElement();
     if (!(g & 1) || e < 0x1000)
         return "";
-    OFString c;
+    uint32_t id = (uint32_t)g << 8 | (e >> 8);
+    for (const auto &c : creators)
+        if (c.first == id)
+            return c.second;
+    OFString c;  // a block before its creator: out of order, but findable
     if (item->findAndGetOFString(DcmTagKey(g, e >> 8), c).good())
         return std::string(c.c_str());
     return "";
 }
 
-static void fill_elem(walker &w, DcmItem *item, DcmElement *el, const std::string &path,
-                      int is_meta, dcm_elem &e, std::string &value, std::string &keyword,
+static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, DcmElement *el,
+                      const std::string &path, int is_meta, dcm_elem &e, std::string &value,
                       std::string &creator, bool &has_value)
 {
     DcmTag &tag = const_cast<DcmTag &>(el->getTag());
@@ -375,11 +415,7 @@ static void fill_elem(walker &w, DcmItem *item, DcmElement *el, const std::strin
     e.vr[0] = vrname[0];
     e.vr[1] = vrname[1];
     e.vr[2] = 0;
-    keyword = tag.getTagName();
-    if (keyword == DcmTag_ERROR_TagName)
-        keyword.clear();
-    e.keyword = keyword.c_str();
-    creator = private_creator(item, tag);
+    creator = private_creator(item, creators, tag);
     e.creator = creator.empty() ? NULL : creator.c_str();
     e.length = el->getLength();
     e.depth = (int)w.parents.size();
@@ -427,8 +463,8 @@ static int visit_sequence(walker &w, DcmSequenceOfItems *sq, const std::string &
     return rc;
 }
 
-static int apply_verdict(walker &w, DcmItem *item, unsigned long &i, DcmElement *el,
-                         dcm_verdict &v, const std::string &path, bool &descend)
+static int apply_verdict(walker &w, DcmItem *item, DcmElement *el, dcm_verdict &v,
+                         const std::string &path, bool &descend)
 {
     descend = false;
     switch (v.kind) {
@@ -438,8 +474,7 @@ static int apply_verdict(walker &w, DcmItem *item, unsigned long &i, DcmElement 
     case DCM_KEEP_WHOLE:
         break;
     case DCM_REMOVE:
-        delete item->remove(i);
-        i--;  // the next element moved into slot i
+        delete item->remove(el);
         break;
     case DCM_EMPTY:
         if (el->ident() == EVR_SQ)
@@ -465,15 +500,23 @@ static int apply_verdict(walker &w, DcmItem *item, unsigned long &i, DcmElement 
 
 static int visit_item(walker &w, DcmItem *item, const std::string &prefix, int is_meta)
 {
-    for (unsigned long i = 0; i < item->card(); i++) {
-        DcmElement *el = item->getElement(i);
+    // The elements are listed first: indexed access walks the list from its head every time,
+    // and an editor removes elements as it goes.
+    std::vector<DcmElement *> els;
+    els.reserve(item->card());
+    for (DcmObject *o = item->nextInContainer(NULL); o; o = item->nextInContainer(o))
+        els.push_back(static_cast<DcmElement *>(o));
+    creator_map creators;
+    for (DcmElement *el : els) {
         char tagbuf[12];
         dcm_tag_str(el->getGTag(), el->getETag(), tagbuf);
         std::string path = prefix + tagbuf;
         dcm_elem e;
-        std::string value, keyword, creator;
+        std::string value, creator;
         bool has_value;
-        fill_elem(w, item, el, path, is_meta, e, value, keyword, creator, has_value);
+        fill_elem(w, item, creators, el, path, is_meta, e, value, creator, has_value);
+        if ((e.group & 1) && e.element >= 0x0010 && e.element <= 0x00FF && e.value)
+            creators.emplace_back((uint32_t)e.group << 8 | e.element, value);
         if (w.walk) {
             int rc = w.walk(&e, w.ud);
             if (rc)
@@ -489,7 +532,7 @@ static int visit_item(walker &w, DcmItem *item, const std::string &prefix, int i
         int rc = w.edit(&e, &v, w.ud);
         if (rc == 0) {
             bool descend;
-            rc = apply_verdict(w, item, i, el, v, path, descend);
+            rc = apply_verdict(w, item, el, v, path, descend);
             if (rc == 0 && descend)
                 rc = visit_sequence(w, static_cast<DcmSequenceOfItems *>(el), path, is_meta);
         }
@@ -543,6 +586,22 @@ struct step {
     long index;
 };
 
+static bool hex4(const char *p, unsigned &v)
+{
+    v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return false;
+        v = v << 4 | (unsigned)d;
+    }
+    return true;
+}
+
 static bool parse_path(const char *path, bool &meta, std::vector<step> &steps)
 {
     meta = false;
@@ -554,10 +613,9 @@ static bool parse_path(const char *path, bool &meta, std::vector<step> &steps)
     const char *p = path;
     while (*p) {
         unsigned g, e;
-        int n = 0;
-        if (sscanf(p, "(%4x,%4x)%n", &g, &e, &n) != 2 || n != 11)
+        if (p[0] != '(' || p[5] != ',' || p[10] != ')' || !hex4(p + 1, g) || !hex4(p + 6, e))
             return false;
-        p += n;
+        p += 11;
         step s{DcmTagKey((Uint16)g, (Uint16)e), -1};
         if (*p == '[') {
             char *end;
@@ -783,7 +841,6 @@ extern "C" int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen)
         unlink(tmpname.data());
         return rc;
     }
-    fsync_path(dir.c_str(), O_RDONLY | O_DIRECTORY);
     return DCM_OK;
 }
 

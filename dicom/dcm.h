@@ -50,7 +50,6 @@ typedef struct dcm_elem {
     const char *path;       /* "(0040,0275)[0].(0032,1060)"; meta elements start "meta." */
     uint16_t group, element;
     char vr[3];             /* "PN", "SQ", ... ("UN" for unknown) */
-    const char *keyword;    /* DICOM keyword from DCMTK's dictionary, "" if unknown */
     const char *creator;    /* private creator of a private element's block, else NULL */
     const char *value;      /* text VRs: the value as UTF-8 (multiple values joined by '\');
                                numbers and tags as text; NULL for SQ and binary VRs */
@@ -130,6 +129,10 @@ typedef struct dcm_rect { int frame, x, y, w, h; } dcm_rect;  /* frame -1: every
  * stored pixel domain. A compressed file is decompressed first and will be saved
  * explicit VR little endian. */
 int dcm_blank_rects(dcm_file *f, const dcm_rect *rects, size_t n, char *err, size_t errlen);
+
+/* The DICOM keyword of a public tag from DCMTK's dictionary ("PatientName"), "" when
+ * unknown. Static storage; thread-safe. */
+const char *dcm_keyword(uint16_t group, uint16_t element);
 
 /* "(gggg,eeee)" for a tag into buf (at least 12 bytes). */
 void dcm_tag_str(uint16_t group, uint16_t element, char *buf);

@@ -257,7 +257,7 @@ static int walk(const dcm_elem *e, void *ud)
                    d.action == DEID_ACT_OVR_KEEP;
             check_action(s, e, &d);
         }
-        check_text(s, e->path, e->vr, e->keyword, e->value, "", kept);
+        check_text(s, e->path, e->vr, dcm_keyword(e->group, e->element), e->value, "", kept);
     } else if (e->bytes && e->length) {
         char *t = bytes_as_text(e->bytes, e->length);
         if (!t)

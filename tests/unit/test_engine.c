@@ -158,6 +158,7 @@ static void apply_to(struct out *o, const char *in, deid_policy *p,
     deid_engine e = {0};
     e.policy = p;
     e.pseudo = &o->pseudo;
+    e.hash_originals = 1;
     dcm_file *f = NULL;
     if (dcm_open(in, &f, err, sizeof err) != DCM_OK)
         fail_msg("open: %s", err);
@@ -431,11 +432,15 @@ static void test_basic_actions(void **state)
     assert_true(has_change(&o.r, "(0008,0020)", "empty"));
     assert_true(has_change(&o.r, "(0008,0018)", "U"));
     assert_true(has_change(&o.r, "(0010,0020)", NULL));
+    /* the name had a value: its change carries the HMAC of it, never the value */
+    size_t hashed = 0;
     for (size_t i = 0; i < o.r.nchanges; i++) {
         assert_int_equal(strlen(o.r.changes[i].original_hmac) % 64, 0);
+        hashed += strlen(o.r.changes[i].original_hmac) == 64;
         if (o.r.changes[i].new_value)
             assert_null(strstr(o.r.changes[i].new_value, "Doe"));
     }
+    assert_true(hashed > 0);
     out_free(&o);
 }
 
