@@ -143,7 +143,7 @@ static void h_field(audit_db *db, char type, const char *s, size_t n)
 
 void audit_h_begin(audit_db *db, const char *domain)
 {
-    EVP_DigestInit_ex(db->md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(db->md, db->sha256, NULL);
     audit_h_text(db, domain);
 }
 
@@ -298,13 +298,17 @@ int audit_open(const char *path, int create, audit_db **out, char *err, size_t e
         return -1;
     }
     audit_db *db = calloc(1, sizeof *db);
-    if (!db || !(db->md = EVP_MD_CTX_new())) {
+    if (!db || !(db->md = EVP_MD_CTX_new()) || !(db->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+        if (db)
+            EVP_MD_CTX_free(db->md);
         free(db);
         audit_seterr(err, errlen, "out of memory");
         return -1;
     }
     /* SQLite gives the -wal and -shm files the database file's mode (0600). */
-    if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    /* One thread owns a trail (the single writer): SQLite's own locking is not needed. */
+    if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
         audit_sqlerr(db, err, errlen, path);
         audit_close(db);
         return -1;
@@ -360,6 +364,7 @@ void audit_close(audit_db *db)
     sqlite3_finalize(db->ins_finding);
     sqlite3_close(db->db);
     EVP_MD_CTX_free(db->md);
+    EVP_MD_free(db->sha256);
     free(db);
 }
 

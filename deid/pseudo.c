@@ -144,20 +144,20 @@ void deid_key_fingerprint(const unsigned char key[DEID_KEY_LEN], char hex_out[DE
 
 /* --- HMAC --- */
 
-/* Fetching the algorithm is costly; one fetch serves every thread. */
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+/* HMAC-SHA256 (RFC 2104) by hand over SHA-256 contexts: each thread keeps the states after
+ * the padded key (inner and outer) and copies them per message. Keying through EVP_MAC for
+ * every short value cost more than the de-identification of the value itself. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 
-static void hmac_fetch(void)
+static void sha256_fetch(void)
 {
-    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-/* Keying an HMAC (fetching SHA-256, hashing the padded key) costs more than a short
- * message: each thread keeps a context keyed once and copies it per message. */
 struct keyed {
     unsigned char key[DEID_KEY_LEN];
-    EVP_MAC_CTX *ctx;
+    EVP_MD_CTX *inner, *outer, *work;
 };
 static pthread_key_t keyed_key;
 static pthread_once_t keyed_once = PTHREAD_ONCE_INIT;
@@ -165,7 +165,9 @@ static pthread_once_t keyed_once = PTHREAD_ONCE_INIT;
 static void keyed_free(void *p)
 {
     struct keyed *k = p;
-    EVP_MAC_CTX_free(k->ctx);
+    EVP_MD_CTX_free(k->inner);
+    EVP_MD_CTX_free(k->outer);
+    EVP_MD_CTX_free(k->work);
     OPENSSL_cleanse(k->key, sizeof k->key);
     free(k);
 }
@@ -175,49 +177,60 @@ static void keyed_init(void)
     pthread_key_create(&keyed_key, keyed_free);
 }
 
-static EVP_MAC_CTX *keyed_template(const unsigned char key[DEID_KEY_LEN])
+static struct keyed *keyed_for(const unsigned char key[DEID_KEY_LEN])
 {
+    pthread_once(&sha256_once, sha256_fetch);
     pthread_once(&keyed_once, keyed_init);
+    if (!sha256_md)
+        return NULL;
     struct keyed *k = pthread_getspecific(keyed_key);
     if (k && memcmp(k->key, key, DEID_KEY_LEN) == 0)
-        return k->ctx;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_alg);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end()
-    };
-    if (!ctx || EVP_MAC_init(ctx, key, DEID_KEY_LEN, params) != 1) {
-        EVP_MAC_CTX_free(ctx);
-        return NULL;
+        return k;
+    if (!k) {
+        if (!(k = calloc(1, sizeof *k)))
+            return NULL;
+        k->inner = EVP_MD_CTX_new();
+        k->outer = EVP_MD_CTX_new();
+        k->work = EVP_MD_CTX_new();
+        pthread_setspecific(keyed_key, k);
+        if (!k->inner || !k->outer || !k->work)
+            return NULL;
     }
-    if (!k && !(k = calloc(1, sizeof *k))) {
-        EVP_MAC_CTX_free(ctx);
-        return NULL;
+    unsigned char ipad[64], opad[64];
+    for (int i = 0; i < 64; i++) {
+        unsigned char b = i < DEID_KEY_LEN ? key[i] : 0;
+        ipad[i] = b ^ 0x36;
+        opad[i] = b ^ 0x5c;
     }
-    EVP_MAC_CTX_free(k->ctx);
+    int ok = EVP_DigestInit_ex(k->inner, sha256_md, NULL) == 1 &&
+             EVP_DigestUpdate(k->inner, ipad, sizeof ipad) == 1 &&
+             EVP_DigestInit_ex(k->outer, sha256_md, NULL) == 1 &&
+             EVP_DigestUpdate(k->outer, opad, sizeof opad) == 1;
+    OPENSSL_cleanse(ipad, sizeof ipad);
+    OPENSSL_cleanse(opad, sizeof opad);
+    if (!ok)
+        return NULL;
     memcpy(k->key, key, DEID_KEY_LEN);
-    k->ctx = ctx;
-    pthread_setspecific(keyed_key, k);
-    return ctx;
+    return k;
 }
 
 /* HMAC(key, domain || 0x00 || part[0] || part[1] ...). */
 static int hmac_parts(const unsigned char key[DEID_KEY_LEN], const char *domain, const void *const *part,
                       const size_t *len, size_t nparts, unsigned char out[32])
 {
-    pthread_once(&hmac_once, hmac_fetch);
-    if (!hmac_alg)
+    struct keyed *k = keyed_for(key);
+    if (!k)
         return -1;
-    EVP_MAC_CTX *tmpl = keyed_template(key);
-    EVP_MAC_CTX *ctx = tmpl ? EVP_MAC_CTX_dup(tmpl) : NULL;
-    if (!ctx)
-        return -1;
-    size_t outlen = 0;
-    int ok = EVP_MAC_update(ctx, (const unsigned char *)domain, strlen(domain) + 1) == 1;
+    unsigned char inner[32];
+    unsigned int n = 0;
+    int ok = EVP_MD_CTX_copy_ex(k->work, k->inner) == 1 &&
+             EVP_DigestUpdate(k->work, domain, strlen(domain) + 1) == 1;
     for (size_t i = 0; ok && i < nparts; i++)
-        ok = EVP_MAC_update(ctx, part[i], len[i]) == 1;
-    ok = ok && EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32;
-    EVP_MAC_CTX_free(ctx);
+        ok = EVP_DigestUpdate(k->work, part[i], len[i]) == 1;
+    ok = ok && EVP_DigestFinal_ex(k->work, inner, &n) == 1 &&
+         EVP_MD_CTX_copy_ex(k->work, k->outer) == 1 &&
+         EVP_DigestUpdate(k->work, inner, sizeof inner) == 1 &&
+         EVP_DigestFinal_ex(k->work, out, &n) == 1 && n == 32;
     return ok ? 0 : -1;
 }
 
