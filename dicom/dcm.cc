@@ -174,10 +174,15 @@ extern "C" int dcm_open(const char *path, dcm_file **out, char *err, size_t errl
         if (c.good())
             c = f->ff.loadAllDataIntoMemory();
         if (c.bad()) {
-            const char *why = c == EC_StreamNotifyClient
-                                  ? "truncated: a value runs past the end of the file"
-                                  : c.text();
-            dcm_seterr(err, errlen, "%s: not readable as DICOM (%s)", path, why);
+            if (!part10)
+                dcm_seterr(err, errlen, "%s: not DICOM (no Part 10 header, and the bytes do "
+                           "not read as a dataset)", path);
+            else if (c == EC_StreamNotifyClient)
+                dcm_seterr(err, errlen, "%s: not readable as DICOM (a value's length runs past "
+                           "the end of the file: truncated or corrupt)", path);
+            else
+                dcm_seterr(err, errlen, "%s: not readable as DICOM (malformed: %s)", path,
+                           c.text());
             delete f;
             return DCM_EFORMAT;
         }
