@@ -548,15 +548,123 @@ out:
 
 /* Ink of one polarity in one view: where its top-hat (white for light ink, black for dark
  * ink) reaches MIN_CONTRAST. Views are not combined: in a colour frame the gaps between
- * yellow letters on cyan are "light" in the blue channel and would fill the line. */
-static PIX *ink_map(PIX *view, int type)
+ * yellow letters on cyan are "light" in the blue channel and would fill the line.
+ * The top-hat is computed here rather than with pixTophat, which takes most of the
+ * detector's time: the same opening (closing) over a TOPHAT_SIZE square, clipped at the
+ * frame's edges, but as a running minimum and maximum built by doubling from element-wise
+ * minima of shifted copies of the frame, which the compiler turns into vector code. */
+#define HALF_WIN (TOPHAT_SIZE / 2)
+
+/* Blocks of 16 with a fixed trip count: a loop the compiler vectorises at -O2. */
+static void elementwise(unsigned char *restrict dst, const unsigned char *restrict a,
+                        const unsigned char *restrict b, size_t n, int want_max)
 {
-    PIX *th = pixTophat(view, TOPHAT_SIZE, TOPHAT_SIZE, type);
-    PIX *bin = th ? pixThresholdToBinary(th, MIN_CONTRAST) : NULL;
-    pixDestroy(&th);
-    if (bin)
-        pixInvert(bin, bin);
-    return bin;
+    size_t i = 0;
+    if (want_max) {
+        for (; i + 16 <= n; i += 16)
+            for (size_t k = i; k < i + 16; k++)
+                dst[k] = a[k] > b[k] ? a[k] : b[k];
+        for (; i < n; i++)
+            dst[i] = a[i] > b[i] ? a[i] : b[i];
+    } else {
+        for (; i + 16 <= n; i += 16)
+            for (size_t k = i; k < i + 16; k++)
+                dst[k] = a[k] < b[k] ? a[k] : b[k];
+        for (; i < n; i++)
+            dst[i] = a[i] < b[i] ? a[i] : b[i];
+    }
+}
+
+/* mask[i] = 1 where hi[i] - lo[i] (never negative) reaches MIN_CONTRAST, else 0. */
+static void elementwise_sub_ge(unsigned char *restrict mask, const unsigned char *restrict hi,
+                               const unsigned char *restrict lo, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (size_t k = i; k < i + 16; k++)
+            mask[k] = (unsigned char)(hi[k] - lo[k]) >= MIN_CONTRAST;
+    for (; i < n; i++)
+        mask[i] = (unsigned char)(hi[i] - lo[i]) >= MIN_CONTRAST;
+}
+
+/* The minimum (maximum) of the TOPHAT_SIZE values src[i + k * unit], k = -HALF_WIN ..
+ * HALF_WIN, into dst[i] for i in [lo, hi); t1 and t2 have room for n values. Runs of 2, 4
+ * and 8 values are built by doubling; two overlapping runs of 8 make the window. */
+static void running_extreme(unsigned char *dst, const unsigned char *src, unsigned char *t1,
+                            unsigned char *t2, size_t n, size_t unit, size_t lo, size_t hi,
+                            int want_max)
+{
+    elementwise(t1, src, src + unit, n - unit, want_max);
+    elementwise(t2, t1, t1 + 2 * unit, n - 3 * unit, want_max);
+    elementwise(t1, t2, t2 + 4 * unit, n - 7 * unit, want_max);
+    elementwise(dst + lo, t1 + lo - HALF_WIN * unit, t1 + lo + (TOPHAT_SIZE - 8 - HALF_WIN) * unit,
+                hi - lo, want_max);
+}
+
+/* buf: the view with a margin of HALF_WIN on every side (stride s, rows h + 2 * HALF_WIN);
+ * the margins are set to the neutral value of each pass so the window is clipped. */
+static void set_margins(unsigned char *buf, int w, int h, size_t s, unsigned char v)
+{
+    size_t rows = (size_t)h + 2 * HALF_WIN;
+    memset(buf, v, HALF_WIN * s);
+    memset(buf + (rows - HALF_WIN) * s, v, HALF_WIN * s);
+    for (size_t y = HALF_WIN; y < rows - HALF_WIN; y++) {
+        memset(buf + y * s, v, HALF_WIN);
+        memset(buf + y * s + HALF_WIN + (size_t)w, v, s - HALF_WIN - (size_t)w);
+    }
+}
+
+static void morph_pass(unsigned char *a, unsigned char *b, unsigned char *t1, unsigned char *t2,
+                       int w, int h, size_t s, int want_max)
+{
+    size_t n = s * ((size_t)h + 2 * HALF_WIN), first = HALF_WIN * s, last = n - HALF_WIN * s;
+    set_margins(a, w, h, s, want_max ? 0 : 255);
+    running_extreme(b, a, t1, t2, n, 1, first, last, want_max);
+    set_margins(b, w, h, s, want_max ? 0 : 255);
+    running_extreme(a, b, t1, t2, n, s, first, last, want_max);
+}
+
+PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type)
+{
+    int light = type == L_TOPHAT_WHITE;
+    size_t s = (size_t)w + 2 * HALF_WIN + 16, n = s * ((size_t)h + 2 * HALF_WIN);
+    unsigned char *a = malloc(n), *b = malloc(n), *t1 = malloc(n), *t2 = malloc(n);
+    PIX *ink = pixCreate(w, h, 1);
+    if (!a || !b || !t1 || !t2 || !ink) {
+        pixDestroy(&ink);
+        goto out;
+    }
+    for (int y = 0; y < h; y++)
+        memcpy(a + (size_t)(y + HALF_WIN) * s + HALF_WIN, grey + (size_t)y * w, (size_t)w);
+    /* Opening (light ink) erodes then dilates; closing (dark ink) the other way round. */
+    morph_pass(a, b, t1, t2, w, h, s, !light);
+    morph_pass(a, b, t1, t2, w, h, s, light);
+    /* The opening is never above the view and the closing never below it, so the top-hat
+     * is a byte difference. Ink is sparse: the row's mask is scanned 8 bytes at a time. */
+    l_uint32 *idata = pixGetData(ink);
+    int iwpl = pixGetWpl(ink);
+    for (int y = 0; y < h; y++) {
+        const unsigned char *o = a + (size_t)(y + HALF_WIN) * s + HALF_WIN;
+        const unsigned char *v = grey + (size_t)y * w;
+        const unsigned char *hi = light ? v : o, *lo = light ? o : v;
+        unsigned char *mask = b;
+        elementwise_sub_ge(mask, hi, lo, (size_t)w);
+        l_uint32 *il = idata + (size_t)y * iwpl;
+        for (int x = 0; x < w; x += 8) {
+            uint64_t word;
+            if (x + 8 <= w && (memcpy(&word, mask + x, 8), word == 0))
+                continue;
+            for (int k = x; k < x + 8 && k < w; k++)
+                if (mask[k])
+                    SET_DATA_BIT(il, k);
+        }
+    }
+out:
+    free(a);
+    free(b);
+    free(t1);
+    free(t2);
+    return ink;
 }
 
 /* Both polarities can fire on one line (the gaps between light letters are dark strokes),
@@ -625,13 +733,23 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
         rc = views[v] ? 0 : -1;
     }
     static const int types[2] = { L_TOPHAT_WHITE, L_TOPHAT_BLACK };
+    unsigned char *channel = channels == 3 ? malloc((size_t)width * height) : NULL;
+    if (channels == 3 && !channel)
+        rc = -1;
     for (int v = 0; v < nviews && rc == 0; v++) {
+        const unsigned char *grey = pixels;
+        if (channels == 3) {
+            for (size_t i = 0, np = (size_t)width * height; i < np; i++)
+                channel[i] = pixels[3 * i + (size_t)v];
+            grey = channel;
+        }
         for (int t = 0; t < 2 && rc == 0; t++) {
-            PIX *ink = ink_map(views[v], types[t]);
+            PIX *ink = ocr_ink_map(grey, width, height, types[t]);
             rc = ink ? find_lines(ink, views[v], types[t] == L_TOPHAT_WHITE, &c, &nc, &cap) : -1;
             pixDestroy(&ink);
         }
     }
+    free(channel);
     for (int v = 0; v < nviews; v++)
         pixDestroy(&views[v]);
     if (rc != 0) {

@@ -11,4 +11,10 @@ enum { OCR_GREY_LUMA, OCR_GREY_CHANNEL0 };  /* CHANNEL0 + k: channel k of RGB */
 PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char *pixels,
                         int mode);
 
+/* The detector's ink: a 1 bpp map of where the white (type L_TOPHAT_WHITE) or black
+ * (L_TOPHAT_BLACK) top-hat of grey (w x h bytes, row after row) over a 15 x 15 square
+ * reaches 64; the same as pixTophat then pixThresholdToBinary, only faster. NULL when out
+ * of memory. */
+PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type);
+
 #endif

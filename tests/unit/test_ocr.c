@@ -13,6 +13,7 @@
 #include <leptonica/allheaders.h>
 
 #include "ocr/ocr.h"
+#include "ocr/ocr-internal.h"
 
 /* Frames are built the way scanners burn text in: Leptonica's bitmap font drawn into a
  * black, white or anatomy-like (bright ellipse, gradient, noise) background. */
@@ -247,6 +248,57 @@ static void test_text_free_frames(void **state)
     }
 }
 
+/* The detector's own top-hat gives the ink pixTophat would give, bit for bit: on a frame
+ * with text, smooth gradients, sharp edges and noise, at sizes that are not multiples of
+ * the vector width and smaller than the 15 px square. */
+static void test_ink_map_matches_leptonica(void **state)
+{
+    (void)state;
+    static const int sizes[][2] = { { 256, 200 }, { 101, 67 }, { 9, 40 }, { 33, 5 } };
+    uint32_t seed = 12345;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int w = sizes[k][0], h = sizes[k][1];
+        unsigned char *img = malloc((size_t)w * h);
+        assert_non_null(img);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                seed = seed * 1103515245u + 12345u;
+                int v = (x * 255) / w / 2 + (int)((seed >> 16) % 40);
+                if ((x / 23 + y / 17) % 3 == 0)
+                    v += 90;
+                if (x % 7 == 3 && y % 11 < 6)
+                    v = 250;
+                if (y % 13 == 6 && x % 5 < 3)
+                    v = 5;
+                img[(size_t)y * w + x] = (unsigned char)(v > 255 ? 255 : v);
+            }
+        }
+        PIX *pix = pixCreate(w, h, 8);
+        assert_non_null(pix);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                pixSetPixel(pix, x, y, img[(size_t)y * w + x]);
+        static const int types[2] = { L_TOPHAT_WHITE, L_TOPHAT_BLACK };
+        for (int t = 0; t < 2; t++) {
+            PIX *th = pixTophat(pix, 15, 15, types[t]);
+            PIX *want = pixThresholdToBinary(th, 64);
+            pixInvert(want, want);
+            PIX *got = ocr_ink_map(img, w, h, types[t]);
+            assert_non_null(got);
+            l_int32 same = 0, count = 0;
+            pixEqual(want, got, &same);
+            pixCountPixels(got, &count, NULL);
+            assert_true(same);
+            assert_true(count > 0);
+            pixDestroy(&th);
+            pixDestroy(&want);
+            pixDestroy(&got);
+        }
+        pixDestroy(&pix);
+        free(img);
+    }
+}
+
 static void test_detect_rejects_bad_image(void **state)
 {
     (void)state;
@@ -472,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_line_over_bright_anatomy),
         cmocka_unit_test(test_text_free_frames),
         cmocka_unit_test(test_detect_rejects_bad_image),
+        cmocka_unit_test(test_ink_map_matches_leptonica),
         cmocka_unit_test(test_fuzzy_helper),
         cmocka_unit_test(test_thumbnail),
     };
