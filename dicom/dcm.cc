@@ -441,11 +441,22 @@ static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, Dcm
             if (el->getUint16Array(words).good() && words)
                 e.bytes = reinterpret_cast<const unsigned char *>(words);
         }
+    } else if (is_text_vr(vr)) {
+        // The stored string itself, without DCMTK's copies; only its padding goes.
+        char *str = NULL;
+        Uint32 len = 0;
+        if (static_cast<DcmByteString *>(el)->getString(str, len).good()) {
+            while (len > 0 && (str[len - 1] == ' ' || str[len - 1] == '\0'))
+                len--;
+            value.assign(str ? str : "", str ? len : 0);
+            if (!is_ascii(value))
+                value = dcm_to_utf8(w.f, value, vr);
+            has_value = true;
+        }
     } else {
         OFString s;
         if (el->getOFStringArray(s).good()) {
-            std::string raw(s.c_str(), s.length());
-            value = is_text_vr(vr) ? dcm_to_utf8(w.f, raw, vr) : raw;
+            value.assign(s.c_str(), s.length());
             has_value = true;
         }
     }
