@@ -42,6 +42,7 @@ struct run {
     audit_db *audit;
     int64_t run_id;
     int audit_originals;
+    int audit_had_runs;          /* an earlier run may have recorded some inputs already */
     const char *policy_hash;
     char fingerprint[DEID_FINGERPRINT_LEN + 1];
     report *rep;
@@ -316,7 +317,7 @@ static void done(size_t i, void *ud)
     }
     if (r->audit) {
         int already = 0;
-        if (!j->failed)
+        if (!j->failed && r->audit_had_runs)
             already = audit_file_done(r->audit, j->input_sha, r->policy_hash, r->fingerprint,
                                       NULL, err, sizeof err) == 1;
         audit_file_info fi = {in, j->input_sha, j->out_path, j->output_sha,
@@ -633,6 +634,7 @@ int cmd_run(int argc, char **argv)
         audit_path = apath;
     }
     r.engine.hash_originals = !no_audit;
+    r.audit_had_runs = !no_audit && access(audit_path, F_OK) == 0;
     if (no_audit)
         audit_path = "none";
     else if (audit_open(audit_path, 1, &r.audit, err, sizeof err) != 0) {
