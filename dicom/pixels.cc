@@ -3,6 +3,8 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmimage/diregist.h>
 #include <dcmtk/dcmimgle/dcmimage.h>
 
@@ -19,6 +21,38 @@ static bool is_j2k(E_TransferSyntax x)
 {
     return x == EXS_JPEG2000LosslessOnly || x == EXS_JPEG2000 ||
            x == EXS_JPEG2000MulticomponentLosslessOnly || x == EXS_JPEG2000Multicomponent;
+}
+
+// DCMTK 3.6.7's RLE decoder trusts the segment offsets of each fragment's header and reads
+// wherever they point: check them before it sees the data.
+static bool rle_headers_ok(dcm_file *f)
+{
+    DcmElement *el = NULL;
+    DcmPixelSequence *seq = NULL;
+    if (f->ff.getDataset()->findAndGetElement(DCM_PixelData, el).bad() || !el ||
+        static_cast<DcmPixelData *>(el)->getEncapsulatedRepresentation(f->xfer, NULL, seq).bad() ||
+        !seq)
+        return false;
+    for (unsigned long i = 1; i < seq->card(); i++) {
+        DcmPixelItem *it = NULL;
+        Uint8 *p = NULL;
+        if (seq->getItem(it, i).bad() || !it)
+            return false;
+        Uint32 len = it->getLength();
+        if (len < 64 || it->getUint8Array(p).bad() || !p)
+            return false;
+        auto word = [&](int k) {
+            return (Uint32)p[4 * k] | (Uint32)p[4 * k + 1] << 8 | (Uint32)p[4 * k + 2] << 16 |
+                   (Uint32)p[4 * k + 3] << 24;
+        };
+        Uint32 nseg = word(0);
+        if (nseg < 1 || nseg > 15 || word(1) != 64)
+            return false;
+        for (Uint32 k = 1; k <= nseg; k++)
+            if (word((int)k) >= len || (k > 1 && word((int)k) <= word((int)k - 1)))
+                return false;
+    }
+    return true;
 }
 
 extern "C" int dcm_frame_count(dcm_file *f, int *count, char *err, size_t errlen)
@@ -62,6 +96,11 @@ extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, s
     }
     if (is_j2k(f->xfer) && !f->pixels_changed)
         return dcm_j2k_decode_frame(f, n, out, err, errlen);
+    if (f->xfer == EXS_RLELossless && !f->pixels_changed && !rle_headers_ok(f)) {
+        dcm_seterr(err, errlen, "%s: malformed RLE data (segment offsets outside the fragment)",
+                   f->path.c_str());
+        return DCM_EFORMAT;
+    }
     try {
         DicomImage img(f->ff.getDataset(), f->xfer, CIF_UsePartialAccessToPixelData,
                        (unsigned long)n, 1);
@@ -168,6 +207,11 @@ extern "C" int dcm_blank_rects(dcm_file *f, const dcm_rect *rects, size_t n, cha
             return DCM_ENOTFOUND;
         }
         if (DcmXfer(f->xfer).isEncapsulated() && !f->pixels_changed) {
+            if (f->xfer == EXS_RLELossless && !rle_headers_ok(f)) {
+                dcm_seterr(err, errlen, "%s: malformed RLE data (segment offsets outside the "
+                           "fragment)", f->path.c_str());
+                return DCM_EFORMAT;
+            }
             if (is_j2k(f->xfer)) {
                 int rc = dcm_j2k_decompress(f, err, errlen);
                 if (rc != DCM_OK)

@@ -656,6 +656,36 @@ static void test_open_rejects_deep_nesting(void **state)
     tu_cleanup();
 }
 
+/* An RLE header whose segment offset points far past its fragment (found by fuzzing) made
+ * DCMTK's decoder read wild memory: it must be a clean error. */
+static void test_decode_rejects_bad_rle_offsets(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char buf[512], p[600];
+    size_t n;
+    unsigned char *d = tu_read(tu_pydicom("SC_rgb_rle.dcm", buf, sizeof buf), &n);
+    /* the first fragment after the empty offset table: item tag, length, then the header */
+    unsigned char *hdr = NULL;
+    for (size_t i = 0; i + 24 < n && !hdr; i++)
+        if (d[i] == 0xfe && d[i + 1] == 0xff && d[i + 2] == 0x00 && d[i + 3] == 0xe0 &&
+            (d[i + 4] | d[i + 5] | d[i + 6] | d[i + 7]) != 0 && d[i + 8] == 3)
+            hdr = d + i + 8;
+    assert_non_null(hdr);
+    hdr[12] = hdr[13] = hdr[14] = 0xf0;  /* third segment offset: about 4 GB */
+    snprintf(p, sizeof p, "%s/bad-rle.dcm", dir);
+    tu_write(p, d, n);
+    free(d);
+    dcm_file *f = open_ok(p);
+    dcm_image img;
+    assert_int_equal(dcm_decode_frame(f, 0, &img, err, sizeof err), DCM_EFORMAT);
+    assert_non_null(strstr(err, "RLE"));
+    dcm_rect r = {0, 0, 0, 4, 4};
+    assert_int_equal(dcm_blank_rects(f, &r, 1, err, sizeof err), DCM_EFORMAT);
+    dcm_close(f);
+    tu_cleanup();
+}
+
 static void test_save_is_atomic_on_error(void **state)
 {
     (void)state;
@@ -684,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_blank_jpeg2000),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_open_rejects_deep_nesting),
+        cmocka_unit_test(test_decode_rejects_bad_rle_offsets),
         cmocka_unit_test(test_save_is_atomic_on_error),
     };
     return cmocka_run_group_tests_name("dicom", tests, NULL, NULL);
