@@ -44,4 +44,18 @@ const char *verify_pair_value(const verify_pair_set *set, size_t i);
 size_t verify_pair_search(const verify_pair_set *set, const char *text,
                           verify_pair_hit *hits, size_t max);
 
+/* verify_pair_search for text read from pixels by OCR, which misreads characters. Only
+ * letters and digits count, case-folded, and characters OCR confuses are one class (0 O Q
+ * o, 1 l I i | !, 5 S s $, 8 B b, 2 Z z, 6 G g, J j [ ]). Forms of 5 or more such
+ * characters match with up to one edit (insertion, deletion, substitution) per 5
+ * characters and must begin or end on a word edge; shorter forms match exactly and on word
+ * edges at both ends, except that the components of one name may run into one another
+ * ("DOEAJANE": a caret read as a letter). Numbers get one edit from 8 digits on and never
+ * an extra digit. The distinctive words of free-text values (5 letters or more, not
+ * generic words of institutions and addresses such as "Clinic" or "Street") match alone,
+ * on word edges. Hits as verify_pair_search: spans of text, sorted by offset; returns how
+ * many, or (size_t)-1 when out of memory. */
+size_t verify_pair_search_fuzzy(const verify_pair_set *set, const char *text,
+                                verify_pair_hit *hits, size_t max);
+
 #endif

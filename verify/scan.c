@@ -59,7 +59,10 @@ static void check_text(struct scan *s, const char *where, const char *vr, const 
     char det[48];
     if (s->ids) {
         verify_pair_hit hits[MAX_HITS];
-        size_t n = verify_pair_search(s->ids, text, hits, MAX_HITS);
+        /* Text read from pixels carries OCR's misreadings. */
+        size_t n = strcmp(prefix, "ocr-") == 0
+                       ? verify_pair_search_fuzzy(s->ids, text, hits, MAX_HITS)
+                       : verify_pair_search(s->ids, text, hits, MAX_HITS);
         if (n == (size_t)-1) {
             s->failed = 1;
             return;
