@@ -4,6 +4,8 @@
 
 #include <leptonica/allheaders.h>
 
+#include "ocr/ocr.h"
+
 enum { OCR_GREY_LUMA, OCR_GREY_CHANNEL0 };  /* CHANNEL0 + k: channel k of RGB */
 
 /* An 8 bpp PIX of the frame: the usual grey (LUMA), or one channel of an RGB frame.
@@ -16,5 +18,10 @@ PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char
  * reaches 64; the same as pixTophat then pixThresholdToBinary, only faster. NULL when out
  * of memory. */
 PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type);
+
+/* A reader whose Tesseract starts on its first read (most frames hold no text, and
+ * starting costs tens of milliseconds); a read then fails with ocr_reader_new's message
+ * when it cannot start. NULL when out of memory. */
+ocr_reader *ocr_reader_deferred(const char *datapath);
 
 #endif

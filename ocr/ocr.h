@@ -64,7 +64,9 @@ int ocr_thumbnail(int width, int height, int channels, const unsigned char *pixe
 
 /* The calling thread's reader, created on first use (datapath as ocr_reader_new) and
  * freed when the thread exits, or by ocr_thread_reader_release() (the main thread must
- * call it before exit). NULL with a message when Tesseract cannot start. */
+ * call it before exit). Tesseract itself starts on the reader's first read, so frames
+ * without text never pay for it; when it cannot start, that read fails with
+ * ocr_reader_new's message. NULL with a message only when out of memory. */
 ocr_reader *ocr_thread_reader(const char *datapath, char *err, size_t errlen);
 void ocr_thread_reader_release(void);
 

@@ -26,7 +26,8 @@
 #define MAX_ROWS 48        /* boxes per sheet: a frame with more is read in several calls */
 
 struct ocr_reader {
-    TessBaseAPI *api;
+    TessBaseAPI *api;  /* NULL until Tesseract is started */
+    char *datapath;    /* as given to ocr_reader_new; NULL for the default */
 };
 
 /* Tesseract runs parts of its network on an OpenMP team of a fixed size when it was built
@@ -49,14 +50,25 @@ static void serial_tesseract(void)
 
 static pthread_once_t serial_once = PTHREAD_ONCE_INIT;
 
-ocr_reader *ocr_reader_new(const char *datapath, char *err, size_t errlen)
+ocr_reader *ocr_reader_deferred(const char *datapath)
 {
     pthread_once(&serial_once, serial_tesseract);
     ocr_reader *r = calloc(1, sizeof *r);
-    if (!r || !(r->api = TessBaseAPICreate())) {
+    if (r && datapath && !(r->datapath = strdup(datapath))) {
         free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* Starts Tesseract for r if it has not been started. */
+static int start(ocr_reader *r, char *err, size_t errlen)
+{
+    if (r->api)
+        return 0;
+    if (!(r->api = TessBaseAPICreate())) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return -1;
     }
     /* Tesseract's diagnostics would go to stderr, which belongs to cli/. Burned-in text is
      * names, numbers and codes rather than English prose: the word lists would only pull
@@ -66,10 +78,26 @@ ocr_reader *ocr_reader_new(const char *datapath, char *err, size_t errlen)
                       "load_number_dawg", "load_unambig_dawg", "load_bigram_dawg",
                       "tessedit_do_invert", "classify_enable_learning", "user_defined_dpi" };
     char *values[] = { "/dev/null", "0", "0", "0", "0", "0", "0", "0", "0", "300" };
-    if (TessBaseAPIInit4(r->api, datapath, "eng", OEM_LSTM_ONLY, NULL, 0, names, values,
+    if (TessBaseAPIInit4(r->api, r->datapath, "eng", OEM_LSTM_ONLY, NULL, 0, names, values,
                          sizeof names / sizeof names[0], 0) != 0) {
         snprintf(err, errlen, "cannot load Tesseract English data from %s (install tesseract-ocr-eng)",
-                 datapath ? datapath : "the default tessdata folder");
+                 r->datapath ? r->datapath : "the default tessdata folder");
+        TessBaseAPIEnd(r->api);
+        TessBaseAPIDelete(r->api);
+        r->api = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+ocr_reader *ocr_reader_new(const char *datapath, char *err, size_t errlen)
+{
+    ocr_reader *r = ocr_reader_deferred(datapath);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (start(r, err, errlen) != 0) {
         ocr_reader_free(r);
         return NULL;
     }
@@ -84,6 +112,7 @@ void ocr_reader_free(ocr_reader *r)
         TessBaseAPIEnd(r->api);
         TessBaseAPIDelete(r->api);
     }
+    free(r->datapath);
     free(r);
 }
 
@@ -246,6 +275,8 @@ static int read_sheet(ocr_reader *r, int width, int height, int channels,
     int sheet_w = 0, sheet_h = SHEET_MARGIN, nread = 0, rc = -1;
     PIX *sheet = NULL;
     TessResultIterator *it = NULL;
+    if (start(r, err, errlen) != 0)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         out[i].box = boxes[i];
         out[i].text = calloc(1, 1);
@@ -335,6 +366,8 @@ done:
 static int recognise(ocr_reader *r, PIX *pix, TessPageSegMode psm, char **text, int *conf,
                      char *err, size_t errlen)
 {
+    if (start(r, err, errlen) != 0)
+        return -1;
     TessBaseAPISetPageSegMode(r->api, psm);
     TessBaseAPISetImage2(r->api, pix);
     TessBaseAPISetSourceResolution(r->api, 300);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <leptonica/allheaders.h>
 #include "ocr/ocr.h"
+#include "ocr/ocr-internal.h"
 
 static pthread_key_t reader_key;
 static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
@@ -24,9 +25,11 @@ ocr_reader *ocr_thread_reader(const char *datapath, char *err, size_t errlen)
     pthread_once(&reader_once, reader_key_init);
     ocr_reader *r = pthread_getspecific(reader_key);
     if (!r) {
-        r = ocr_reader_new(datapath, err, errlen);
+        r = ocr_reader_deferred(datapath);
         if (r)
             pthread_setspecific(reader_key, r);
+        else
+            snprintf(err, errlen, "out of memory");
     }
     return r;
 }

@@ -299,6 +299,28 @@ static void test_ink_map_matches_leptonica(void **state)
     }
 }
 
+/* A deferred reader (the per-thread one) does not start Tesseract for frames without
+ * text, and a read that needs it reports why it cannot start. */
+static void test_deferred_reader(void **state)
+{
+    (void)state;
+    ocr_reader *r = ocr_reader_deferred("/nonexistent/tessdata");
+    assert_non_null(r);
+    unsigned char blank[64 * 48];
+    memset(blank, 30, sizeof blank);
+    ocr_text *t = NULL;
+    size_t n = 7;
+    char err[256] = "";
+    assert_int_equal(ocr_find_text(r, 64, 48, 1, blank, &t, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    ocr_box box = { 4, 4, 40, 20, 1.0f };
+    ocr_text out;
+    assert_int_equal(ocr_read(r, 64, 48, 1, blank, &box, &out, err, sizeof err), -1);
+    assert_non_null(strstr(err, "Tesseract"));
+    ocr_reader_free(r);
+    assert_null(ocr_reader_new("/nonexistent/tessdata", err, sizeof err));
+}
+
 static void test_detect_rejects_bad_image(void **state)
 {
     (void)state;
@@ -525,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_text_free_frames),
         cmocka_unit_test(test_detect_rejects_bad_image),
         cmocka_unit_test(test_ink_map_matches_leptonica),
+        cmocka_unit_test(test_deferred_reader),
         cmocka_unit_test(test_fuzzy_helper),
         cmocka_unit_test(test_thumbnail),
     };
