@@ -187,9 +187,9 @@ done
 # --- results -----------------------------------------------------------------------------
 fps() { awk -v n="${nf[$1]}" -v s="${secs[$1]}" 'BEGIN {printf "%.0f", n / s}'; }
 mbps() { awk -v b="${nb[$1]}" -v s="${secs[$1]}" 'BEGIN {printf "%.1f", b / s / 1e6}'; }
-# ratio A B: throughput of A as a percentage of B's (same files), from CPU time (robust
-# when other work shares the machine); ratiow: from wall time, for multi-threaded rows.
-ratio() { awk -v a="${cpu[$1]}" -v b="${cpu[$2]}" 'BEGIN {printf "%.0f%%", 100 * b / a}'; }
+# ratio A B: throughput (files/s) of A as a percentage of B's on the same files, from wall
+# time, as the issues' targets are stated; the CPU column shows what threads cost.
+ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN {printf "%.0f%%", 100 * b / a}'; }
 ratiow() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN {printf "%.0f%%", 100 * b / a}'; }
 verdict() { awk -v v="${1%\%}" -v t="$2" -v dir="$3" \
     'BEGIN {ok = dir == "ge" ? v >= t : v <= t; print ok ? "met" : "NOT met"}'; }
@@ -208,7 +208,7 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     echo "- $("$deidtk" --version 2>/dev/null | head -1) built in $build (source tree at $(cd "$srcdir" && git rev-parse --short HEAD 2>/dev/null || echo '?')), DCMTK $(dcmdump --version 2>/dev/null | sed -n 's/.*dcmdump v\([0-9.]*\).*/\1/p' | head -1), $(gdcmanon --version 2>&1 | head -1 | awk '{print "GDCM", $3}'), Tesseract $(tesseract --version 2>&1 | head -1 | awk '{print $2}')"
     echo "- workload: $n_tags CT files ($(awk -v b="$b_tags" 'BEGIN {printf "%.0f MB", b / 1e6}'), IM0022 256x256 and CT_small 128x128 alternating, each a distinct instance); $n_free text-free 512x512 CT frames; ${ocr[text.frames]:-?} text-bearing frames"
     echo "- scratch on $(df --output=fstype "$work" | tail -1) ($work); median of $reps run(s); page cache warm; load average before: $load0"
-    echo "- files/s and MB/s from wall time; single-thread comparisons from CPU time (user + system), which other load on the machine disturbs less"
+    echo "- files/s, MB/s and every ratio from wall time; CPU time is user + system of all threads"
     echo
     echo "| measurement | files | wall s | CPU s | files/s | MB/s | peak RSS MB | compared |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|"
@@ -244,7 +244,7 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     r=$(ratio verify_j1 loadwalk)
     echo "- verify tags-only vs DCMTK load+walk (1 thread): $r (target >= 50%: $(verdict "$r" 50 ge))"
     if [ "$have_no_audit" = 1 ]; then
-        r=$(awk -v a="${cpu[run_j1]}" -v b="${cpu[run_noaudit]}" 'BEGIN {printf "%.0f%%", 100 * (1 - b / a)}')
+        r=$(awk -v a="${secs[run_j1]}" -v b="${secs[run_noaudit]}" 'BEGIN {printf "%.0f%%", 100 * (1 - b / a)}')
         echo "- audit cost (1 - with/without audit throughput): $r (target <= 15%: $(verdict "$r" 15 le))"
     else
         echo "- audit cost: not measured (this deidtk has no run --no-audit)"
