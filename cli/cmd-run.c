@@ -566,8 +566,6 @@ int cmd_run(int argc, char **argv)
         snprintf(report_json, sizeof report_json, "%s-report.json", base);
         snprintf(report_html, sizeof report_html, "%s-report.html", base);
     }
-    char thumbs[PATH_MAX];
-    snprintf(thumbs, sizeof thumbs, "%.*s-thumbs", (int)(strlen(report_json) - 5), report_json);
     const char *not_inside[] = {report_json, log_path, audit_path, export_dir};
     for (size_t i = 0; i < 4; i++)
         if (not_inside[i] && cli_path_inside(not_inside[i], out_dir)) {
@@ -594,11 +592,6 @@ int cmd_run(int argc, char **argv)
     r.vc.strict_codes = 1;
     r.vc.id_template = pseudo.id_template;
     r.vc.path_root = out_dir;
-    if (r.vc.ocr && cli_mkdirs(thumbs, sh.show_values ? 0700 : 0755) == 0) {
-        r.vc.thumb_dir = thumbs;
-        r.vc.thumb_rel = strrchr(thumbs, '/') ? strrchr(thumbs, '/') + 1 : thumbs;
-        r.vc.thumb_show_text = sh.show_values;
-    }
     r.policy_hash = deid_policy_hash(policy);
     r.jobs = calloc(r.files.n ? r.files.n : 1, sizeof *r.jobs);
     r.dataset = verify_dataset_new();
@@ -607,22 +600,13 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "deidtk run: out of memory\n");
         goto out;
     }
-    report_set_gate(r.rep, (verify_severity)sh.fail_on);
-    char now[32], frames[32];
-    cli_now(now, sizeof now);
-    report_set_meta(r.rep, "started", now);
+    char now[32], thumbs[PATH_MAX], prefix[PATH_MAX];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(report_json) - 5), report_json);
+    cli_shared_start(&sh, r.rep, prefix, thumbs, sizeof thumbs);
     report_set_meta(r.rep, "preset", deid_policy_preset(policy) ? deid_policy_preset(policy) : "");
     report_set_meta(r.rep, "policy_sha256", r.policy_hash);
     report_set_meta(r.rep, "key_fingerprint", r.fingerprint);
     report_set_meta(r.rep, "output", out_dir);
-    report_set_meta(r.rep, "fail_on", verify_severity_name((verify_severity)sh.fail_on));
-    snprintf(frames, sizeof frames, "%s", !r.vc.ocr ? "none"
-                                          : r.vc.frames == VERIFY_FRAMES_FIRST ? "first"
-                                          : r.vc.frames == VERIFY_FRAMES_SAMPLE ? "sample"
-                                                                                : "all");
-    if (r.vc.frames == VERIFY_FRAMES_SAMPLE)
-        snprintf(frames, sizeof frames, "sample:%d", r.vc.sample);
-    report_set_meta(r.rep, "ocr_frames", frames);
     if (shard_n > 1) {
         char sh[32];
         snprintf(sh, sizeof sh, "%d/%d", shard_k, shard_n);

@@ -40,7 +40,7 @@ struct vrun {
     struct pairing *pairs;     /* sorted by output_uid */
     size_t npairs;
     audit_db *audit;
-    pthread_mutex_t audit_mu;  /* pairing reads the trail from workers */
+    pthread_mutex_t audit_mu;  /* the trail is read by workers (pairing) and the writer */
     report *rep;
     verify_dataset *dataset;
     size_t done, failed, paired;
@@ -214,8 +214,12 @@ static void vdone(size_t i, void *ud)
                     j->facts.frames_inspected);
     for (size_t k = 0; k < j->findings.n; k++) {
         char *who = NULL, *why = NULL, e[256];
-        if (v->audit)
+        if (v->audit) {
+            /* Workers read the trail too (pairing): one connection, one user at a time. */
+            pthread_mutex_lock(&v->audit_mu);
             audit_waived(v->audit, j->findings.v[k].id, &who, &why, e, sizeof e);
+            pthread_mutex_unlock(&v->audit_mu);
+        }
         report_add_finding(v->rep, &j->findings.v[k], who, why);
         if (j->findings.v[k].thumbnail)
             report_add_thumbnail(v->rep, j->findings.v[k].id, j->findings.v[k].thumbnail);
@@ -320,23 +324,9 @@ int cmd_verify(int argc, char **argv)
         fprintf(stderr, "deidtk verify: out of memory\n");
         goto out;
     }
-    report_set_gate(v.rep, (verify_severity)sh.fail_on);
-    char now[32];
-    cli_now(now, sizeof now);
-    report_set_meta(v.rep, "started", now);
+    char now[32], thumbs[PATH_MAX];
+    cli_shared_start(&sh, v.rep, sh.report_prefix, thumbs, sizeof thumbs);
     report_set_meta(v.rep, "policy_sha256", deid_policy_hash(policy));
-    report_set_meta(v.rep, "fail_on", verify_severity_name((verify_severity)sh.fail_on));
-    report_set_meta(v.rep, "ocr_frames", !v.vc.ocr ? "none"
-                                         : v.vc.frames == VERIFY_FRAMES_FIRST ? "first"
-                                         : v.vc.frames == VERIFY_FRAMES_SAMPLE ? "sample"
-                                                                               : "all");
-    char thumbs[PATH_MAX];
-    snprintf(thumbs, sizeof thumbs, "%s-thumbs", sh.report_prefix);
-    if (v.vc.ocr && cli_mkdirs(thumbs, sh.show_values ? 0700 : 0755) == 0) {
-        v.vc.thumb_dir = thumbs;
-        v.vc.thumb_rel = strrchr(thumbs, '/') ? strrchr(thumbs, '/') + 1 : thumbs;
-        v.vc.thumb_show_text = sh.show_values;
-    }
     if (cli_pool_run(v.files.n, sh.jobs, vwork, vdone, &v) != 0) {
         fprintf(stderr, "deidtk verify: cannot start worker threads\n");
         goto out;

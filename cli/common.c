@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "reports/report.h"
 
 static int files_add(cli_files *f, const char *path, const char *rel)
 {
@@ -387,4 +388,29 @@ void cli_json_str(FILE *fp, const char *s)
             fputc(*p, fp);
     }
     fputc('"', fp);
+}
+
+void cli_shared_start(cli_shared *s, struct report *rep, const char *report_prefix,
+                      char *thumbs, size_t len)
+{
+    char now[32], frames[32];
+    report_set_gate(rep, (verify_severity)s->fail_on);
+    cli_now(now, sizeof now);
+    report_set_meta(rep, "started", now);
+    report_set_meta(rep, "fail_on", verify_severity_name((verify_severity)s->fail_on));
+    if (!s->vc->ocr)
+        snprintf(frames, sizeof frames, "none");
+    else if (s->vc->frames == VERIFY_FRAMES_SAMPLE)
+        snprintf(frames, sizeof frames, "sample:%d", s->vc->sample);
+    else
+        snprintf(frames, sizeof frames, "%s",
+                 s->vc->frames == VERIFY_FRAMES_FIRST ? "first" : "all");
+    report_set_meta(rep, "ocr_frames", frames);
+    snprintf(thumbs, len, "%s-thumbs", report_prefix);
+    /* Thumbnails show burned-in text when values are shown: then only their owner reads. */
+    if (s->vc->ocr && cli_mkdirs(thumbs, s->show_values ? 0700 : 0755) == 0) {
+        s->vc->thumb_dir = thumbs;
+        s->vc->thumb_rel = strrchr(thumbs, '/') ? strrchr(thumbs, '/') + 1 : thumbs;
+        s->vc->thumb_show_text = s->show_values;
+    }
 }

@@ -80,6 +80,13 @@ void cli_shared_init(cli_shared *s, verify_config *vc);
  * a one-line usage error (exit 2). */
 int cli_shared_option(const char *cmd, const char *usage, int c, const char *arg,
                       cli_shared *s);
+struct report;
+/* What run and verify set up alike once the options are read: the report's gate, start
+ * time, fail_on and ocr_frames facts, and the thumbnails folder PREFIX-thumbs beside the
+ * report (thumbs, a caller's buffer of PATH_MAX bytes, must outlive the run). */
+void cli_shared_start(cli_shared *s, struct report *rep, const char *report_prefix,
+                      char *thumbs, size_t len);
+
 /* "deidtk CMD: <fmt with arg>" and the usage on stderr; returns 2 (usage error). */
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg);
 /* A JSON string literal of s (escaped) on fp. */
