@@ -15,9 +15,9 @@
  * the run skip inputs already recorded ok under the same policy and key by any earlier run.
  *
  * One thread at a time uses an audit_db (callers that share one serialise their calls).
- * Strings the library returns are malloc'd and
- * freed by the caller unless said otherwise. Original attribute values are stored only when
- * the run enables audit_originals; otherwise only the HMAC the caller gives. */
+ * Strings the library returns are malloc'd and freed by the caller unless said otherwise.
+ * Original attribute values are stored only when the run enables audit_originals; otherwise
+ * only the HMAC the caller gives. */
 #ifndef DEIDTK_AUDIT_H
 #define DEIDTK_AUDIT_H
 
