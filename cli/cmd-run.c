@@ -179,21 +179,21 @@ static void work(size_t i, void *ud)
         return;
     }
     size_t len = strlen(r->out_dir) + 4 * (DEID_UID_MAX + 2) + 8;
-    j->out_path = malloc(len);
+    char *out = malloc(len);
     char dir[PATH_MAX];
     /* Study and Series Instance UIDs are type 1, yet some objects lack them. */
     snprintf(dir, sizeof dir, "%s/%s/%s/%s", r->out_dir, j->res.patient_id,
              j->res.study_uid[0] ? j->res.study_uid : "no-study",
              j->res.series_uid[0] ? j->res.series_uid : "no-series");
     int claim = 0;
-    if (!j->out_path) {
+    if (!out) {
         snprintf(j->err, sizeof j->err, "%s: out of memory", in);
         j->failed = 1;
     } else if (!j->res.sop_uid[0]) {
         snprintf(j->err, sizeof j->err, "%s: no SOP Instance UID: not a composite object", in);
         j->failed = 1;
-    } else if (snprintf(j->out_path, len, "%s/%s.dcm", dir, j->res.sop_uid),
-               (claim = claim_output(r, j->out_path, in)) != 0) {
+    } else if (snprintf(out, len, "%s/%s.dcm", dir, j->res.sop_uid),
+               (claim = claim_output(r, out, in)) != 0) {
         if (claim > 0) {
             j->duplicate = 1;
             snprintf(j->err, sizeof j->err, "%s: the same file as another input: skipped", in);
@@ -202,25 +202,28 @@ static void work(size_t i, void *ud)
                      "and other contents: not written", in);
             j->failed = 1;
         }
-        dcm_close(f);
-        return;
     } else if (cli_mkdirs(dir, 0755) != 0) {
         snprintf(j->err, sizeof j->err, "%s: cannot create the output folder: %s", in,
                  strerror(errno));
         j->failed = 1;
-    } else if (dcm_save(f, j->out_path, j->err, sizeof j->err) != DCM_OK) {
+    } else if (dcm_save(f, out, j->err, sizeof j->err) != DCM_OK) {
         j->failed = 1;
     }
     dcm_close(f);
-    if (j->failed)
-        return;
-    /* Verify what is on disk, not what is in memory. */
-    if (verify_file(&r->vc, j->out_path, j->res.identifying, j->res.original_uids,
-                    &j->findings, &j->facts, j->err, sizeof j->err) != 0 ||
-        (r->audit && audit_sha256_file(j->out_path, j->output_sha, j->err, sizeof j->err) != 0)) {
-        unlink(j->out_path);
+    /* Verify what is on disk, not what is in memory. A file that fails here is removed:
+     * nothing unverified stays in the output. */
+    if (!j->failed && !j->duplicate &&
+        (verify_file(&r->vc, out, j->res.identifying, j->res.original_uids, &j->findings,
+                     &j->facts, j->err, sizeof j->err) != 0 ||
+         (r->audit && audit_sha256_file(out, j->output_sha, j->err, sizeof j->err) != 0))) {
+        unlink(out);
         j->failed = 1;
     }
+    /* Only a file that was written and verified has an output path. */
+    if (j->failed || j->duplicate)
+        free(out);
+    else
+        j->out_path = out;
 }
 
 /* ---- recording (the calling thread: the single writer) ------------------------------ */
@@ -320,7 +323,8 @@ static void done(size_t i, void *ud)
         if (!j->failed && r->audit_had_runs)
             already = audit_file_done(r->audit, j->input_sha, r->policy_hash, r->fingerprint,
                                       NULL, err, sizeof err) == 1;
-        audit_file_info fi = {in, j->input_sha, j->out_path, j->output_sha,
+        audit_file_info fi = {in, j->input_sha[0] ? j->input_sha : NULL, j->out_path,
+                              j->out_path ? j->output_sha : NULL,
                               j->res.sop_uid[0] ? j->res.sop_uid : NULL,
                               j->failed ? AUDIT_FILE_ERROR : AUDIT_FILE_OK,
                               j->failed ? j->err : NULL};
