@@ -74,14 +74,23 @@ copy_samples "$bad"
 : >"$bad/empty.dcm"
 head -c 1000 "$samples/IM0002.dcm" >"$bad/truncated.dcm"
 echo "Just some notes, not DICOM at all" >"$bad/notes.dcm"
-"$DEIDTK" run "$bad" -o "$tmp/C" --key "$key" --no-ocr --no-audit >"$tmp/C.out" 2>"$tmp/C.err"
+# readable DICOM that is no composite object: no SOP Instance UID to name its output by
+cp "$samples/IM0002.dcm" "$bad/nosop.dcm"
+dcmodify -q -nb -ea "(0008,0018)" "$bad/nosop.dcm" || fail "dcmodify failed"
+"$DEIDTK" run "$bad" -o "$tmp/C" --key "$key" --no-ocr --audit "$tmp/C.sqlite" \
+    >"$tmp/C.out" 2>"$tmp/C.err"
 rc=$?
 [ $rc -eq 3 ] || fail "run with unreadable inputs exit $rc, expected 3"
-for n in empty truncated notes; do
+for n in empty truncated notes nosop; do
     [ "$(grep -c "$n\.dcm" "$tmp/C.err")" -eq 1 ] ||
         fail "expected one line naming $n.dcm on stderr: $(cat "$tmp/C.err")"
 done
-grep -q "$nin de-identified, 3 failed" "$tmp/C.out" || fail "summary: $(cat "$tmp/C.out")"
+grep -q "$nin de-identified, 4 failed" "$tmp/C.out" || fail "summary: $(cat "$tmp/C.out")"
+# the trail records the failures, and no output for them
+if command -v sqlite3 >/dev/null 2>&1; then
+    n=$(sqlite3 "$tmp/C.sqlite" "SELECT count(*) FROM files WHERE status='error' AND output_path IS NULL")
+    [ "$n" = 4 ] || bad "the trail has $n failed files without an output path, expected 4"
+fi
 [ "$(find "$tmp/C" -type f | wc -l)" -eq "$nin" ] || fail "bad inputs left output files"
 [ -z "$(find "$tmp/C" -name '.deidtk-*')" ] || fail "temporary files left in OUT"
 assert_no_phi "$tmp/phi" "run output with bad inputs" "$tmp/C.out" "$tmp/C.err"
