@@ -167,12 +167,11 @@ extern "C" int dcm_open(const char *path, dcm_file **out, char *err, size_t errl
     f->path = path;
     try {
         bool part10 = has_dicm_preamble(path);
-        // Values are read whole (no lazy loading): a length past the end of the file must
-        // fail here, not later while saving.
+        // Large values (pixel data) stay on disk until used: a walk never needs them. Their
+        // lengths are still checked against the file's size here, so a length past the end
+        // of the file fails on open, not later while saving.
         OFCondition c = f->ff.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
                                        part10 ? ERM_autoDetect : ERM_dataset);
-        if (c.good())
-            c = f->ff.loadAllDataIntoMemory();
         if (c.bad()) {
             if (!part10)
                 dcm_seterr(err, errlen, "%s: not DICOM (no Part 10 header, and the bytes do "
