@@ -18,7 +18,9 @@
  * is wider than a stroke, which flattens anatomy under the letters), enlarged to one common
  * height and binarised. All the boxes of a frame are then stacked, one per row, on a single
  * white sheet that Tesseract reads in one call as a block of lines: its cost per call is
- * large and per line small. Each recognised word goes back to the box whose row holds it. */
+ * large and per line small. Each recognised word goes back to the box whose row holds it.
+ * Every box is prepared in two ways (see enum ink_rule), each on its own sheet, and both
+ * readings are kept. */
 
 #define TARGET_HEIGHT 32   /* box height, ascenders to descenders, Tesseract is given */
 #define MAX_SCALE 6.0f
@@ -190,10 +192,70 @@ static PIX *crop_view(int width, int channels, const unsigned char *pixels, int 
     return pix;
 }
 
-/* The box as black ink on white at TARGET_HEIGHT, 1 bpp; NULL when the box is degenerate
- * or holds no ink. For colour frames the view with the most contrast is used. */
+/* How a crop's ink is told from its background. */
+enum ink_rule {
+    INK_TOPHAT,  /* strokes brighter than their neighbourhood, enlarged smoothly */
+    INK_LEVEL    /* pixels at the ink's own level, minus wide blobs, enlarged as blocks */
+};
+
+/* The height of the text line in a 1 bpp ink map: from the tallest usual letters (the
+ * 90th percentile of its pieces' heights), so a box taller than its text (two labels side
+ * by side at slightly different heights, a line under them) is still enlarged for its
+ * letters. Falls back to the box height. */
+static int line_height(PIX *ink, int box_h)
+{
+    BOXA *cc = pixConnCompBB(ink, 8);
+    int n = cc ? boxaGetCount(cc) : 0;
+    int *hs = n > 0 ? malloc((size_t)n * sizeof *hs) : NULL;
+    int k = 0;
+    for (int i = 0; hs && i < n; i++) {
+        l_int32 bw, bh;
+        boxaGetBoxGeometry(cc, i, NULL, NULL, &bw, &bh);
+        if (bh >= 3 && bh <= box_h)
+            hs[k++] = bh;
+    }
+    boxaDestroy(&cc);
+    int h = box_h;
+    if (k >= 3) {
+        for (int i = 1; i < k; i++)
+            for (int j = i; j > 0 && hs[j - 1] > hs[j]; j--) {
+                int t = hs[j];
+                hs[j] = hs[j - 1];
+                hs[j - 1] = t;
+            }
+        int cap = hs[(k * 9) / 10 < k ? (k * 9) / 10 : k - 1];
+        int est = cap * 4 / 3 + 1;  /* capitals to a line with descenders */
+        h = est < box_h ? est : box_h;
+    }
+    free(hs);
+    return h;
+}
+
+/* The pixels of grey within 24 levels of its brightest, less every blob that holds an
+ * s x s square (and its rim): the thin strokes of text drawn at one level. 1 bpp, ink 1. */
+static PIX *thin_level(PIX *grey, int s)
+{
+    l_int32 top = 0;
+    pixGetExtremeValue(grey, 1, L_SELECT_MAX, NULL, NULL, NULL, &top);
+    PIX *level = pixThresholdToBinary(grey, top > 24 ? top - 24 : 1);
+    if (!level)
+        return NULL;
+    pixInvert(level, level);
+    PIX *wide = pixOpenBrick(NULL, level, s, s);
+    if (!wide) {
+        pixDestroy(&level);
+        return NULL;
+    }
+    pixDilateBrick(wide, wide, 3, 3);
+    pixSubtract(level, level, wide);
+    pixDestroy(&wide);
+    return level;
+}
+
+/* The box as black ink on white at about TARGET_HEIGHT, 1 bpp; NULL when the box is
+ * degenerate or holds no ink. For colour frames the view with the most contrast is used. */
 static PIX *prepare_crop(int width, int height, int channels, const unsigned char *pixels,
-                         const ocr_box *b)
+                         const ocr_box *b, enum ink_rule rule)
 {
     int pad = b->h / 4 + 2;
     int x0 = b->x - pad, y0 = b->y - pad, x1 = b->x + b->w + pad, y1 = b->y + b->h + pad;
@@ -215,8 +277,9 @@ static PIX *prepare_crop(int width, int height, int channels, const unsigned cha
         pixGetExtremeValue(crop, 1, L_SELECT_MAX, NULL, NULL, NULL, &maxv);
         int bg = border_median(crop);
         /* Ink is the extreme farthest from the background; it is made the bright one. */
-        int contrast = bg - minv > maxv - bg ? bg - minv : maxv - bg;
-        if (bg - minv > maxv - bg)
+        int dark = bg - minv > maxv - bg;
+        int contrast = dark ? bg - minv : maxv - bg;
+        if (dark)
             pixInvert(crop, crop);
         if (contrast > best_contrast) {
             pixDestroy(&best);
@@ -234,28 +297,56 @@ static PIX *prepare_crop(int width, int height, int channels, const unsigned cha
     int size = (b->h / 3) | 1;
     size = size < 5 ? 5 : size > 15 ? 15 : size;
     PIX *ink = pixTophat(best, size, size, L_TOPHAT_WHITE);
-    pixDestroy(&best);
-    if (!ink)
-        return NULL;
-    l_int32 top = 0;
-    pixGetExtremeValue(ink, 1, L_SELECT_MAX, NULL, NULL, NULL, &top);
-    if (top < 16) {
-        pixDestroy(&ink);
+    if (!ink) {
+        pixDestroy(&best);
         return NULL;
     }
-    float scale = (float)TARGET_HEIGHT / (float)(b->h > 0 ? b->h : 1);
-    scale = scale < 1.0f ? 1.0f : scale > MAX_SCALE ? MAX_SCALE : scale;
-    PIX *big = scale > 1.0f ? pixScaleGrayLI(ink, scale, scale) : pixClone(ink);
-    pixDestroy(&ink);
-    if (!big)
-        return NULL;
+    l_int32 top = 0;
+    pixGetExtremeValue(ink, 1, L_SELECT_MAX, NULL, NULL, NULL, &top);
     /* Ink is whatever reaches 40% of the brightest stroke: the dim edge of an enlarged
      * one-pixel stroke still counts, a faint texture does not. */
-    PIX *bin = pixThresholdToBinary(big, top * 2 / 5 + 1);
-    pixDestroy(&big);
-    if (bin)
-        pixInvert(bin, bin);
-    return bin;
+    PIX *mask = top >= 16 ? pixThresholdToBinary(ink, top * 2 / 5 + 1) : NULL;
+    if (mask)
+        pixInvert(mask, mask);
+    int line_h = mask ? line_height(mask, b->h) : b->h;
+    float scale = (float)TARGET_HEIGHT / (float)(line_h > 0 ? line_h : 1);
+    scale = scale < 1.0f ? 1.0f : scale > MAX_SCALE ? MAX_SCALE : scale;
+    PIX *out = NULL;
+    if (!mask) {
+        /* no ink */
+    } else if (rule == INK_TOPHAT) {
+        PIX *big = scale > 1.0f ? pixScaleGrayLI(ink, scale, scale) : pixClone(ink);
+        if (big) {
+            out = pixThresholdToBinary(big, top * 2 / 5 + 1);
+            pixDestroy(&big);
+            if (out)
+                pixInvert(out, out);
+        }
+    } else {
+        /* Burned-in text is drawn at one level: keep what lies near the ink's level, less
+         * whatever is wide enough to hold a square larger than a stroke (bright anatomy at
+         * the same level). Over anatomy brighter than the text, the border can make the
+         * wrong extreme look like ink, so both extremes are tried and the one leaving more
+         * thin strokes wins. Pixel fonts keep their shape best enlarged as blocks. */
+        int s = line_h / 4 < 3 ? 3 : line_h / 4;
+        PIX *thin = thin_level(best, s);
+        pixInvert(best, best);
+        PIX *other = thin_level(best, s);
+        l_int32 n_thin = 0, n_other = 0;
+        if (thin)
+            pixCountPixels(thin, &n_thin, NULL);
+        if (other)
+            pixCountPixels(other, &n_other, NULL);
+        PIX *pick = n_other > n_thin ? other : thin;
+        int f = (int)(scale + 0.5f);
+        out = pick ? pixExpandBinaryReplicate(pick, f < 1 ? 1 : f, f < 1 ? 1 : f) : NULL;
+        pixDestroy(&thin);
+        pixDestroy(&other);
+    }
+    pixDestroy(&mask);
+    pixDestroy(&ink);
+    pixDestroy(&best);
+    return out;
 }
 
 /* A run of boxes read in one Tesseract call. */
@@ -265,7 +356,7 @@ struct row { int y0, y1; };
  * empty), stacking their crops on one sheet. */
 static int read_sheet(ocr_reader *r, int width, int height, int channels,
                       const unsigned char *pixels, const ocr_box *boxes, size_t n,
-                      ocr_text *out, char *err, size_t errlen)
+                      enum ink_rule rule, ocr_text *out, char *err, size_t errlen)
 {
     PIX *crops[MAX_ROWS] = { NULL };
     struct row rows[MAX_ROWS];
@@ -283,7 +374,7 @@ static int read_sheet(ocr_reader *r, int width, int height, int channels,
         out[i].confidence = 0;
         if (!out[i].text)
             goto oom;
-        crops[i] = prepare_crop(width, height, channels, pixels, &boxes[i]);
+        crops[i] = prepare_crop(width, height, channels, pixels, &boxes[i], rule);
         if (!crops[i])
             continue;
         int cw = pixGetWidth(crops[i]), ch = pixGetHeight(crops[i]);
@@ -363,6 +454,81 @@ done:
     return rc;
 }
 
+/* A '_' touching a digit is a 1 whose stem was lost: one-pixel stems vanish when small
+ * fonts are drawn or scaled, leaving only the foot. Changed in place. */
+static void restore_ones(char *t)
+{
+    for (size_t i = 0; t[i]; i++)
+        if (t[i] == '_' && ((i > 0 && t[i - 1] >= '0' && t[i - 1] <= '9') ||
+                            (t[i + 1] >= '0' && t[i + 1] <= '9')))
+            t[i] = '1';
+}
+
+/* Joins b's reading to a's as "A ; B" unless it adds nothing; a keeps the higher
+ * confidence. Frees b's text. */
+static int join_reading(ocr_text *a, ocr_text *b)
+{
+    if (b->text[0] && strcmp(a->text, b->text) != 0) {
+        if (!a->text[0]) {
+            free(a->text);
+            a->text = b->text;
+            a->confidence = b->confidence;
+            b->text = NULL;
+            return 0;
+        }
+        size_t la = strlen(a->text), lb = strlen(b->text);
+        char *j = realloc(a->text, la + lb + sizeof " ; ");
+        if (!j)
+            return -1;
+        memcpy(j + la, " ; ", 3);
+        memcpy(j + la + 3, b->text, lb + 1);
+        a->text = j;
+        a->confidence = b->confidence > a->confidence ? b->confidence : a->confidence;
+    }
+    free(b->text);
+    b->text = NULL;
+    return 0;
+}
+
+/* Reads boxes[0..n) (n <= MAX_ROWS) with each ink rule in turn. Small burned-in text
+ * defeats any single preparation on some boxes (over anatomy, a contrast threshold loses
+ * strokes that a level threshold keeps, and the reverse), and Tesseract's misreadings
+ * differ between them; every distinct reading is kept, joined, so that whoever searches
+ * the text for known values gets each chance. */
+static int read_boxes(ocr_reader *r, int width, int height, int channels,
+                      const unsigned char *pixels, const ocr_box *boxes, size_t n,
+                      ocr_text *out, char *err, size_t errlen)
+{
+    ocr_text more[MAX_ROWS];
+    if (read_sheet(r, width, height, channels, pixels, boxes, n, INK_TOPHAT, out, err,
+                   errlen) != 0)
+        return -1;
+    if (read_sheet(r, width, height, channels, pixels, boxes, n, INK_LEVEL, more, err,
+                   errlen) != 0) {
+        for (size_t i = 0; i < n; i++) {
+            free(out[i].text);
+            out[i].text = NULL;
+        }
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        restore_ones(out[i].text);
+        restore_ones(more[i].text);
+        if (rc == 0 && join_reading(&out[i], &more[i]) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+        free(more[i].text);
+    }
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) {
+            free(out[i].text);
+            out[i].text = NULL;
+        }
+    return rc;
+}
+
 static int recognise(ocr_reader *r, PIX *pix, TessPageSegMode psm, char **text, int *conf,
                      char *err, size_t errlen)
 {
@@ -392,7 +558,7 @@ int ocr_read(ocr_reader *r, int width, int height, int channels, const unsigned 
         snprintf(err, errlen, "invalid image (%dx%d, %d channels)", width, height, channels);
         return -1;
     }
-    return read_sheet(r, width, height, channels, pixels, box, 1, out, err, errlen);
+    return read_boxes(r, width, height, channels, pixels, box, 1, out, err, errlen);
 }
 
 int ocr_read_full_frame(ocr_reader *r, int width, int height, int channels,
@@ -435,7 +601,7 @@ int ocr_find_text(ocr_reader *r, int width, int height, int channels,
     }
     for (size_t i = 0; i < nb; i += MAX_ROWS) {
         size_t k = nb - i < MAX_ROWS ? nb - i : MAX_ROWS;
-        if (read_sheet(r, width, height, channels, pixels, boxes + i, k, texts + i, err,
+        if (read_boxes(r, width, height, channels, pixels, boxes + i, k, texts + i, err,
                        errlen) != 0) {
             ocr_texts_free(texts, nb);
             free(boxes);
