@@ -16,7 +16,6 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "deid/engine.h"
-#include "ocr/ocr.h"
 #include "reports/report.h"
 #include "verify/verify.h"
 
@@ -374,6 +373,14 @@ static void done(size_t i, void *ud)
     j->original_pid = NULL;
 }
 
+/* A dataset-wide finding belongs to no file of the trail. */
+static void audit_wide(const verify_finding *f, void *ud)
+{
+    struct run *r = ud;
+    char err[256];
+    audit_finding_add(r->audit, r->run_id, 0, f, err, sizeof err);
+}
+
 /* ---- set-up --------------------------------------------------------------------------- */
 
 static int load_or_make_key(const char *path, int given, unsigned char key[DEID_KEY_LEN])
@@ -669,21 +676,9 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
 
-    if (cli_pool_run(r.files.n, sh.jobs, work, done, &r) != 0) {
-        fprintf(stderr, "deidtk run: cannot start worker threads\n");
+    if (cli_run_workers("run", r.files.n, sh.jobs, work, done, &r) != 0)
         goto out;
-    }
-    cli_progress_end();
-    ocr_thread_reader_release();
-    verify_findings wide = {0};
-    verify_dataset_finish(r.dataset, &wide);
-    for (size_t k = 0; k < wide.n; k++) {
-        report_add_finding(r.rep, &wide.v[k], NULL, NULL);
-        if (r.audit)
-            audit_finding_add(r.audit, r.run_id, 0, &wide.v[k], err, sizeof err);
-    }
-    r.findings += wide.n;
-    verify_findings_clear(&wide);
+    r.findings += cli_dataset_findings(r.dataset, r.rep, r.audit ? audit_wide : NULL, &r);
 
     audit_counts counts = {(int64_t)(r.files.n - r.failed - r.skipped), (int64_t)r.failed,
                            (int64_t)r.findings};

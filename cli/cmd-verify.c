@@ -13,7 +13,6 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "deid/engine.h"
-#include "ocr/ocr.h"
 #include "reports/report.h"
 #include "verify/verify.h"
 
@@ -199,6 +198,11 @@ static void print_finding(const struct vrun *v, const verify_finding *f)
     free(masked);
 }
 
+static void print_wide(const verify_finding *f, void *ud)
+{
+    print_finding(ud, f);
+}
+
 static void vdone(size_t i, void *ud)
 {
     struct vrun *v = ud;
@@ -327,20 +331,9 @@ int cmd_verify(int argc, char **argv)
     char now[32], thumbs[PATH_MAX];
     cli_shared_start(&sh, v.rep, sh.report_prefix, thumbs, sizeof thumbs);
     report_set_meta(v.rep, "policy_sha256", deid_policy_hash(policy));
-    if (cli_pool_run(v.files.n, sh.jobs, vwork, vdone, &v) != 0) {
-        fprintf(stderr, "deidtk verify: cannot start worker threads\n");
+    if (cli_run_workers("verify", v.files.n, sh.jobs, vwork, vdone, &v) != 0)
         goto out;
-    }
-    cli_progress_end();
-    ocr_thread_reader_release();
-    verify_findings wide = {0};
-    verify_dataset_finish(v.dataset, &wide);
-    for (size_t k = 0; k < wide.n; k++) {
-        report_add_finding(v.rep, &wide.v[k], NULL, NULL);
-        if (v.jsonl)
-            print_finding(&v, &wide.v[k]);
-    }
-    verify_findings_clear(&wide);
+    cli_dataset_findings(v.dataset, v.rep, v.jsonl ? print_wide : NULL, &v);
     cli_now(now, sizeof now);
     report_set_meta(v.rep, "ended", now);
     char rj[PATH_MAX], rh[PATH_MAX];

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "ocr/ocr.h"
 #include "reports/report.h"
 
 static int files_add(cli_files *f, const char *path, const char *rel)
@@ -413,4 +414,31 @@ void cli_shared_start(cli_shared *s, struct report *rep, const char *report_pref
         s->vc->thumb_rel = strrchr(thumbs, '/') ? strrchr(thumbs, '/') + 1 : thumbs;
         s->vc->thumb_show_text = s->show_values;
     }
+}
+
+int cli_run_workers(const char *cmd, size_t n, int jobs, cli_work_fn work, cli_work_fn done,
+                    void *ud)
+{
+    if (cli_pool_run(n, jobs, work, done, ud) != 0) {
+        fprintf(stderr, "deidtk %s: cannot start worker threads\n", cmd);
+        return -1;
+    }
+    cli_progress_end();
+    ocr_thread_reader_release();
+    return 0;
+}
+
+size_t cli_dataset_findings(verify_dataset *d, struct report *rep,
+                            void (*extra)(const verify_finding *f, void *ud), void *ud)
+{
+    verify_findings wide = {0};
+    verify_dataset_finish(d, &wide);
+    for (size_t k = 0; k < wide.n; k++) {
+        report_add_finding(rep, &wide.v[k], NULL, NULL);
+        if (extra)
+            extra(&wide.v[k], ud);
+    }
+    size_t n = wide.n;
+    verify_findings_clear(&wide);
+    return n;
 }

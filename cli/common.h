@@ -87,6 +87,15 @@ struct report;
 void cli_shared_start(cli_shared *s, struct report *rep, const char *report_prefix,
                       char *thumbs, size_t len);
 
+/* cli_pool_run for CMD, then the progress line closed and the main thread's OCR reader
+ * released. Returns 0, or -1 after saying on stderr that no thread could start. */
+int cli_run_workers(const char *cmd, size_t n, int jobs, cli_work_fn work, cli_work_fn done,
+                    void *ud);
+/* The dataset-wide findings of d into rep, and to extra(f, ud) when extra is not NULL.
+ * Returns how many there were. */
+size_t cli_dataset_findings(verify_dataset *d, struct report *rep,
+                            void (*extra)(const verify_finding *f, void *ud), void *ud);
+
 /* "deidtk CMD: <fmt with arg>" and the usage on stderr; returns 2 (usage error). */
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg);
 /* A JSON string literal of s (escaped) on fp. */
