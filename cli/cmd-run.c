@@ -464,18 +464,15 @@ int cmd_run(int argc, char **argv)
     struct run r;
     memset(&r, 0, sizeof r);
     pthread_mutex_init(&r.out_mu, NULL);
-    int clean_pixels = 0, c, taken;
+    int clean_pixels = 0, c;
     cli_shared sh;
     cli_shared_init(&sh, &r.vc);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:j:", long_opts, NULL)) != -1) {
-        if ((taken = cli_shared_option("run", usage_text, c, optarg, &sh)) != 0) {
-            if (taken < 0)
-                return EXIT_USAGE;
-            if (taken == 2)
-                return 0;
-            continue;
-        }
+    int status = EXIT_USAGE;
+    while ((c = cli_next_option("run", usage_text, argc, argv, "o:j:", long_opts, &sh, &status)) !=
+           -1) {
+        if (c == CLI_EXIT)
+            return status;
         switch (c) {
         case 'o': out_dir = optarg; break;
         case O_KEY: key_path = optarg; break;
@@ -532,7 +529,7 @@ int cmd_run(int argc, char **argv)
                                "touched", argv[i]);
 
     char err[1024];
-    int status = EXIT_USAGE;
+    status = EXIT_USAGE;
     deid_policy *policy = deid_policy_new();
     struct deid_lookup *lookup = NULL;
     char report_json[PATH_MAX], report_html[PATH_MAX], apath[PATH_MAX];

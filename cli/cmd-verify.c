@@ -255,7 +255,7 @@ static int usage_error(const char *fmt, const char *arg)
 int cmd_verify(int argc, char **argv)
 {
     const char *originals = NULL, *key_path = NULL, *audit_path = NULL;
-    int c, taken;
+    int c;
     struct vrun v;
     memset(&v, 0, sizeof v);
     pthread_mutex_init(&v.audit_mu, NULL);
@@ -263,14 +263,11 @@ int cmd_verify(int argc, char **argv)
     cli_shared_init(&sh, &v.vc);
     sh.report_prefix = "deidtk-verify";
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:", long_opts, NULL)) != -1) {
-        if ((taken = cli_shared_option("verify", usage_text, c, optarg, &sh)) != 0) {
-            if (taken < 0)
-                return EXIT_USAGE;
-            if (taken == 2)
-                return 0;
-            continue;
-        }
+    int status = EXIT_USAGE;
+    while ((c = cli_next_option("verify", usage_text, argc, argv, "j:", long_opts, &sh, &status)) !=
+           -1) {
+        if (c == CLI_EXIT)
+            return status;
         switch (c) {
         case V_ORIG: originals = optarg; break;
         case V_KEY: key_path = optarg; break;
@@ -284,7 +281,7 @@ int cmd_verify(int argc, char **argv)
     v.show_values = sh.show_values;
 
     char err[1024];
-    int status = EXIT_USAGE;
+    status = EXIT_USAGE;
     deid_policy *policy = deid_policy_new();
     struct deid_pseudo pseudo;
     unsigned char zero[DEID_KEY_LEN] = {0};

@@ -335,8 +335,10 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const c
     return EXIT_USAGE;
 }
 
-int cli_shared_option(const char *cmd, const char *usage, int c, const char *arg,
-                      cli_shared *s)
+/* 1 when c was a shared option and was taken, 0 when it is not one, 2 when --help or
+ * --version was answered, -1 after a usage error. */
+static int shared_option(const char *cmd, const char *usage, int c, const char *arg,
+                         cli_shared *s)
 {
     int o;
     switch (c) {
@@ -441,4 +443,21 @@ size_t cli_dataset_findings(verify_dataset *d, struct report *rep,
     size_t n = wide.n;
     verify_findings_clear(&wide);
     return n;
+}
+
+int cli_next_option(const char *cmd, const char *usage, int argc, char **argv,
+                    const char *shortopts, const struct option *longopts, cli_shared *s,
+                    int *status)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        int taken = shared_option(cmd, usage, c, optarg, s);
+        if (taken == 0)
+            return c;
+        if (taken < 0 || taken == 2) {
+            *status = taken < 0 ? EXIT_USAGE : 0;
+            return CLI_EXIT;
+        }
+    }
+    return -1;
 }

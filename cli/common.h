@@ -75,11 +75,13 @@ typedef struct cli_shared {
 
 /* Defaults: the number of cores, fail on suspect, OCR of every frame. */
 void cli_shared_init(cli_shared *s, verify_config *vc);
-/* Takes getopt's c if it is a shared option. Returns 1 when taken, 0 when c is not one,
- * 2 when --help or --version was answered (exit 0), or EXIT_USAGE-style -1 after printing
- * a one-line usage error (exit 2). */
-int cli_shared_option(const char *cmd, const char *usage, int c, const char *arg,
-                      cli_shared *s);
+/* getopt_long that takes the shared options itself. Returns the command's own next option,
+ * -1 at the end, or CLI_EXIT when the command must end now with *status (0 after --help or
+ * --version, 2 after a one-line usage error). */
+#define CLI_EXIT (-2)
+int cli_next_option(const char *cmd, const char *usage, int argc, char **argv,
+                    const char *shortopts, const struct option *longopts, cli_shared *s,
+                    int *status);
 struct report;
 /* What run and verify set up alike once the options are read: the report's gate, start
  * time, fail_on and ocr_frames facts, and the thumbnails folder PREFIX-thumbs beside the

@@ -376,6 +376,14 @@ static void decide_private(struct ctx *c, const dcm_elem *e, verdict *v)
     v->identifying = 1;
 }
 
+/* The value goes (V_REMOVE) or is emptied (V_EMPTY); what it held identified someone. */
+static void drop(verdict *v, vkind kind)
+{
+    v->kind = kind;
+    v->action = kind == V_REMOVE ? "remove" : "empty";
+    v->identifying = 1;
+}
+
 static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
 {
     memset(v, 0, sizeof *v);
@@ -419,25 +427,19 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
         return;
     }
     if (d.action == DEID_ACT_REMOVE_UNLISTED && known_type2_text(e->group, e->element)) {
-        v->kind = V_EMPTY;
-        v->action = "empty";
-        v->identifying = 1;
+        drop(v, V_EMPTY);
         return;
     }
     switch (d.action) {
     case DEID_ACT_X:
     case DEID_ACT_REMOVE_UNLISTED:
     case DEID_ACT_OVR_REMOVE:
-        v->kind = V_REMOVE;
-        v->action = "remove";
-        v->identifying = 1;
+        drop(v, V_REMOVE);
         return;
     case DEID_ACT_Z:
     case DEID_ACT_XZ:
     case DEID_ACT_OVR_EMPTY:
-        v->kind = V_EMPTY;
-        v->action = "empty";
-        v->identifying = 1;
+        drop(v, V_EMPTY);
         return;
     case DEID_ACT_K:
     case DEID_ACT_KEEP_SAFE:
@@ -463,10 +465,8 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
     case DEID_ACT_XZD:
         if (known_type1(e->group, e->element))
             dummy(e, v);
-        else {
-            v->kind = V_EMPTY;
-            v->action = "empty";
-        }
+        else
+            drop(v, V_EMPTY);
         return;
     case DEID_ACT_D:
     case DEID_ACT_XD:

@@ -14,6 +14,7 @@
 
 #include "ocr/ocr.h"
 #include "ocr/ocr-internal.h"
+#include "tests/unit/render.h"
 
 /* Frames are built the way scanners burn text in: Leptonica's bitmap font drawn into a
  * black, white or anatomy-like (bright ellipse, gradient, noise) background. */
@@ -63,24 +64,11 @@ static frame make_frame(int ch, int bg)
 }
 
 /* Draws text whose ink is `height` px tall (ascenders to descenders) with its top-left
- * corner at (x, y), anti-aliased as a scanner's renderer would; returns its box. The bitmap
- * font is drawn large and reduced by area mapping. */
+ * corner at (x, y) (tests/unit/render.h); returns its box. */
 static rect draw_text(frame *f, const char *text, int height, int x, int y,
                       const unsigned char ink[3])
 {
-    L_BMF *bmf = bmfCreate(NULL, 10);
-    assert_non_null(bmf);
-    PIX *mask = pixCreate(2000, 120, 1);
-    assert_non_null(mask);
-    l_int32 width = 0, overflow = 0;
-    assert_int_equal(pixSetTextline(mask, bmf, text, 1, 10, 80, &width, &overflow), 0);
-    assert_int_equal(overflow, 0);
-    PIX *tight = NULL;
-    assert_int_equal(pixClipToForeground(mask, &tight, NULL), 0);
-    PIX *grey8 = pixConvert1To8(NULL, tight, 0, 255);
-    float scale = (float)height / (float)pixGetHeight(tight);
-    PIX *small = pixScaleAreaMap(grey8, scale, scale);
-    assert_non_null(small);
+    PIX *small = tu_render_text(text, height);
     rect r = { x, y, pixGetWidth(small), pixGetHeight(small) };
     assert_true(r.x + r.w <= f->w && r.y + r.h <= f->h);
     for (int yy = 0; yy < r.h; yy++) {
@@ -93,10 +81,6 @@ static rect draw_text(frame *f, const char *text, int height, int x, int y,
         }
     }
     pixDestroy(&small);
-    pixDestroy(&grey8);
-    pixDestroy(&tight);
-    pixDestroy(&mask);
-    bmfDestroy(&bmf);
     return r;
 }
 

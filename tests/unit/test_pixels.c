@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <leptonica/allheaders.h>
 #include "tests/unit/testutil.h"
+#include "tests/unit/render.h"
 #include "dicom/dcm.h"
 #include "ocr/ocr.h"
 #include "verify/verify.h"
@@ -98,36 +99,12 @@ static void background(const variant *v, int frame, unsigned char *px)
         }
 }
 
-/* The text rendered with Leptonica's 10 pt bitmap font, reduced by area mapping so its ink
- * is `height` px tall (anti-aliased as a scanner's renderer would). Caller destroys it. */
-static PIX *render(const char *text, int height)
-{
-    L_BMF *bmf = bmfCreate(NULL, 10);
-    assert_non_null(bmf);
-    PIX *mask = pixCreate(2000, 120, 1);
-    assert_non_null(mask);
-    l_int32 width = 0, overflow = 0;
-    assert_int_equal(pixSetTextline(mask, bmf, text, 1, 10, 80, &width, &overflow), 0);
-    assert_int_equal(overflow, 0);
-    PIX *tight = NULL;
-    assert_int_equal(pixClipToForeground(mask, &tight, NULL), 0);
-    PIX *grey8 = pixConvert1To8(NULL, tight, 0, 255);
-    float scale = (float)height / (float)pixGetHeight(tight);
-    PIX *small = pixScaleAreaMap(grey8, scale, scale);
-    assert_non_null(small);
-    pixDestroy(&grey8);
-    pixDestroy(&tight);
-    pixDestroy(&mask);
-    bmfDestroy(&bmf);
-    return small;
-}
-
 /* Draws a line into frame `frame` at x (negative: right-aligned that far from the right
  * edge) and y (negative: from the bottom), in colour ink. */
 static void draw(variant *v, int frame, const char *text, const char *expect, int height,
                  int x, int y, const unsigned char ink[3])
 {
-    PIX *t = render(text, height);
+    PIX *t = tu_render_text(text, height);
     int s = v->size, ch = channels(v), w = pixGetWidth(t), h = pixGetHeight(t);
     if (x < 0)
         x = s + x - w;
