@@ -9,6 +9,8 @@
 #include <dcmtk/dcmimgle/dcmimage.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -80,6 +82,157 @@ extern "C" void dcm_image_free(dcm_image *img)
     img->width = img->height = img->channels = 0;
 }
 
+// One attribute of the image pixel module as a number; absent (or empty) gives def.
+static double num(DcmDataset *ds, const DcmTagKey &tag, double def)
+{
+    Float64 v;
+    OFString s;
+    if (ds->findAndGetOFString(tag, s).bad() || s.empty())
+        return def;
+    return ds->findAndGetFloat64(tag, v).good() ? v : def;
+}
+
+// Stored values, masked to Bits Stored and sign-extended by shifts: loops without branches
+// that the compiler vectorises, one instance per layout.
+template <typename T, bool SIGNED>
+static inline int32_t stored_value(const T *p, size_t i, int shift)
+{
+    uint32_t u = (uint32_t)p[i] << shift;
+    return SIGNED ? (int32_t)u >> shift : (int32_t)(u >> shift);
+}
+
+// Blocks of 16 with a fixed trip count: loops the compiler vectorises at -O2.
+template <typename T, bool SIGNED>
+static void range_of(const T *p, size_t n, int shift, int32_t &lo, int32_t &hi)
+{
+    int32_t a[16], b[16];
+    for (int k = 0; k < 16; k++) {
+        a[k] = INT32_MAX;
+        b[k] = INT32_MIN;
+    }
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) {
+            int32_t x = stored_value<T, SIGNED>(p, i + k, shift);
+            a[k] = x < a[k] ? x : a[k];
+            b[k] = x > b[k] ? x : b[k];
+        }
+    for (; i < n; i++) {
+        int32_t x = stored_value<T, SIGNED>(p, i, shift);
+        a[0] = x < a[0] ? x : a[0];
+        b[0] = x > b[0] ? x : b[0];
+    }
+    lo = *std::min_element(a, a + 16);
+    hi = *std::max_element(b, b + 16);
+}
+
+template <typename T, bool SIGNED>
+static void map_through(const T *p, size_t n, int shift, int32_t lo, const unsigned char *lut,
+                        unsigned char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = lut[stored_value<T, SIGNED>(p, i, shift) - lo];
+}
+
+static void grey_range(const void *raw, size_t n, int alloc, int stored, int sign, int32_t &lo,
+                       int32_t &hi)
+{
+    const int shift = 32 - stored;
+    if (alloc == 16)
+        sign ? range_of<Uint16, true>((const Uint16 *)raw, n, shift, lo, hi)
+             : range_of<Uint16, false>((const Uint16 *)raw, n, shift, lo, hi);
+    else
+        sign ? range_of<Uint8, true>((const Uint8 *)raw, n, shift, lo, hi)
+             : range_of<Uint8, false>((const Uint8 *)raw, n, shift, lo, hi);
+}
+
+static void grey_map(const void *raw, size_t n, int alloc, int stored, int sign, int32_t lo,
+                     const unsigned char *lut, unsigned char *out)
+{
+    const int shift = 32 - stored;
+    if (alloc == 16)
+        sign ? map_through<Uint16, true>((const Uint16 *)raw, n, shift, lo, lut, out)
+             : map_through<Uint16, false>((const Uint16 *)raw, n, shift, lo, lut, out);
+    else
+        sign ? map_through<Uint8, true>((const Uint8 *)raw, n, shift, lo, lut, out)
+             : map_through<Uint8, false>((const Uint8 *)raw, n, shift, lo, lut, out);
+}
+
+// Uncompressed greyscale, the common case of CT and MR, is windowed here in two passes over
+// the frame's stored values, read straight from the file: DicomImage builds several
+// intermediate images per frame and costs a few times more. The arithmetic is DicomImage's
+// (modality rescale, the first linear VOI window or the frame's min-max window,
+// MONOCHROME1 inverted); anything else (overlays, LUT sequences, non-linear VOI functions,
+// presentation LUTs, unusual bit layouts) returns false and is left to DicomImage.
+static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
+{
+    DcmDataset *ds = f->ff.getDataset();
+    DcmXfer xfer(f->xfer);
+    OFString pi, fn;
+    Uint16 rows = 0, cols = 0, alloc = 0, stored = 0, high = 0, sign = 0, spp = 1;
+    DcmElement *el = NULL;
+    if (f->pixels_changed || xfer.isEncapsulated() ||
+        ds->findAndGetOFString(DCM_PhotometricInterpretation, pi).bad() ||
+        (pi != "MONOCHROME1" && pi != "MONOCHROME2") ||
+        ds->findAndGetUint16(DCM_Rows, rows).bad() || ds->findAndGetUint16(DCM_Columns, cols).bad() ||
+        ds->findAndGetUint16(DCM_BitsAllocated, alloc).bad() ||
+        ds->findAndGetUint16(DCM_BitsStored, stored).bad() ||
+        ds->findAndGetUint16(DCM_HighBit, high).bad() ||
+        ds->findAndGetUint16(DCM_PixelRepresentation, sign).bad() || rows == 0 || cols == 0 ||
+        !(alloc == 16 || (alloc == 8 && xfer.getByteOrder() == EBO_LittleEndian)) ||
+        stored == 0 || stored > alloc || high != stored - 1 || sign > 1 ||
+        ds->tagExists(DCM_ModalityLUTSequence) || ds->tagExists(DCM_VOILUTSequence) ||
+        ds->tagExists(DCM_PresentationLUTShape) ||
+        (ds->findAndGetOFString(DCM_VOILUTFunction, fn).good() && !fn.empty() && fn != "LINEAR") ||
+        ds->findAndGetElement(DCM_PixelData, el).bad() || !el)
+        return false;
+    if (ds->findAndGetUint16(DCM_SamplesPerPixel, spp).good() && spp != 1)
+        return false;
+    // DicomImage draws overlay planes into the frame, and text there must be seen too.
+    for (Uint16 g = 0x6000; g <= 0x601E; g += 2)
+        if (ds->tagExists(DcmTagKey(g, 0x0010)) || ds->tagExists(DcmTagKey(g, 0x3000)))
+            return false;
+    size_t npx = (size_t)rows * cols, bytes = npx * (alloc / 8);
+    if (((size_t)n + 1) * bytes > el->getLength())
+        return false;
+    std::vector<Uint16> raw(alloc == 16 ? npx : (npx + 1) / 2);
+    if (el->getPartialValue(raw.data(), (Uint32)((size_t)n * bytes), (Uint32)bytes).bad())
+        return false;
+    int32_t lo, hi;
+    grey_range(raw.data(), npx, alloc, stored, sign, lo, hi);
+    double slope = num(ds, DCM_RescaleSlope, 1), icpt = num(ds, DCM_RescaleIntercept, 0);
+    double c = num(ds, DCM_WindowCenter, NAN), w = num(ds, DCM_WindowWidth, NAN);
+    if (std::isnan(c) || std::isnan(w) || w < 1) {
+        double m0 = lo * slope + icpt, m1 = hi * slope + icpt;
+        if (m0 > m1)
+            std::swap(m0, m1);
+        c = (m0 + m1 + 1) / 2;
+        w = m1 - m0 + 1;
+    }
+    // A table over the stored values present: a CT frame spans a few thousand of them.
+    std::vector<unsigned char> lut((size_t)((int64_t)hi - lo + 1));
+    // DicomImage's linear window: borders per PS3.3 C.11.2.1.2.1, the grey value truncated;
+    // MONOCHROME1 runs the output range backwards.
+    const bool invert = pi == "MONOCHROME1";
+    const double w1 = w - 1, range = invert ? -255 : 255, top_out = invert ? 0 : 255;
+    const double left = c - 0.5 - w1 / 2, right = c - 0.5 + w1 / 2;
+    const double offset = w1 == 0 ? 0 : top_out - ((c - 0.5) / w1 + 0.5) * range;
+    const double gradient = w1 == 0 ? 0 : range / w1;
+    for (size_t k = 0; k < lut.size(); k++) {
+        double m = ((double)lo + (double)k) * slope + icpt;
+        int q = m <= left ? 255 - (int)top_out : m > right ? (int)top_out : (int)(offset + m * gradient);
+        lut[k] = (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
+    }
+    out->pixels = (unsigned char *)malloc(npx);
+    if (!out->pixels)
+        return false;
+    grey_map(raw.data(), npx, alloc, stored, sign, lo, lut.data(), out->pixels);
+    out->width = cols;
+    out->height = rows;
+    out->channels = 1;
+    return true;
+}
+
 extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -102,6 +255,8 @@ extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, s
         return DCM_EFORMAT;
     }
     try {
+        if (native_grey_frame(f, n, out))
+            return DCM_OK;
         DicomImage img(f->ff.getDataset(), f->xfer, CIF_UsePartialAccessToPixelData,
                        (unsigned long)n, 1);
         if (img.getStatus() != EIS_Normal) {

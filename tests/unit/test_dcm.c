@@ -432,6 +432,58 @@ static void test_decode_monochrome1_inverted(void **state)
     tu_cleanup();
 }
 
+/* Uncompressed greyscale is windowed by dicom/ itself, everything else by DCMTK's
+ * DicomImage; an RLE copy of a file takes the second path. Real CT and MR (signed, rescaled,
+ * windowed; unsigned with a min-max window), also as MONOCHROME1, must come out the same
+ * both ways; an overlay plane must be drawn into the frame as DicomImage draws it. */
+static void test_decode_native_matches_dicomimage(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char src[5][512];
+    tu_sample("IM0002.dcm", src[0], sizeof src[0]);
+    tu_sample("IM0022.dcm", src[1], sizeof src[1]);
+    tu_sample("IM0031.dcm", src[2], sizeof src[2]);
+    tu_pydicom("CT_small.dcm", src[3], sizeof src[3]);
+    tu_pydicom("MR_small.dcm", src[4], sizeof src[4]);
+    for (int i = 0; i < 10; i++) {
+        tu_sh("dcmdjpeg '%s' '%s/n.dcm'", src[i / 2], dir);
+        if (i % 2)
+            tu_sh("dcmodify -nb -m PhotometricInterpretation=MONOCHROME1 '%s/n.dcm'", dir);
+        tu_sh("dcmcrle '%s/n.dcm' '%s/r.dcm'", dir, dir);
+        char n[600], r[600];
+        snprintf(n, sizeof n, "%s/n.dcm", dir);
+        snprintf(r, sizeof r, "%s/r.dcm", dir);
+        dcm_file *f = open_ok(n), *g = open_ok(r);
+        dcm_image a, b;
+        decode_ok(f, 0, &a);
+        decode_ok(g, 0, &b);
+        assert_int_equal(a.width, b.width);
+        assert_int_equal(a.height, b.height);
+        assert_memory_equal(a.pixels, b.pixels, (size_t)a.width * a.height);
+        dcm_image_free(&a);
+        dcm_image_free(&b);
+        dcm_close(f);
+        dcm_close(g);
+    }
+    /* An 8x8 overlay at the top left corner of IM0031, all bits set. */
+    tu_sh("dcmdjpeg '%s' '%s/o.dcm' && printf '\\377\\377\\377\\377\\377\\377\\377\\377' "
+          "> '%s/ov.raw' && dcmodify -nb -i '(6000,0010)=8' -i '(6000,0011)=8' "
+          "-i '(6000,0040)=G' -i '(6000,0050)=1\\1' -i '(6000,0100)=1' -i '(6000,0102)=0' "
+          "-if '(6000,3000)=%s/ov.raw' '%s/o.dcm'", src[2], dir, dir, dir, dir);
+    char o[600];
+    snprintf(o, sizeof o, "%s/o.dcm", dir);
+    dcm_file *f = open_ok(o);
+    dcm_image a;
+    decode_ok(f, 0, &a);
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 8; x++)
+            assert_int_equal(a.pixels[y * a.width + x], 255);
+    dcm_image_free(&a);
+    dcm_close(f);
+    tu_cleanup();
+}
+
 /* JPEG 2000 (OpenJPEG) must decode to what the uncompressed original decodes to. */
 static void test_decode_jpeg2000_matches_original(void **state)
 {
@@ -708,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_set_creates_nested_and_items),
         cmocka_unit_test(test_decode_codecs_agree),
         cmocka_unit_test(test_decode_monochrome1_inverted),
+        cmocka_unit_test(test_decode_native_matches_dicomimage),
         cmocka_unit_test(test_decode_jpeg2000_matches_original),
         cmocka_unit_test(test_decode_rgb_and_multiframe),
         cmocka_unit_test(test_blank_rects_only_inside),
