@@ -42,7 +42,13 @@ PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char
     for (int y = 0; y < height; y++) {
         l_uint32 *line = data + (size_t)y * wpl;
         const unsigned char *src = pixels + (size_t)y * width * channels;
-        for (int x = 0; x < width; x++) {
+        int x = 0;
+        /* Leptonica keeps the first of each four bytes in a word's high byte. */
+        if (channels == 1)
+            for (; x + 4 <= width; x += 4)
+                line[x / 4] = (l_uint32)src[x] << 24 | (l_uint32)src[x + 1] << 16 |
+                              (l_uint32)src[x + 2] << 8 | src[x + 3];
+        for (; x < width; x++) {
             int v;
             if (channels == 3) {
                 const unsigned char *p = src + 3 * (size_t)x;
@@ -624,16 +630,26 @@ static void morph_pass(unsigned char *a, unsigned char *b, unsigned char *t1, un
     running_extreme(a, b, t1, t2, n, s, first, last, want_max);
 }
 
-PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type)
+/* Room for ink_map's four work buffers for a w x h view: allocated once per frame and
+ * shared by its views and polarities. */
+static size_t ink_stride(int w)
+{
+    return (size_t)w + 2 * HALF_WIN + 16;
+}
+
+static size_t ink_buffer_size(int w, int h)
+{
+    return ink_stride(w) * ((size_t)h + 2 * HALF_WIN);
+}
+
+static PIX *ink_map(const unsigned char *grey, int w, int h, int type, unsigned char *work)
 {
     int light = type == L_TOPHAT_WHITE;
-    size_t s = (size_t)w + 2 * HALF_WIN + 16, n = s * ((size_t)h + 2 * HALF_WIN);
-    unsigned char *a = malloc(n), *b = malloc(n), *t1 = malloc(n), *t2 = malloc(n);
+    size_t s = ink_stride(w), n = ink_buffer_size(w, h);
+    unsigned char *a = work, *b = work + n, *t1 = work + 2 * n, *t2 = work + 3 * n;
     PIX *ink = pixCreate(w, h, 1);
-    if (!a || !b || !t1 || !t2 || !ink) {
-        pixDestroy(&ink);
-        goto out;
-    }
+    if (!ink)
+        return NULL;
     for (int y = 0; y < h; y++)
         memcpy(a + (size_t)(y + HALF_WIN) * s + HALF_WIN, grey + (size_t)y * w, (size_t)w);
     /* Opening (light ink) erodes then dilates; closing (dark ink) the other way round. */
@@ -659,11 +675,14 @@ PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type)
                     SET_DATA_BIT(il, k);
         }
     }
-out:
-    free(a);
-    free(b);
-    free(t1);
-    free(t2);
+    return ink;
+}
+
+PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type)
+{
+    unsigned char *work = malloc(4 * ink_buffer_size(w, h));
+    PIX *ink = work ? ink_map(grey, w, h, type, work) : NULL;
+    free(work);
     return ink;
 }
 
@@ -734,7 +753,8 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
     }
     static const int types[2] = { L_TOPHAT_WHITE, L_TOPHAT_BLACK };
     unsigned char *channel = channels == 3 ? malloc((size_t)width * height) : NULL;
-    if (channels == 3 && !channel)
+    unsigned char *work = malloc(4 * ink_buffer_size(width, height));
+    if ((channels == 3 && !channel) || !work)
         rc = -1;
     for (int v = 0; v < nviews && rc == 0; v++) {
         const unsigned char *grey = pixels;
@@ -744,12 +764,13 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
             grey = channel;
         }
         for (int t = 0; t < 2 && rc == 0; t++) {
-            PIX *ink = ocr_ink_map(grey, width, height, types[t]);
+            PIX *ink = ink_map(grey, width, height, types[t], work);
             rc = ink ? find_lines(ink, views[v], types[t] == L_TOPHAT_WHITE, &c, &nc, &cap) : -1;
             pixDestroy(&ink);
         }
     }
     free(channel);
+    free(work);
     for (int v = 0; v < nviews; v++)
         pixDestroy(&views[v]);
     if (rc != 0) {
