@@ -202,7 +202,11 @@ static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
     grey_range(raw.data(), npx, alloc, stored, sign, lo, hi);
     double slope = num(ds, DCM_RescaleSlope, 1), icpt = num(ds, DCM_RescaleIntercept, 0);
     double c = num(ds, DCM_WindowCenter, NAN), w = num(ds, DCM_WindowWidth, NAN);
-    if (std::isnan(c) || std::isnan(w) || w < 1) {
+    const bool windowed = !std::isnan(c) && !std::isnan(w);
+    if (!std::isfinite(slope) || !std::isfinite(icpt) ||
+        (windowed && (!std::isfinite(c) || !std::isfinite(w) || w < 1)))
+        return false;
+    if (!windowed) {
         double m0 = lo * slope + icpt, m1 = hi * slope + icpt;
         if (m0 > m1)
             std::swap(m0, m1);
