@@ -35,8 +35,9 @@ ocr_reader *ocr_reader_new(const char *datapath, char *err, size_t errlen);
 void ocr_reader_free(ocr_reader *r);
 
 /* Reads the text in one box of the frame (padded, normalised to dark-on-light, upscaled)
- * as a single line, prepared two ways; distinct readings are joined with " ; " so that a
- * search over the text gets every chance (deidtk-ocr(7)). out->text is malloc'd: free it,
+ * as a single line, prepared one way, and again the other way when Tesseract's confidence
+ * in the first reading is low; distinct readings are joined with " ; " so that a search
+ * over the text gets every chance (deidtk-ocr(7)). out->text is malloc'd: free it,
  * or the array with ocr_texts_free. */
 int ocr_read(ocr_reader *r, int width, int height, int channels, const unsigned char *pixels,
              const ocr_box *box, ocr_text *out, char *err, size_t errlen);
