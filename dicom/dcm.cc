@@ -97,19 +97,19 @@ extern "C" const char *dcm_keyword(uint16_t group, uint16_t element)
     return name;
 }
 
-// Deepest nesting of sequences under an item; stops counting past the limit.
+// Deepest nesting of sequences under an item; stops counting past the limit. Iterates with
+// nextInContainer: DCMTK's indexed access walks its linked list from the head every time.
 static int nesting_depth(DcmItem *item, int depth)
 {
     if (depth > DCM_MAX_DEPTH)
         return depth;
     int deepest = depth;
-    for (unsigned long i = 0; i < item->card(); i++) {
-        DcmElement *e = item->getElement(i);
-        if (e->ident() != EVR_SQ)
+    for (DcmObject *o = item->nextInContainer(NULL); o; o = item->nextInContainer(o)) {
+        if (o->ident() != EVR_SQ)
             continue;
-        DcmSequenceOfItems *sq = static_cast<DcmSequenceOfItems *>(e);
-        for (unsigned long k = 0; k < sq->card(); k++) {
-            int d = nesting_depth(sq->getItem(k), depth + 1);
+        DcmSequenceOfItems *sq = static_cast<DcmSequenceOfItems *>(o);
+        for (DcmObject *it = sq->nextInContainer(NULL); it; it = sq->nextInContainer(it)) {
+            int d = nesting_depth(static_cast<DcmItem *>(it), depth + 1);
             if (d > deepest)
                 deepest = d;
             if (deepest > DCM_MAX_DEPTH)
@@ -470,9 +470,11 @@ static int visit_sequence(walker &w, DcmSequenceOfItems *sq, const std::string &
 {
     w.parents.push_back(((uint32_t)sq->getGTag() << 16) | sq->getETag());
     int rc = 0;
-    for (unsigned long k = 0; k < sq->card() && rc == 0; k++) {
+    unsigned long k = 0;
+    for (DcmObject *it = sq->nextInContainer(NULL); it && rc == 0;
+         it = sq->nextInContainer(it), k++) {
         std::string p = path + "[" + std::to_string(k) + "].";
-        rc = visit_item(w, sq->getItem(k), p, is_meta);
+        rc = visit_item(w, static_cast<DcmItem *>(it), p, is_meta);
     }
     w.parents.pop_back();
     return rc;
