@@ -156,18 +156,71 @@ static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
     free(issuer);
 }
 
+/* Files up to this size are read once for both their hash and their parse, and outputs
+ * are verified from the bytes written; larger ones go through the disk, so memory stays
+ * bounded. */
+#define RUN_IN_MEMORY_MAX ((size_t)64 << 20)
+
+/* The whole of a regular file of 1 to RUN_IN_MEMORY_MAX bytes into *data (malloc'd; the
+ * caller frees). -1 when it is not one or cannot be read: the caller then reads it from
+ * disk, which reports its own errors. */
+static int read_small(const char *path, unsigned char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (size_t)st.st_size <= RUN_IN_MEMORY_MAX && (buf = malloc((size_t)st.st_size))) {
+        while (n < (size_t)st.st_size) {
+            ssize_t got = read(fd, buf + n, (size_t)st.st_size - n);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                break;
+            n += (size_t)got;
+        }
+    }
+    close(fd);
+    if (!buf || n != (size_t)st.st_size) {
+        free(buf);
+        return -1;
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
 static void work(size_t i, void *ud)
 {
     struct run *r = ud;
     struct job *j = &r->jobs[i];
     const char *in = r->files.paths[i];
+    unsigned char *data;
+    size_t nbytes;
+    int in_memory = read_small(in, &data, &nbytes) == 0;
     /* The trail identifies inputs and outputs by their SHA-256. */
-    if (r->audit && audit_sha256_file(in, j->input_sha, j->err, sizeof j->err) != 0) {
-        j->failed = 1;
-        return;
+    if (r->audit) {
+        if (in_memory)
+            audit_sha256_hex(data, nbytes, j->input_sha);
+        else if (audit_sha256_file(in, j->input_sha, j->err, sizeof j->err) != 0) {
+            j->failed = 1;
+            return;
+        }
     }
     dcm_file *f;
-    if (dcm_open(in, &f, j->err, sizeof j->err) != DCM_OK) {
+    int rc = in_memory ? dcm_open_bytes(in, data, nbytes, &f, j->err, sizeof j->err) : -1;
+    /* A file that does not parse is read again from disk: DCMTK's file reader tells a
+     * truncated file from other damage, its buffer reader does not. */
+    if (rc != DCM_OK)
+        rc = dcm_open(in, &f, j->err, sizeof j->err);
+    free(data);
+    data = NULL;  /* from here on: the bytes of the output, when kept */
+    if (rc != DCM_OK) {
         j->failed = 1;
         return;
     }
@@ -205,19 +258,34 @@ static void work(size_t i, void *ud)
         snprintf(j->err, sizeof j->err, "%s: cannot create the output folder: %s", in,
                  strerror(errno));
         j->failed = 1;
-    } else if (dcm_save(f, out, j->err, sizeof j->err) != DCM_OK) {
+    } else if (dcm_save_bytes(f, out, RUN_IN_MEMORY_MAX, &data, &nbytes, j->err,
+                              sizeof j->err) != DCM_OK) {
         j->failed = 1;
     }
     dcm_close(f);
-    /* Verify what is on disk, not what is in memory. A file that fails here is removed:
+    /* Verify what is on disk, not what is in memory: the bytes written (and synced), or the
+     * file read back when they were too many to keep. A file that fails here is removed:
      * nothing unverified stays in the output. */
-    if (!j->failed && !j->duplicate &&
-        (verify_file(&r->vc, out, j->res.identifying, j->res.original_uids, &j->findings,
-                     &j->facts, j->err, sizeof j->err) != 0 ||
-         (r->audit && audit_sha256_file(out, j->output_sha, j->err, sizeof j->err) != 0))) {
-        unlink(out);
-        j->failed = 1;
+    if (!j->failed && !j->duplicate) {
+        if (data)
+            rc = verify_bytes(&r->vc, out, data, nbytes, j->res.identifying,
+                              j->res.original_uids, &j->findings, &j->facts, j->err,
+                              sizeof j->err);
+        else
+            rc = verify_file(&r->vc, out, j->res.identifying, j->res.original_uids,
+                             &j->findings, &j->facts, j->err, sizeof j->err);
+        if (rc == 0 && r->audit) {
+            if (data)
+                audit_sha256_hex(data, nbytes, j->output_sha);
+            else
+                rc = audit_sha256_file(out, j->output_sha, j->err, sizeof j->err);
+        }
+        if (rc != 0) {
+            unlink(out);
+            j->failed = 1;
+        }
     }
+    free(data);
     /* Only a file that was written and verified has an output path. */
     if (j->failed || j->duplicate)
         free(out);

@@ -121,6 +121,10 @@ static char *normalise(const char *s)
 
 typedef enum { V_KEEP, V_REMOVE, V_EMPTY, V_REPLACE } vkind;
 
+typedef struct uid_memo {
+    char orig[DEID_UID_MAX * 2 + 1], mapped[DEID_UID_MAX + 1];
+} uid_memo;
+
 typedef struct verdict {
     vkind kind;
     const char *action;   /* for the audit trail */
@@ -138,6 +142,8 @@ struct ctx {
     strlist kept;         /* normalised values the policy keeps */
     strlist candidates;   /* "K<kind>value" identifying values, filtered by kept */
     strlist uids;         /* original UIDs replaced */
+    uid_memo *memo;       /* UIDs derived so far: both passes map the same UIDs */
+    size_t nmemo, capmemo;
     int dates_shifted;
     char *err;
     size_t errlen;
@@ -238,6 +244,31 @@ static int standard_uid(const char *u)
     return strncmp(u, "1.2.840.10008.", 14) == 0;
 }
 
+/* deid_uid_root, remembered per file: the derivation is an HMAC, and both passes ask. */
+static int derive_uid(struct ctx *c, const char *orig, char mapped[DEID_UID_MAX + 1])
+{
+    for (size_t i = 0; i < c->nmemo; i++)
+        if (strcmp(c->memo[i].orig, orig) == 0) {
+            memcpy(mapped, c->memo[i].mapped, DEID_UID_MAX + 1);
+            return 0;
+        }
+    if (deid_uid_root(c->e->pseudo->key, c->e->pseudo->uid_root, orig, mapped,
+                      DEID_UID_MAX + 1, c->err, c->errlen) != 0)
+        return -1;
+    if (c->nmemo == c->capmemo) {
+        size_t cap = c->capmemo ? c->capmemo * 2 : 16;
+        uid_memo *m = realloc(c->memo, cap * sizeof *m);
+        if (!m)
+            return 0;  /* a full memo only costs a later derivation */
+        c->memo = m;
+        c->capmemo = cap;
+    }
+    snprintf(c->memo[c->nmemo].orig, sizeof c->memo[c->nmemo].orig, "%s", orig);
+    memcpy(c->memo[c->nmemo].mapped, mapped, DEID_UID_MAX + 1);
+    c->nmemo++;
+    return 0;
+}
+
 static void map_uids(struct ctx *c, const char *value, verdict *v)
 {
     size_t n = strlen(value);
@@ -258,8 +289,7 @@ static void map_uids(struct ctx *c, const char *value, verdict *v)
             *--end = 0;
         if (!orig[0] || standard_uid(orig)) {
             strcat(out, orig);
-        } else if (deid_uid_root(c->e->pseudo->key, c->e->pseudo->uid_root, orig, mapped,
-                                 sizeof mapped, c->err, c->errlen) == 0) {
+        } else if (derive_uid(c, orig, mapped) == 0) {
             strcat(out, mapped);
             if (c->pass == 1 && strlen(orig) >= 8)
                 strlist_add(&c->uids, orig, strlen(orig));
@@ -798,6 +828,7 @@ static void ctx_free(struct ctx *c)
     strlist_free(&c->kept);
     strlist_free(&c->candidates);
     strlist_free(&c->uids);
+    free(c->memo);
 }
 
 int deid_identifying(const deid_engine *e, dcm_file *f, deid_result *r, char *err,

@@ -4,7 +4,10 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrma.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcwcache.h>
 #include <dcmtk/dcmdata/dcspchrs.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
@@ -15,7 +18,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <iconv.h>
 #include <libgen.h>
 #include <new>
@@ -97,19 +99,19 @@ extern "C" const char *dcm_keyword(uint16_t group, uint16_t element)
     return name;
 }
 
-// Deepest nesting of sequences under an item; stops counting past the limit.
+// Deepest nesting of sequences under an item; stops counting past the limit. Iterates with
+// nextInContainer: DCMTK's indexed access walks its linked list from the head every time.
 static int nesting_depth(DcmItem *item, int depth)
 {
     if (depth > DCM_MAX_DEPTH)
         return depth;
     int deepest = depth;
-    for (unsigned long i = 0; i < item->card(); i++) {
-        DcmElement *e = item->getElement(i);
-        if (e->ident() != EVR_SQ)
+    for (DcmObject *o = item->nextInContainer(NULL); o; o = item->nextInContainer(o)) {
+        if (o->ident() != EVR_SQ)
             continue;
-        DcmSequenceOfItems *sq = static_cast<DcmSequenceOfItems *>(e);
-        for (unsigned long k = 0; k < sq->card(); k++) {
-            int d = nesting_depth(sq->getItem(k), depth + 1);
+        DcmSequenceOfItems *sq = static_cast<DcmSequenceOfItems *>(o);
+        for (DcmObject *it = sq->nextInContainer(NULL); it; it = sq->nextInContainer(it)) {
+            int d = nesting_depth(static_cast<DcmItem *>(it), depth + 1);
             if (d > deepest)
                 deepest = d;
             if (deepest > DCM_MAX_DEPTH)
@@ -138,24 +140,47 @@ static bool has_dicm_preamble(const char *path)
     return ok;
 }
 
-extern "C" int dcm_open(const char *path, dcm_file **out, char *err, size_t errlen)
+// Reads the file, or its bytes when data is given, into f->ff.
+static OFCondition load(dcm_file *f, const void *data, size_t len, bool part10)
+{
+    E_FileReadMode mode = part10 ? ERM_autoDetect : ERM_dataset;
+    if (!data)
+        return f->ff.loadFile(f->path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, mode);
+    // What loadFile does, on a buffer: a buffer stream has no lazy loading, so every value
+    // is read now, pixel data included.
+    DcmInputBufferStream in;
+    in.setBuffer(data, (offile_off_t)len);
+    in.setEos();
+    DcmObject *o = part10 ? static_cast<DcmObject *>(&f->ff) : f->ff.getDataset();
+    o->transferInit();
+    OFCondition c = o->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    o->transferEnd();
+    return c;
+}
+
+// dcm_open and dcm_open_bytes: data is NULL when the file is read from path.
+static int open_file(const char *path, const void *data, size_t len, dcm_file **out,
+                     char *err, size_t errlen)
 {
     *out = NULL;
     dcm_global_init();
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        dcm_seterr(err, errlen, "%s: %s", path, strerror(errno));
-        return DCM_EIO;
+    if (!data) {
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            dcm_seterr(err, errlen, "%s: %s", path, strerror(errno));
+            return DCM_EIO;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            dcm_seterr(err, errlen, "%s: not a regular file", path);
+            return DCM_EIO;
+        }
+        len = (size_t)st.st_size;
     }
-    if (!S_ISREG(st.st_mode)) {
-        dcm_seterr(err, errlen, "%s: not a regular file", path);
-        return DCM_EIO;
-    }
-    if (st.st_size == 0) {
+    if (len == 0) {
         dcm_seterr(err, errlen, "%s: empty file, not DICOM", path);
         return DCM_EFORMAT;
     }
-    if (access(path, R_OK) != 0) {
+    if (!data && access(path, R_OK) != 0) {
         dcm_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return DCM_EIO;
     }
@@ -166,12 +191,12 @@ extern "C" int dcm_open(const char *path, dcm_file **out, char *err, size_t errl
     }
     f->path = path;
     try {
-        bool part10 = has_dicm_preamble(path);
-        // Large values (pixel data) stay on disk until used: a walk never needs them. Their
-        // lengths are still checked against the file's size here, so a length past the end
-        // of the file fails on open, not later while saving.
-        OFCondition c = f->ff.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                       part10 ? ERM_autoDetect : ERM_dataset);
+        bool part10 = data ? len >= 132 && memcmp((const char *)data + 128, "DICM", 4) == 0
+                           : has_dicm_preamble(path);
+        // Large values (pixel data) of a file read from disk stay there until used: a walk
+        // never needs them. Their lengths are still checked against the file's size here,
+        // so a length past the end of the file fails on open, not later while saving.
+        OFCondition c = load(f, data, len, part10);
         if (c.bad()) {
             if (!part10)
                 dcm_seterr(err, errlen, "%s: not DICOM (no Part 10 header, and the bytes do "
@@ -220,6 +245,18 @@ extern "C" int dcm_open(const char *path, dcm_file **out, char *err, size_t errl
     }
     *out = f;
     return DCM_OK;
+}
+
+extern "C" int dcm_open(const char *path, dcm_file **out, char *err, size_t errlen)
+{
+    return open_file(path, NULL, 0, out, err, errlen);
+}
+
+extern "C" int dcm_open_bytes(const char *path, const void *data, size_t len, dcm_file **out,
+                              char *err, size_t errlen)
+{
+    static const char none = 0;
+    return open_file(path, data ? data : &none, data ? len : 0, out, err, errlen);
 }
 
 extern "C" void dcm_close(dcm_file *f)
@@ -470,9 +507,11 @@ static int visit_sequence(walker &w, DcmSequenceOfItems *sq, const std::string &
 {
     w.parents.push_back(((uint32_t)sq->getGTag() << 16) | sq->getETag());
     int rc = 0;
-    for (unsigned long k = 0; k < sq->card() && rc == 0; k++) {
+    unsigned long k = 0;
+    for (DcmObject *it = sq->nextInContainer(NULL); it && rc == 0;
+         it = sq->nextInContainer(it), k++) {
         std::string p = path + "[" + std::to_string(k) + "].";
-        rc = visit_item(w, sq->getItem(k), p, is_meta);
+        rc = visit_item(w, static_cast<DcmItem *>(it), p, is_meta);
     }
     w.parents.pop_back();
     return rc;
@@ -792,18 +831,101 @@ extern "C" int dcm_add_item(dcm_file *f, const char *seq_path, int *index, char 
 
 // ---- saving -----------------------------------------------------------------------
 
-static int fsync_path(const char *path, int flags)
+static bool write_all(int fd, const unsigned char *p, size_t n)
 {
-    int fd = open(path, flags);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
 }
+
+// Where saving writes: memory up to a limit, so the caller gets the bytes written without
+// reading them back; past the limit, the file directly (memory stays bounded).
+class save_consumer : public DcmConsumer {
+public:
+    save_consumer(int fd, size_t max) : fd_(fd), max_(max) {}
+    ~save_consumer() { free(buf_); }
+    OFBool good() const { return !failed_; }
+    OFCondition status() const { return failed_ ? EC_InvalidStream : EC_Normal; }
+    OFBool isFlushed() const { return OFTrue; }
+    offile_off_t avail() const { return (offile_off_t)1 << 30; }
+    offile_off_t write(const void *data, offile_off_t n)
+    {
+        const unsigned char *p = static_cast<const unsigned char *>(data);
+        size_t len = (size_t)n;
+        if (failed_)
+            return 0;
+        if (!spilled_ && len_ + len <= max_) {
+            if (len_ + len > cap_) {
+                size_t cap = cap_ ? cap_ : 65536;
+                while (cap < len_ + len)
+                    cap *= 2;
+                unsigned char *b = static_cast<unsigned char *>(realloc(buf_, cap));
+                if (!b) {
+                    failed_ = true;
+                    return 0;
+                }
+                buf_ = b;
+                cap_ = cap;
+            }
+            memcpy(buf_ + len_, p, len);
+            len_ += len;
+            return n;
+        }
+        if (!spilled_) {
+            spilled_ = true;
+            failed_ = !write_all(fd_, buf_, len_);
+            free(buf_);
+            buf_ = NULL;
+            len_ = cap_ = 0;
+        }
+        if (!failed_)
+            failed_ = !write_all(fd_, p, len);
+        return failed_ ? 0 : n;
+    }
+    void flush() {}
+    // Writes what is still in memory to the file; false on a write error.
+    bool finish() { return !failed_ && (spilled_ || write_all(fd_, buf_, len_)); }
+    // The bytes written, when they all fitted in memory; the caller frees them.
+    unsigned char *take(size_t *len)
+    {
+        unsigned char *b = spilled_ ? NULL : buf_;
+        *len = spilled_ ? 0 : len_;
+        buf_ = NULL;
+        return b;
+    }
+
+private:
+    int fd_;
+    size_t max_;
+    unsigned char *buf_ = NULL;
+    size_t len_ = 0, cap_ = 0;
+    bool spilled_ = false, failed_ = false;
+};
+
+class save_stream : public DcmOutputStream {
+public:
+    explicit save_stream(save_consumer *c) : DcmOutputStream(c) {}
+};
 
 extern "C" int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen)
 {
+    return dcm_save_bytes(f, path, 0, NULL, NULL, err, errlen);
+}
+
+extern "C" int dcm_save_bytes(dcm_file *f, const char *path, size_t max_bytes,
+                              unsigned char **bytes, size_t *len, char *err, size_t errlen)
+{
+    if (bytes) {
+        *bytes = NULL;
+        *len = 0;
+    }
     std::string dir;
     {
         std::vector<char> tmp(path, path + strlen(path) + 1);
@@ -818,7 +940,8 @@ extern "C" int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen)
                    dir.c_str(), strerror(errno));
         return DCM_EIO;
     }
-    close(fd);
+    // Without a caller for the bytes, a small buffer still saves a write call per element.
+    save_consumer out(fd, bytes ? max_bytes : 65536);
     int rc = guarded(f, err, errlen, [&]() {
         DcmDataset *ds = f->ff.getDataset();
         E_TransferSyntax xfer = f->pixels_changed ? EXS_LittleEndianExplicit : f->xfer;
@@ -836,16 +959,29 @@ extern "C" int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen)
         // Implicit VR: undefined lengths keep unknown private sequences readable as such.
         E_EncodingType enc = xfer == EXS_LittleEndianImplicit ? EET_UndefinedLength
                                                                : EET_ExplicitLength;
-        OFCondition c = f->ff.saveFile(tmpname.data(), xfer, enc, EGL_recalcGL,
-                                       EPD_noChange, 0, 0, EWM_createNewMeta);
+        // What DcmFileFormat::saveFile does, into our consumer.
+        DcmWriteCache wcache;
+        save_stream stream(&out);
+        f->ff.transferInit();
+        OFCondition c = f->ff.write(stream, xfer, enc, &wcache, EGL_recalcGL, EPD_noChange, 0, 0,
+                                    0, EWM_createNewMeta);
+        f->ff.transferEnd();
+        stream.flush();  // a deflate filter keeps its tail until flushed
+        if (c.good() && !out.finish())
+            c = EC_InvalidStream;
         if (c.bad()) {
             dcm_seterr(err, errlen, "%s: cannot write %s (%s)", f->path.c_str(), path, c.text());
             return (int)DCM_EIO;
         }
         return (int)DCM_OK;
     });
-    if (rc == DCM_OK && fsync_path(tmpname.data(), O_RDONLY) != 0) {
+    if (rc == DCM_OK && fsync(fd) != 0) {
         dcm_seterr(err, errlen, "%s: fsync failed: %s", path, strerror(errno));
+        rc = DCM_EIO;
+    }
+    if (close(fd) != 0 && rc == DCM_OK) {
+        dcm_seterr(err, errlen, "%s: cannot write %s (%s)", f->path.c_str(), path,
+                   strerror(errno));
         rc = DCM_EIO;
     }
     if (rc == DCM_OK && rename(tmpname.data(), path) != 0) {
@@ -856,6 +992,8 @@ extern "C" int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen)
         unlink(tmpname.data());
         return rc;
     }
+    if (bytes)
+        *bytes = out.take(len);
     return DCM_OK;
 }
 

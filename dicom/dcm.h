@@ -35,6 +35,11 @@ typedef struct dcm_file dcm_file;
  * DCMTK reads. On success *out is owned by the caller: free it with dcm_close(). */
 int dcm_open(const char *path, dcm_file **out, char *err, size_t errlen);
 void dcm_close(dcm_file *f);
+/* dcm_open on a file's bytes already in memory (path names it in messages and dcm_path).
+ * Every value is parsed now, pixel data included; the bytes are not kept, so the caller
+ * may free them once this returns. */
+int dcm_open_bytes(const char *path, const void *data, size_t len, dcm_file **out, char *err,
+                   size_t errlen);
 
 /* Registers DCMTK's JPEG, JPEG-LS and RLE codecs; idempotent and thread-safe. dcm_open
  * calls it, so callers need it only to be explicit. */
@@ -107,6 +112,11 @@ int dcm_add_item(dcm_file *f, const char *seq_path, int *index, char *err, size_
  * header, in the transfer syntax the file was read in when it can be kept, otherwise
  * explicit VR little endian. Pixel data that was not changed is written byte-identical. */
 int dcm_save(dcm_file *f, const char *path, char *err, size_t errlen);
+/* dcm_save that also hands back the bytes it wrote, so they need not be read back: *bytes
+ * (malloc'd, the caller frees) and *len, or NULL and 0 when there were more than max_bytes
+ * (then only the file has them). */
+int dcm_save_bytes(dcm_file *f, const char *path, size_t max_bytes, unsigned char **bytes,
+                   size_t *len, char *err, size_t errlen);
 
 /* Frames. */
 int dcm_frame_count(dcm_file *f, int *count, char *err, size_t errlen);

@@ -444,13 +444,15 @@ int verify_frames_parse(const char *text, verify_config *c)
     return 0;
 }
 
-int verify_file(const verify_config *c, const char *path, const verify_pair_set *ids,
-                const char *original_uids, verify_findings *out, verify_facts *facts,
-                char *err, size_t errlen)
+/* verify_file and verify_bytes: data is NULL when the file is read from path. */
+static int inspect(const verify_config *c, const char *path, const void *data, size_t len,
+                   const verify_pair_set *ids, const char *original_uids,
+                   verify_findings *out, verify_facts *facts, char *err, size_t errlen)
 {
     memset(facts, 0, sizeof *facts);
     dcm_file *f;
-    if (dcm_open(path, &f, err, errlen) != DCM_OK)
+    if ((data ? dcm_open_bytes(path, data, len, &f, err, errlen)
+              : dcm_open(path, &f, err, errlen)) != DCM_OK)
         return -1;
     struct scan s = {0};
     s.c = c;
@@ -492,6 +494,20 @@ int verify_file(const verify_config *c, const char *path, const verify_pair_set 
         rc = -1;
     }
     return rc;
+}
+
+int verify_file(const verify_config *c, const char *path, const verify_pair_set *ids,
+                const char *original_uids, verify_findings *out, verify_facts *facts,
+                char *err, size_t errlen)
+{
+    return inspect(c, path, NULL, 0, ids, original_uids, out, facts, err, errlen);
+}
+
+int verify_bytes(const verify_config *c, const char *path, const void *data, size_t len,
+                 const verify_pair_set *ids, const char *original_uids,
+                 verify_findings *out, verify_facts *facts, char *err, size_t errlen)
+{
+    return inspect(c, path, data, len, ids, original_uids, out, facts, err, errlen);
 }
 
 int verify_blocks(const verify_finding *f, verify_severity fail_on)

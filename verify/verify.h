@@ -50,6 +50,12 @@ int verify_file(const verify_config *c, const char *path, const verify_pair_set 
                 const char *original_uids, verify_findings *out, verify_facts *facts,
                 char *err, size_t errlen);
 
+/* verify_file on the file's bytes as written to path (e.g. by dcm_save_bytes): the bytes on
+ * disk, without reading them back. */
+int verify_bytes(const verify_config *c, const char *path, const void *data, size_t len,
+                 const verify_pair_set *ids, const char *original_uids,
+                 verify_findings *out, verify_facts *facts, char *err, size_t errlen);
+
 /* Cross-file rules: one pseudonym per original patient and no two patients sharing one,
  * every study under one patient, no UID reused by different objects, one date offset per
  * patient. */

@@ -309,6 +309,59 @@ static void test_round_trip_keeps_everything_else(void **state)
     tu_cleanup();
 }
 
+/* Parsing a file's bytes reads what dcm_open reads; dcm_save_bytes hands back exactly the
+ * bytes of the file it wrote, or none past its limit. */
+static void test_bytes_match_the_file(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char buf[512], out[600];
+    static const char *const files[] = {"CT_small.dcm", "MR_small_implicit.dcm",
+                                        "MR_small_bigendian.dcm", "MR_small_RLE.dcm",
+                                        "nested_priv_SQ.dcm", "image_dfl.dcm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        const char *in = tu_pydicom(files[i], buf, sizeof buf);
+        size_t n;
+        unsigned char *data = tu_read(in, &n);
+        dcm_file *f = open_ok(in), *g;
+        assert_int_equal(dcm_open_bytes(in, data, n, &g, err, sizeof err), DCM_OK);
+        free(data);
+        assert_string_equal(dcm_path(g), in);
+        assert_string_equal(dcm_transfer_syntax(g), dcm_transfer_syntax(f));
+        struct lines a = snapshot(f), b = snapshot(g);
+        assert_int_equal(a.n, b.n);
+        for (size_t k = 0; k < a.n; k++)
+            assert_string_equal(a.v[k], b.v[k]);
+        free_lines(&a);
+        free_lines(&b);
+        dcm_close(f);
+
+        snprintf(out, sizeof out, "%s/%s", dir, files[i]);
+        unsigned char *written;
+        size_t nw;
+        assert_int_equal(dcm_save_bytes(g, out, 1 << 26, &written, &nw, err, sizeof err),
+                         DCM_OK);
+        assert_non_null(written);
+        data = tu_read(out, &n);
+        assert_int_equal(nw, n);
+        assert_memory_equal(written, data, n);
+        free(written);
+        assert_int_equal(dcm_save_bytes(g, out, 64, &written, &nw, err, sizeof err), DCM_OK);
+        assert_null(written);
+        assert_int_equal(nw, 0);
+        free(data);
+        dcm_close(open_ok(out));
+        dcm_close(g);
+    }
+    static const char junk[] = "not DICOM at all";
+    dcm_file *f;
+    assert_int_equal(dcm_open_bytes("junk", junk, sizeof junk, &f, err, sizeof err),
+                     DCM_EFORMAT);
+    assert_null(f);
+    assert_int_equal(dcm_open_bytes("empty", junk, 0, &f, err, sizeof err), DCM_EFORMAT);
+    tu_cleanup();
+}
+
 static int edit_fixture(const dcm_elem *e, dcm_verdict *v, void *ud)
 {
     (void)ud;
@@ -756,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_walk_nested_private),
         cmocka_unit_test(test_walk_stops),
         cmocka_unit_test(test_round_trip_keeps_everything_else),
+        cmocka_unit_test(test_bytes_match_the_file),
         cmocka_unit_test(test_edit_verdicts),
         cmocka_unit_test(test_set_creates_nested_and_items),
         cmocka_unit_test(test_decode_codecs_agree),
