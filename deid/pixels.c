@@ -9,6 +9,7 @@
 #include "ocr/ocr.h"
 
 #define MAX_RECTS 512
+#define OCR_ROUNDS 3    /* detections per frame at most: the first, then re-checks */
 
 struct lookup_ctx {
     dcm_file *f;
@@ -101,11 +102,27 @@ int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *e
             rc = -1;
         }
     }
+    if (rc == 0 && n > 0)
+        rc = dcm_blank_rects(f, rects, n, err, errlen);
+    /* Blanking a line can uncover a neighbour the detector had judged together with it:
+     * a frame that had text is searched again after blanking, until nothing is found
+     * (OCR_ROUNDS at most), so that what the verification looks for is gone too. */
+    size_t total = n;
+    unsigned char *search = NULL;
     if (rc == 0 && (e->clean_pixels & DEID_PIXELS_OCR)) {
-        ocr_reader *reader = ocr_thread_reader(e->ocr_datapath, err, errlen);
-        if (!reader)
+        search = malloc((size_t)frames);
+        if (search)
+            memset(search, 1, (size_t)frames);
+        else {
+            snprintf(err, errlen, "%s: out of memory", dcm_path(f));
             rc = -1;
+        }
+    }
+    for (int round = 0; rc == 0 && search && round < OCR_ROUNDS; round++) {
+        n = 0;
         for (int fr = 0; rc == 0 && fr < frames; fr++) {
+            if (!search[fr])
+                continue;
             dcm_image img;
             if (dcm_decode_frame(f, fr, &img, err, errlen) != DCM_OK) {
                 rc = -1;
@@ -115,18 +132,23 @@ int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *e
             size_t nb = 0;
             rc = ocr_detect(img.width, img.height, img.channels, img.pixels, &boxes, &nb, err,
                             errlen);
+            search[fr] = rc == 0 && nb > 0;
             for (size_t i = 0; rc == 0 && i < nb && n < MAX_RECTS; i++)
                 rects[n++] = padded(fr, &boxes[i]);
             free(boxes);
             dcm_image_free(&img);
         }
+        if (rc == 0 && n == 0)
+            break;
+        if (rc == 0)
+            rc = dcm_blank_rects(f, rects, n, err, errlen);
+        total += n;
     }
-    if (rc == 0 && n > 0)
-        rc = dcm_blank_rects(f, rects, n, err, errlen);
+    free(search);
     free(rects);
     if (rc != 0)
         return rc;
-    r->pixel_regions = (int)n;
+    r->pixel_regions = (int)total;
     r->pixels_cleaned = 1;
     return dcm_set(f, "(0028,0301)", "NO", err, errlen);
 }
