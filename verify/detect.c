@@ -441,6 +441,9 @@ static size_t month_at(const char *s, size_t n, size_t i, int *m)
     if (i > 0 && is_alpha((unsigned char)s[i - 1]))
         return 0;
     for (int k = 0; k < 12; k++) {
+        /* Every spelling of a month starts with its first letter: a cheap test first. */
+        if (((unsigned char)s[i] | 0x20) != (unsigned char)full[k][0])
+            continue;
         size_t fl = strlen(full[k]);
         size_t len = 0;
         if (n - i >= fl && strncasecmp(s + i, full[k], fl) == 0)
@@ -657,7 +660,9 @@ static void detect_email_url(scan *sc)
     size_t n = sc->n;
     for (size_t i = 0; i < n; i++) {
         size_t pl = 0;
-        if (n - i >= 7 && strncasecmp(s + i, "http://", 7) == 0) pl = 7;
+        int c0 = (unsigned char)s[i] | 0x20;  /* h, f or w can start a URL */
+        if (c0 != 'h' && c0 != 'f' && c0 != 'w') pl = 0;
+        else if (n - i >= 7 && strncasecmp(s + i, "http://", 7) == 0) pl = 7;
         else if (n - i >= 8 && strncasecmp(s + i, "https://", 8) == 0) pl = 8;
         else if (n - i >= 6 && strncasecmp(s + i, "ftp://", 6) == 0) pl = 6;
         else if (n - i >= 4 && strncasecmp(s + i, "www.", 4) == 0 && digit_start(s, i)) pl = 4;
