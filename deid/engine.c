@@ -54,27 +54,46 @@ static int strlist_has(const strlist *sorted, const char *s)
     return sorted->n && bsearch(&s, sorted->v, sorted->n, sizeof *sorted->v, cmp_str) != NULL;
 }
 
-/* Is needle a whole word (or words) of some kept value? A value the policy keeps cannot
- * leak, nor can a piece of it that an identifying attribute happens to repeat (a GE suite
- * ID "CT01" inside the kept Station Name "CT01_OC0"). */
-static int inside_kept(const strlist *kept, const char *needle)
+/* The kept values joined by newlines, which normalised values never hold: one search then
+ * covers them all. malloc'd; NULL when out of memory. */
+static char *join_kept(const strlist *kept)
+{
+    size_t total = 1;
+    for (size_t i = 0; i < kept->n; i++)
+        total += strlen(kept->v[i]) + 1;
+    char *j = malloc(total), *p = j;
+    if (!j)
+        return NULL;
+    for (size_t i = 0; i < kept->n; i++) {
+        size_t l = strlen(kept->v[i]);
+        memcpy(p, kept->v[i], l);
+        p += l;
+        *p++ = '\n';
+    }
+    *p = 0;
+    return j;
+}
+
+/* Is needle a whole word (or words) of some kept value (joined by join_kept)? A value the
+ * policy keeps cannot leak, nor can a piece of it that an identifying attribute happens to
+ * repeat (a GE suite ID "CT01" inside the kept Station Name "CT01_OC0"). */
+static int inside_kept(const char *joined, const char *needle)
 {
     size_t n = strlen(needle);
     if (!n)
         return 0;
-    for (size_t i = 0; i < kept->n; i++)
-        for (const char *p = strstr(kept->v[i], needle); p; p = strstr(p + 1, needle)) {
-            int before = p == kept->v[i] || !isalnum((unsigned char)p[-1]);
-            int after = !isalnum((unsigned char)p[n]);
-            if (before && after)
-                return 1;
-        }
+    for (const char *p = strstr(joined, needle); p; p = strstr(p + 1, needle)) {
+        int before = p == joined || !isalnum((unsigned char)p[-1]);
+        int after = !isalnum((unsigned char)p[n]);
+        if (before && after)
+            return 1;
+    }
     return 0;
 }
 
 /* A name one of whose words is vocabulary of the kept values ("Last Name^First Name" beside
  * a kept Code Meaning "Recording Observer's Name") is searched only as a whole phrase. */
-static int word_is_kept(const strlist *kept, const char *normalised)
+static int word_is_kept(const char *joined, const char *normalised)
 {
     char buf[256];
     for (const char *p = normalised; *p;) {
@@ -83,7 +102,7 @@ static int word_is_kept(const strlist *kept, const char *normalised)
         if (len < sizeof buf) {
             memcpy(buf, p, len);
             buf[len] = 0;
-            if (inside_kept(kept, buf))
+            if (inside_kept(joined, buf))
                 return 1;
         }
         p = sp ? sp + 1 : p + len;
@@ -776,20 +795,24 @@ static int learn_pass(struct ctx *c, char *err, size_t errlen)
             qsort(c->kept.v, c->kept.n, sizeof *c->kept.v, cmp_str);
         if (c->blocks.n)
             qsort(c->blocks.v, c->blocks.n, sizeof *c->blocks.v, cmp_str);
+        char *joined = join_kept(&c->kept);
+        if (!joined)
+            c->failed = 1;
         for (size_t i = 0; i < c->candidates.n && !c->failed; i++) {
             const char *cand = c->candidates.v[i];
             char *n = normalise(cand + 1);
             verify_pair_kind kind = (verify_pair_kind)(cand[0] - '0');
             if (!n)
                 c->failed = 1;
-            else if (!strlist_has(&c->kept, n) && !inside_kept(&c->kept, n)) {
-                if (kind == VERIFY_PAIR_NAME && word_is_kept(&c->kept, n))
+            else if (!strlist_has(&c->kept, n) && !inside_kept(joined, n)) {
+                if (kind == VERIFY_PAIR_NAME && word_is_kept(joined, n))
                     kind = VERIFY_PAIR_TEXT;
                 if (verify_pair_add(r->identifying, kind, cand + 1) != 0)
                     c->failed = 1;
             }
             free(n);
         }
+        free(joined);
     }
     if (rc == 0 && !c->failed) {
         size_t total = 1;

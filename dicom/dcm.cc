@@ -421,20 +421,23 @@ struct walker {
 // before the elements of their blocks, so no search of the item is needed.
 typedef std::vector<std::pair<uint32_t, std::string>> creator_map;
 
-static std::string private_creator(DcmItem *item, const creator_map &creators,
-                                   const DcmTagKey &k)
+// The creator of k's private block into out ("" when none), reusing out's storage.
+static void private_creator(DcmItem *item, const creator_map &creators, const DcmTagKey &k,
+                            std::string &out)
 {
+    out.clear();
     uint16_t g = k.getGroup(), e = k.getElement();
     if (!(g & 1) || e < 0x1000)
-        return "";
+        return;
     uint32_t id = (uint32_t)g << 8 | (e >> 8);
     for (const auto &c : creators)
-        if (c.first == id)
-            return c.second;
+        if (c.first == id) {
+            out = c.second;
+            return;
+        }
     OFString c;  // a block before its creator: out of order, but findable
     if (item->findAndGetOFString(DcmTagKey(g, e >> 8), c).good())
-        return std::string(c.c_str());
-    return "";
+        out = c.c_str();
 }
 
 static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, DcmElement *el,
@@ -456,7 +459,7 @@ static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, Dcm
     e.vr[0] = vrname[0];
     e.vr[1] = vrname[1];
     e.vr[2] = 0;
-    creator = private_creator(item, creators, tag);
+    private_creator(item, creators, tag, creator);
     e.creator = creator.empty() ? NULL : creator.c_str();
     e.length = el->getLength();
     e.depth = (int)w.parents.size();
@@ -561,12 +564,14 @@ static int visit_item(walker &w, DcmItem *item, const std::string &prefix, int i
     for (DcmObject *o = item->nextInContainer(NULL); o; o = item->nextInContainer(o))
         els.push_back(static_cast<DcmElement *>(o));
     creator_map creators;
+    // One path, value and creator for the whole item: their storage is reused.
+    std::string path, value, creator;
+    path.reserve(prefix.size() + 11);
     for (DcmElement *el : els) {
         char tagbuf[12];
         dcm_tag_str(el->getGTag(), el->getETag(), tagbuf);
-        std::string path = prefix + tagbuf;
+        path.assign(prefix).append(tagbuf);
         dcm_elem e;
-        std::string value, creator;
         bool has_value;
         fill_elem(w, item, creators, el, path, is_meta, e, value, creator, has_value);
         if ((e.group & 1) && e.element >= 0x0010 && e.element <= 0x00FF && e.value)

@@ -3,6 +3,8 @@
 #include "verify/detect.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -57,14 +59,71 @@ static int is_alnum(int c) { return is_digit(c) || is_alpha(c); }
 /* Bytes of multi-byte UTF-8 sequences count as letters: names are often non-ASCII. */
 static int is_wordch(int c) { return is_alnum(c) || (c & 0x80); }
 
-static int cmp_str(const void *key, const void *elem)
+/* The three lists as one open-addressing hash table of upper-case words, built once: a word
+ * costs a hash and a probe or two instead of three binary searches. */
+#define NAME_WORDS (NELEM(first_names) + NELEM(last_names) + NELEM(clinical_words))
+#define NAME_SLOTS (1u << 18)
+_Static_assert(NAME_WORDS < NAME_SLOTS / 2, "name table too full for linear probing");
+
+typedef struct {
+    const char *word;
+    uint32_t hash;
+    unsigned flags;  /* VERIFY_NAME_* */
+    unsigned rank;   /* census rank as a last name */
+} name_entry;
+
+static name_entry name_entries[NAME_WORDS];
+static uint32_t name_slots[NAME_SLOTS];  /* index into name_entries + 1; 0 = empty */
+static size_t name_count;
+static pthread_once_t name_once = PTHREAD_ONCE_INIT;
+
+static uint32_t name_hash(const char *s)
 {
-    return strcmp((const char *)key, *(const char *const *)elem);
+    uint32_t h = 2166136261u;  /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
 }
 
-static int cmp_last(const void *key, const void *elem)
+static name_entry *name_find(const char *up, uint32_t h, int insert)
 {
-    return strcmp((const char *)key, ((const struct last_name *)elem)->name);
+    for (uint32_t i = h & (NAME_SLOTS - 1);; i = (i + 1) & (NAME_SLOTS - 1)) {
+        uint32_t k = name_slots[i];
+        if (k == 0) {
+            if (!insert)
+                return NULL;
+            name_entry *e = &name_entries[name_count++];
+            *e = (name_entry){up, h, 0, 0};
+            name_slots[i] = (uint32_t)name_count;
+            return e;
+        }
+        name_entry *e = &name_entries[k - 1];
+        if (e->hash == h && strcmp(e->word, up) == 0)
+            return e;
+    }
+}
+
+static void name_build(void)
+{
+    for (size_t i = 0; i < NELEM(first_names); i++)
+        name_find(first_names[i], name_hash(first_names[i]), 1)->flags |= VERIFY_NAME_FIRST;
+    for (size_t i = 0; i < NELEM(last_names); i++) {
+        name_entry *e = name_find(last_names[i].name, name_hash(last_names[i].name), 1);
+        e->flags |= VERIFY_NAME_LAST;
+        e->rank = last_names[i].rank;
+    }
+    for (size_t i = 0; i < NELEM(clinical_words); i++)
+        name_find(clinical_words[i], name_hash(clinical_words[i]), 1)->flags |=
+            VERIFY_NAME_CLINICAL;
+}
+
+unsigned verify_name_lookup(const char *upper, unsigned *last_rank)
+{
+    pthread_once(&name_once, name_build);
+    const name_entry *e = name_find(upper, name_hash(upper), 0);
+    if (last_rank)
+        *last_rank = e ? e->rank : 0;
+    return e ? e->flags : 0;
 }
 
 /* Upper-cases s[0..n) into buf; fails on words too long or not plain letters. */
@@ -80,25 +139,6 @@ static int upper_word(const char *s, size_t n, char *buf)
     }
     buf[n] = '\0';
     return 1;
-}
-
-static int is_clinical(const char *up)
-{
-    return bsearch(up, clinical_words, NELEM(clinical_words), sizeof(clinical_words[0]),
-                   cmp_str) != NULL;
-}
-
-/* 0 = not a last name, else its census rank. */
-static unsigned last_rank(const char *up)
-{
-    const struct last_name *ln = bsearch(up, last_names, NELEM(last_names),
-                                         sizeof(last_names[0]), cmp_last);
-    return ln ? ln->rank : 0;
-}
-
-static int first_name(const char *up)
-{
-    return bsearch(up, first_names, NELEM(first_names), sizeof(first_names[0]), cmp_str) != NULL;
 }
 
 enum { W_FIRST = 1, W_LAST = 2, W_CLINICAL = 4, W_COMMON_LAST = 8 };
@@ -117,14 +157,15 @@ static unsigned classify(const char *s, size_t n)
             j++;
         if (upper_word(s + i, j - i, buf)) {
             parts++;
-            if (is_clinical(buf)) {
+            unsigned r;
+            unsigned listed = verify_name_lookup(buf, &r);
+            if (listed & VERIFY_NAME_CLINICAL) {
                 i = j + 1;
                 continue;
             }
             all_clinical = 0;
-            if (first_name(buf))
+            if (listed & VERIFY_NAME_FIRST)
                 f |= W_FIRST;
-            unsigned r = last_rank(buf);
             if (r)
                 f |= W_LAST | (r <= COMMON_LAST_RANK ? W_COMMON_LAST : 0);
         } else {
@@ -400,6 +441,9 @@ static size_t month_at(const char *s, size_t n, size_t i, int *m)
     if (i > 0 && is_alpha((unsigned char)s[i - 1]))
         return 0;
     for (int k = 0; k < 12; k++) {
+        /* Every spelling of a month starts with its first letter: a cheap test first. */
+        if (((unsigned char)s[i] | 0x20) != (unsigned char)full[k][0])
+            continue;
         size_t fl = strlen(full[k]);
         size_t len = 0;
         if (n - i >= fl && strncasecmp(s + i, full[k], fl) == 0)
@@ -616,7 +660,9 @@ static void detect_email_url(scan *sc)
     size_t n = sc->n;
     for (size_t i = 0; i < n; i++) {
         size_t pl = 0;
-        if (n - i >= 7 && strncasecmp(s + i, "http://", 7) == 0) pl = 7;
+        int c0 = (unsigned char)s[i] | 0x20;  /* h, f or w can start a URL */
+        if (c0 != 'h' && c0 != 'f' && c0 != 'w') pl = 0;
+        else if (n - i >= 7 && strncasecmp(s + i, "http://", 7) == 0) pl = 7;
         else if (n - i >= 8 && strncasecmp(s + i, "https://", 8) == 0) pl = 8;
         else if (n - i >= 6 && strncasecmp(s + i, "ftp://", 6) == 0) pl = 6;
         else if (n - i >= 4 && strncasecmp(s + i, "www.", 4) == 0 && digit_start(s, i)) pl = 4;

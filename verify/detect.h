@@ -47,4 +47,11 @@ const char *verify_hit_kind_name(verify_hit_kind kind);
  * clinical allowlist. Exposed for the pixel-text checks and tests. */
 int verify_is_person_name_word(const char *word, size_t len);
 
+enum { VERIFY_NAME_FIRST = 1, VERIFY_NAME_LAST = 2, VERIFY_NAME_CLINICAL = 4 };
+
+/* What the census lists and the clinical allowlist say of one upper-case word: VERIFY_NAME_*
+ * bits; *last_rank (may be NULL) gets its census rank as a last name, 0 when it is not one.
+ * Thread-safe; the first call builds the lookup table. */
+unsigned verify_name_lookup(const char *upper, unsigned *last_rank);
+
 #endif

@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "verify/detect.h"
+#include "verify/names_table.inc"
 
 #define MAXH 32
 
@@ -162,6 +164,67 @@ static void test_hits_bounded_and_sorted(void **state)
     assert_false(verify_is_person_name_word("Contrast", 8));
 }
 
+/* The lists' lookup as it used to be, by binary search of the sorted tables: the hash
+ * table must answer as it does. */
+static int ref_cmp_str(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(const char *const *)elem);
+}
+
+static int ref_cmp_last(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, ((const struct last_name *)elem)->name);
+}
+
+static unsigned ref_lookup(const char *up, unsigned *rank)
+{
+    unsigned f = 0;
+    size_t nf = sizeof first_names / sizeof first_names[0];
+    size_t nl = sizeof last_names / sizeof last_names[0];
+    size_t nc = sizeof clinical_words / sizeof clinical_words[0];
+    if (bsearch(up, first_names, nf, sizeof first_names[0], ref_cmp_str))
+        f |= VERIFY_NAME_FIRST;
+    const struct last_name *ln = bsearch(up, last_names, nl, sizeof last_names[0], ref_cmp_last);
+    *rank = ln ? ln->rank : 0;
+    if (ln)
+        f |= VERIFY_NAME_LAST;
+    if (bsearch(up, clinical_words, nc, sizeof clinical_words[0], ref_cmp_str))
+        f |= VERIFY_NAME_CLINICAL;
+    return f;
+}
+
+/* The word itself, and two near misses that are mostly not listed. */
+static void check_word(const char *w)
+{
+    char v[3][80];
+    snprintf(v[0], sizeof v[0], "%s", w);
+    snprintf(v[1], sizeof v[1], "%sQ", w);
+    snprintf(v[2], sizeof v[2], "%.*s", (int)(strlen(w) ? strlen(w) - 1 : 0), w);
+    for (int i = 0; i < 3; i++) {
+        unsigned want_rank, got_rank;
+        unsigned want = ref_lookup(v[i], &want_rank);
+        assert_int_equal(verify_name_lookup(v[i], &got_rank), want);
+        assert_int_equal(got_rank, want_rank);
+    }
+}
+
+static void test_name_lookup_matches_lists(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof first_names / sizeof first_names[0]; i++)
+        check_word(first_names[i]);
+    for (size_t i = 0; i < sizeof last_names / sizeof last_names[0]; i++)
+        check_word(last_names[i].name);
+    for (size_t i = 0; i < sizeof clinical_words / sizeof clinical_words[0]; i++)
+        check_word(clinical_words[i]);
+    unsigned r = 1;
+    assert_int_equal(verify_name_lookup("SMITH", &r), VERIFY_NAME_LAST);
+    assert_true(r > 0 && r < 10);
+    assert_int_equal(verify_name_lookup("NOTANAMEXYZ", &r), 0);
+    assert_int_equal(r, 0);
+    assert_int_equal(verify_name_lookup("smith", NULL), 0);  /* upper case only */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_clinical_negatives),
         cmocka_unit_test(test_value_entry),
         cmocka_unit_test(test_hits_bounded_and_sorted),
+        cmocka_unit_test(test_name_lookup_matches_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
