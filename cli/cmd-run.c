@@ -157,9 +157,11 @@ static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
 }
 
 /* Files up to this size are read once for both their hash and their parse, and outputs
- * are verified from the bytes written; larger ones go through the disk, so memory stays
- * bounded. */
-#define RUN_IN_MEMORY_MAX ((size_t)64 << 20)
+ * are verified from the bytes written; larger ones go through the disk, where DCMTK leaves
+ * their pixel data until it is needed. A worker holds up to four copies of a file (input
+ * bytes, dataset, output bytes, verified dataset): 16 MB keeps that near 64 MB a worker,
+ * and covers single-frame CT, MR and radiographs. */
+#define RUN_IN_MEMORY_MAX ((size_t)16 << 20)
 
 /* The whole of a regular file of 1 to RUN_IN_MEMORY_MAX bytes into *data (malloc'd; the
  * caller frees). -1 when it is not one or cannot be read: the caller then reads it from

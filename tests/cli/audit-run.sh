@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/cli/audit-run.sh — the audit trail deidtk run writes: trace of an output, verify,
-# tamper detection, resume after SIGKILL (each input once), merge of shard trails, and no
-# PHI in the database unless --audit-originals.
+# tamper detection, resume after SIGKILL (each input once), merge of shard trails, no PHI
+# in the database unless --audit-originals, and the hashes of a file too large to keep in
+# memory.
 . "${top_srcdir:-.}/tests/cli/lib.sh"
 need sqlite3
 need jq
@@ -123,4 +124,43 @@ sqlite3 -separator ' ' "$kdb" "SELECT output_sha256, output_path FROM files WHER
         [ -f "$path" ] || { echo "missing $path"; exit 1; }
         [ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ] || { echo "sha of $path"; exit 1; }
     done || fail "outputs on disk do not match the trail"
+
+# ---- a file too large to keep in memory (over 16 MB) is hashed and verified from disk ------
+# 9 frames of 1024 x 1024 16-bit pixels beside a sample: the trail holds the hashes of both
+# inputs and both outputs as they are on disk.
+big="$tmp/big"
+mkdir -p "$big" && cp "$samples/IM0002.dcm" "$big"/ && chmod u+w "$big/IM0002.dcm"
+head -c 18874368 /dev/zero >"$tmp/px.raw"
+cat >"$tmp/big.dump" <<EOF
+(0008,0016) UI =SecondaryCaptureImageStorage
+(0008,0018) UI [1.2.826.0.1.3680043.10.9999.77]
+(0008,0060) CS [OT]
+(0010,0010) PN [Big^Patient]
+(0010,0020) LO [BIG-1]
+(0020,000d) UI [1.2.826.0.1.3680043.10.9999.78]
+(0020,000e) UI [1.2.826.0.1.3680043.10.9999.79]
+(0028,0002) US 1
+(0028,0004) CS [MONOCHROME2]
+(0028,0008) IS [9]
+(0028,0010) US 1024
+(0028,0011) US 1024
+(0028,0100) US 16
+(0028,0101) US 16
+(0028,0102) US 15
+(0028,0103) US 0
+(7fe0,0010) OW =$tmp/px.raw
+EOF
+dump2dcm -q "$tmp/big.dump" "$big/big.dcm" 2>/dev/null || fail "dump2dcm could not make the large file"
+rm -f "$tmp/px.raw"
+bdb="$tmp/big.sqlite"
+"$DEIDTK" run "$big" -o "$tmp/bigout" --key "$key" --audit "$bdb" >"$tmp/big.out" 2>&1 ||
+    fail "run on a large file exit $?: $(cat "$tmp/big.out")"
+[ "$(sqlite3 "$bdb" "SELECT COUNT(*) FROM files WHERE status = 'ok'")" -eq 2 ] ||
+    fail "expected 2 files in the trail of the large-file run"
+sqlite3 -separator ' ' "$bdb" \
+    "SELECT input_sha256, input_path, output_sha256, output_path FROM files WHERE status = 'ok'" |
+    while read -r isha ipath osha opath; do
+        [ "$(sha256sum "$ipath" | cut -d' ' -f1)" = "$isha" ] || { echo "sha of $ipath"; exit 1; }
+        [ "$(sha256sum "$opath" | cut -d' ' -f1)" = "$osha" ] || { echo "sha of $opath"; exit 1; }
+    done || fail "the large-file run's trail does not match the files"
 finish
