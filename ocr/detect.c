@@ -127,8 +127,18 @@ static int median(const int *v, int n)
     return tmp[n / 2];
 }
 
+/* The ink eroded by 3x3, made on first use: most frames have no line to judge. NULL when
+ * out of memory. */
+static PIX *core_of(PIX *ink, PIX **core)
+{
+    if (!*core)
+        *core = pixErodeBrick(NULL, ink, 3, 3);
+    return *core;
+}
+
+/* 1 when the letters make a line (*out), 0 when not, -1 when out of memory. */
 static int judge_line(const struct part *parts, const int *members, int nm, PIX *ink,
-                      PIX *core, int *tab8, struct cand *out)
+                      PIX **core, int *tab8, struct cand *out)
 {
     int x0 = INT32_MAX, y0 = INT32_MAX, x1 = 0, y1 = 0;
     for (int k = 0; k < nm; k++) {
@@ -167,11 +177,13 @@ static int judge_line(const struct part *parts, const int *members, int nm, PIX 
     if (same_h < 2 || same_h * 10 < nletter * 6 || aligned * 10 < nletter * 7)
         return 0;
     BOX *box = boxCreate(x0, y0, lw, lh);
-    if (!box)
-        return 0;
+    if (!box || !core_of(ink, core)) {
+        boxDestroy(&box);
+        return -1;
+    }
     l_int32 area = 0, solid = 0;
     pixCountPixelsInRect(ink, box, &area, tab8);
-    pixCountPixelsInRect(core, box, &solid, tab8);
+    pixCountPixelsInRect(*core, box, &solid, tab8);
     boxDestroy(&box);
     double fill = (double)area / ((double)lw * lh);
     if (fill < 0.08 || fill > 0.72)
@@ -464,10 +476,25 @@ static int push_cand(struct cand **cands, size_t *ncand, size_t *cap, const stru
     return 0;
 }
 
-/* Finds lines of characters in a 1 bpp ink map of one view (grey, the view's values;
+/* One view of the frame (ocr_pix_from_frame's mode), made on first use: only frames with a
+ * line to judge need it. */
+struct view {
+    int width, height, channels, mode;
+    const unsigned char *pixels;
+    PIX *pix;
+};
+
+static PIX *view_pix(struct view *v)
+{
+    if (!v->pix)
+        v->pix = ocr_pix_from_frame(v->width, v->height, v->channels, v->pixels, v->mode);
+    return v->pix;
+}
+
+/* Finds lines of characters in a 1 bpp ink map of one view (inkcount: its set pixels;
  * light: ink brighter than its surroundings). */
-static int find_lines(PIX *ink, PIX *grey, int light, struct cand **cands, size_t *ncand,
-                      size_t *cap)
+static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
+                      struct cand **cands, size_t *ncand, size_t *cap)
 {
     int rc = -1;
     int *tab8 = makePixelSumTab8();
@@ -477,15 +504,12 @@ static int find_lines(PIX *ink, PIX *grey, int light, struct cand **cands, size_
     int *members = NULL;
     if (!tab8)
         goto out;
-    l_int32 inkcount = 0;
-    pixCountPixels(ink, &inkcount, tab8);
     if (inkcount < 12) {
         rc = 0;
         goto out;
     }
     boxa = pixConnCompBB(ink, 8);
-    core = pixErodeBrick(NULL, ink, 3, 3);
-    if (!boxa || !core)
+    if (!boxa)
         goto out;
     int nb = boxaGetCount(boxa);
     if (nb > MAX_PARTS) {
@@ -533,8 +557,15 @@ static int find_lines(PIX *ink, PIX *grey, int light, struct cand **cands, size_
         if (nm < 2)
             continue;
         struct cand c;
-        if (!judge_line(letters, members, nm, ink, core, tab8, &c) ||
-            !uniform_ink(ink, grey, light, &c, peaks_agree(letters, members, nm, ink, grey, light)))
+        int line = judge_line(letters, members, nm, ink, &core, tab8, &c);
+        if (line < 0)
+            goto out;
+        if (!line)
+            continue;
+        PIX *grey = view_pix(view);
+        if (!grey)
+            goto out;
+        if (!uniform_ink(ink, grey, light, &c, peaks_agree(letters, members, nm, ink, grey, light)))
             continue;
         attach_marks(parts, np, &c);
         extend_line(ink, grey, light, &c);
@@ -642,7 +673,9 @@ static size_t ink_buffer_size(int w, int h)
     return ink_stride(w) * ((size_t)h + 2 * HALF_WIN);
 }
 
-static PIX *ink_map(const unsigned char *grey, int w, int h, int type, unsigned char *work)
+/* *count: the map's set pixels. */
+static PIX *ink_map(const unsigned char *grey, int w, int h, int type, unsigned char *work,
+                    l_int32 *count)
 {
     int light = type == L_TOPHAT_WHITE;
     size_t s = ink_stride(w), n = ink_buffer_size(w, h);
@@ -659,6 +692,7 @@ static PIX *ink_map(const unsigned char *grey, int w, int h, int type, unsigned 
      * is a byte difference. Ink is sparse: the row's mask is scanned 8 bytes at a time. */
     l_uint32 *idata = pixGetData(ink);
     int iwpl = pixGetWpl(ink);
+    *count = 0;
     for (int y = 0; y < h; y++) {
         const unsigned char *o = a + (size_t)(y + HALF_WIN) * s + HALF_WIN;
         const unsigned char *v = grey + (size_t)y * w;
@@ -671,8 +705,10 @@ static PIX *ink_map(const unsigned char *grey, int w, int h, int type, unsigned 
             if (x + 8 <= w && (memcpy(&word, mask + x, 8), word == 0))
                 continue;
             for (int k = x; k < x + 8 && k < w; k++)
-                if (mask[k])
+                if (mask[k]) {
                     SET_DATA_BIT(il, k);
+                    (*count)++;
+                }
         }
     }
     return ink;
@@ -681,7 +717,8 @@ static PIX *ink_map(const unsigned char *grey, int w, int h, int type, unsigned 
 PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type)
 {
     unsigned char *work = malloc(4 * ink_buffer_size(w, h));
-    PIX *ink = work ? ink_map(grey, w, h, type, work) : NULL;
+    l_int32 count;
+    PIX *ink = work ? ink_map(grey, w, h, type, work, &count) : NULL;
     free(work);
     return ink;
 }
@@ -744,13 +781,12 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
     }
     struct cand *c = NULL;
     size_t nc = 0, cap = 0;
-    PIX *views[3] = { NULL, NULL, NULL };
+    struct view views[3];
     int nviews = channels == 3 ? 3 : 1, rc = 0;
-    for (int v = 0; v < nviews && rc == 0; v++) {
-        views[v] = ocr_pix_from_frame(width, height, channels, pixels,
-                                      channels == 3 ? OCR_GREY_CHANNEL0 + v : OCR_GREY_LUMA);
-        rc = views[v] ? 0 : -1;
-    }
+    for (int v = 0; v < nviews; v++)
+        views[v] = (struct view){ width, height, channels,
+                                  channels == 3 ? OCR_GREY_CHANNEL0 + v : OCR_GREY_LUMA, pixels,
+                                  NULL };
     static const int types[2] = { L_TOPHAT_WHITE, L_TOPHAT_BLACK };
     unsigned char *channel = channels == 3 ? malloc((size_t)width * height) : NULL;
     unsigned char *work = malloc(4 * ink_buffer_size(width, height));
@@ -764,15 +800,18 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
             grey = channel;
         }
         for (int t = 0; t < 2 && rc == 0; t++) {
-            PIX *ink = ink_map(grey, width, height, types[t], work);
-            rc = ink ? find_lines(ink, views[v], types[t] == L_TOPHAT_WHITE, &c, &nc, &cap) : -1;
+            l_int32 count;
+            PIX *ink = ink_map(grey, width, height, types[t], work, &count);
+            rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, &c, &nc,
+                                  &cap)
+                     : -1;
             pixDestroy(&ink);
         }
     }
     free(channel);
     free(work);
     for (int v = 0; v < nviews; v++)
-        pixDestroy(&views[v]);
+        pixDestroy(&views[v].pix);
     if (rc != 0) {
         free(c);
         snprintf(err, errlen, "text detection failed (out of memory)");
