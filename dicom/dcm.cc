@@ -13,11 +13,13 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iconv.h>
 #include <libgen.h>
 #include <memory>
@@ -567,8 +569,44 @@ static int visit_sequence(walker &w, DcmSequenceOfItems *sq, const std::string &
     return rc;
 }
 
+// Elements an edit removes, with their items: removed together at the end of the pass.
+typedef std::vector<std::pair<DcmItem *, DcmElement *>> removal_list;
+
+// DcmItem::remove searches the item's list from its head for each element. Taking every
+// element off the head instead (each found at once) and putting the kept ones back at the
+// end (where insertion looks first) costs two steps per element of an item that loses any.
+static void remove_elements(removal_list &rm)
+{
+    // The items' removals stay in their order, which is the order of their elements.
+    std::stable_sort(rm.begin(), rm.end(), [](const removal_list::value_type &a,
+                                              const removal_list::value_type &b) {
+        return std::less<DcmItem *>()(a.first, b.first);
+    });
+    std::vector<DcmElement *> all;
+    for (size_t i = 0, end; i < rm.size(); i = end) {
+        DcmItem *item = rm[i].first;
+        for (end = i; end < rm.size() && rm[end].first == item; end++) {
+        }
+        all.clear();
+        for (DcmObject *o = item->nextInContainer(NULL); o; o = item->nextInContainer(o))
+            all.push_back(static_cast<DcmElement *>(o));
+        while (item->card() > 0)
+            item->remove(0UL);
+        for (DcmElement *el : all) {
+            if (i < end && el == rm[i].second) {
+                delete el;
+                i++;
+            } else {
+                item->insert(el);
+            }
+        }
+    }
+    rm.clear();
+}
+
 static int apply_verdict(dcm_file *f, DcmItem *item, DcmElement *el, dcm_verdict &v,
-                         const char *path, bool &descend, char *err, size_t errlen)
+                         const char *path, removal_list &removed, bool &descend, char *err,
+                         size_t errlen)
 {
     descend = false;
     switch (v.kind) {
@@ -578,7 +616,7 @@ static int apply_verdict(dcm_file *f, DcmItem *item, DcmElement *el, dcm_verdict
     case DCM_KEEP_WHOLE:
         break;
     case DCM_REMOVE:
-        delete item->remove(el);
+        removed.emplace_back(item, el);
         break;
     case DCM_EMPTY:
         if (el->ident() == EVR_SQ)
@@ -714,24 +752,27 @@ extern "C" int dcm_list_edit(dcm_list *l, dcm_edit_fn fn, void *ud, char *err, s
     return guarded(l->f, err, errlen, [&]() {
         // Below an element whose items are not to be visited (removed, emptied, kept
         // whole), the records are skipped as a live walk would: they follow it, deeper.
-        int skip_below = -1;
+        int skip_below = -1, rc = 0;
+        removal_list removed;
         for (list_rec &r : l->recs) {
             if (skip_below >= 0 && r.e.depth > skip_below)
                 continue;
             skip_below = -1;
             dcm_verdict v = {DCM_KEEP, NULL};
-            int rc = fn(&r.e, &v, ud);
+            rc = fn(&r.e, &v, ud);
             if (rc == 0) {
                 bool descend;
-                rc = apply_verdict(l->f, r.item, r.el, v, r.e.path, descend, err, errlen);
+                rc = apply_verdict(l->f, r.item, r.el, v, r.e.path, removed, descend, err,
+                                   errlen);
                 if (!descend)
                     skip_below = r.e.depth;
             }
             free(v.value);
             if (rc)
-                return rc;
+                break;
         }
-        return (int)DCM_OK;
+        remove_elements(removed);
+        return rc;
     });
 }
 

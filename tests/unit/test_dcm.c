@@ -433,6 +433,66 @@ static int keep_whole_private(const dcm_elem *e, dcm_verdict *v, void *ud)
     return 0;
 }
 
+struct every_other {
+    int n;
+    struct lines removed;  /* "path " of each removed element */
+};
+
+/* Removes every other element that is not a sequence, at every depth. */
+static int remove_every_other(const dcm_elem *e, dcm_verdict *v, void *ud)
+{
+    struct every_other *eo = ud;
+    if (e->vr[0] == 'S' && e->vr[1] == 'Q')
+        return 0;
+    if (eo->n++ % 2 == 0) {
+        v->kind = DCM_REMOVE;
+        eo->removed.v = realloc(eo->removed.v, (eo->removed.n + 1) * sizeof *eo->removed.v);
+        char *line = malloc(strlen(e->path) + 2);
+        assert_non_null(line);
+        sprintf(line, "%s ", e->path);
+        eo->removed.v[eo->removed.n++] = line;
+    }
+    return 0;
+}
+
+/* Removing many elements of many items leaves the others as they were, in their order
+ * (sequences aside: their lengths change). */
+static void test_list_edit_removes_many(void **state)
+{
+    (void)state;
+    char buf[512];
+    static const char *const files[] = {"rtplan.dcm", "nested_priv_SQ.dcm", "CT_small.dcm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        dcm_file *f = open_ok(tu_pydicom(files[i], buf, sizeof buf));
+        struct lines before = snapshot(f);
+        struct every_other eo = {0};
+        dcm_list *l;
+        assert_int_equal(dcm_list_new(f, &l, err, sizeof err), DCM_OK);
+        assert_int_equal(dcm_list_edit(l, remove_every_other, &eo, err, sizeof err), DCM_OK);
+        dcm_list_free(l);
+        assert_true(eo.removed.n >= 2);
+        struct lines after = snapshot(f);
+        size_t k = 0, gone = 0;
+        for (size_t j = 0; j < before.n; j++) {
+            if (gone < eo.removed.n && strncmp(before.v[j], eo.removed.v[gone],
+                                               strlen(eo.removed.v[gone])) == 0) {
+                gone++;
+                continue;
+            }
+            assert_true(k < after.n);
+            if (!strstr(before.v[j], " SQ "))
+                assert_string_equal(before.v[j], after.v[k]);
+            k++;
+        }
+        assert_int_equal(gone, eo.removed.n);
+        assert_int_equal(k, after.n);
+        free_lines(&before);
+        free_lines(&after);
+        free_lines(&eo.removed);
+        dcm_close(f);
+    }
+}
+
 /* A listing hands its passes what a live walk hands out, and its edit visits what a live
  * edit would: a kept sequence's items, not those of one emptied or kept whole. */
 static void test_list_passes(void **state)
@@ -891,6 +951,7 @@ int main(void)
         cmocka_unit_test(test_bytes_match_the_file),
         cmocka_unit_test(test_edit_verdicts),
         cmocka_unit_test(test_list_passes),
+        cmocka_unit_test(test_list_edit_removes_many),
         cmocka_unit_test(test_set_creates_nested_and_items),
         cmocka_unit_test(test_decode_codecs_agree),
         cmocka_unit_test(test_decode_monochrome1_inverted),
