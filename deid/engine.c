@@ -625,8 +625,6 @@ static void add_kept(struct ctx *c, const dcm_elem *e)
 static int learn(const dcm_elem *e, void *ud)
 {
     struct ctx *c = ud;
-    if (e->is_meta)
-        return 0;
     if (c->drop_depth >= 0 && e->depth > c->drop_depth) {
         add_candidate(c, e);
         return 0;
@@ -709,7 +707,7 @@ static int edit(const dcm_elem *e, dcm_verdict *out, void *ud)
         break;
     }
     record(c, e, &v);
-    out->value = v.value;  /* dcm_edit frees it */
+    out->value = v.value;  /* dcm_list_edit frees it */
     return c->failed ? -1 : 0;
 }
 
@@ -779,8 +777,9 @@ static void fetch_uid(dcm_file *f, const char *path, char *out, size_t len)
     free(v);
 }
 
-/* Pass 1: what identifies the patient in f, and which private blocks keep something. */
-static int learn_pass(struct ctx *c, char *err, size_t errlen)
+/* Pass 1 over f's listing: what identifies the patient, and which private blocks keep
+ * something. */
+static int learn_pass(struct ctx *c, dcm_list *l, char *err, size_t errlen)
 {
     deid_result *r = c->r;
     r->identifying = verify_pair_new();
@@ -789,7 +788,7 @@ static int learn_pass(struct ctx *c, char *err, size_t errlen)
         return -1;
     }
     c->pass = 1;
-    int rc = dcm_walk(c->f, learn, c, err, errlen);
+    int rc = dcm_list_walk(l, learn, c, err, errlen);
     if (rc == 0 && !c->failed) {
         if (c->kept.n)
             qsort(c->kept.v, c->kept.n, sizeof *c->kept.v, cmp_str);
@@ -860,10 +859,14 @@ int deid_identifying(const deid_engine *e, dcm_file *f, deid_result *r, char *er
     memset(r, 0, sizeof *r);
     struct ctx c;
     ctx_init(&c, e, f, r, err, errlen);
+    dcm_list *l = NULL;
     int rc = deid_patient_of(e, f, r->patient_id, sizeof r->patient_id, &r->offset_days, err,
                              errlen);
     if (rc == 0)
-        rc = learn_pass(&c, err, errlen);
+        rc = dcm_list_new(f, &l, err, errlen);
+    if (rc == 0)
+        rc = learn_pass(&c, l, err, errlen);
+    dcm_list_free(l);
     ctx_free(&c);
     return rc;
 }
@@ -873,14 +876,19 @@ int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, siz
     memset(r, 0, sizeof *r);
     struct ctx c;
     ctx_init(&c, e, f, r, err, errlen);
+    /* One listing serves both passes: nothing changes the dataset between them. */
+    dcm_list *l = NULL;
     int rc = deid_patient_of(e, f, r->patient_id, sizeof r->patient_id, &r->offset_days, err,
                              errlen);
     if (rc == 0)
-        rc = learn_pass(&c, err, errlen);
+        rc = dcm_list_new(f, &l, err, errlen);
+    if (rc == 0)
+        rc = learn_pass(&c, l, err, errlen);
     if (rc == 0) {
         c.pass = 2;
-        rc = dcm_edit(f, edit, &c, err, errlen);
+        rc = dcm_list_edit(l, edit, &c, err, errlen);
     }
+    dcm_list_free(l);
     if (rc == 0 && !c.failed && e->clean_pixels)
         rc = deid_clean_pixels(e, f, r, err, errlen);
     if (rc == 0 && !c.failed) {

@@ -13,13 +13,16 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iconv.h>
 #include <libgen.h>
+#include <memory>
 #include <new>
 #include <pthread.h>
 #include <string>
@@ -406,15 +409,15 @@ static bool is_binary_vr(DcmEVR vr)
     }
 }
 
+struct dcm_list;
+
 struct walker {
     dcm_file *f;
-    dcm_walk_fn walk;
-    dcm_edit_fn edit;
+    dcm_walk_fn walk;  // a live walk hands each element to walk...
     void *ud;
+    dcm_list *list;    // ...a listing appends it here instead
     std::vector<uint32_t> parents;
     std::string creator;
-    char *err;
-    size_t errlen;
 };
 
 // Private creators of one item, by (group << 8 | block), as the walk meets them: they come
@@ -503,6 +506,52 @@ static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, Dcm
         e.value = value.c_str();
 }
 
+// One element of a listing: the dcm_elem a live walk would hand out, with its strings in
+// the listing's pools (as offsets until the listing is complete, as pools move when they
+// grow), and where the element is for editing.
+struct list_rec {
+    dcm_elem e;
+    size_t path, value, creator, parents;  // offsets; NO_OFFSET for a NULL pointer
+    DcmItem *item;
+    DcmElement *el;
+};
+
+static const size_t NO_OFFSET = (size_t)-1;
+
+struct dcm_list {
+    dcm_file *f;
+    std::vector<list_rec> recs;         // pre-order, as dcm_walk visits the dataset
+    std::string text;                   // paths, values and creators, NUL-terminated
+    std::vector<uint32_t> parents;      // each nested record's enclosing sequences
+    bool edited = false;                // the elements may be gone: no further pass
+};
+
+static size_t pool_add(std::string &pool, const std::string &s)
+{
+    size_t at = pool.size();
+    pool.append(s.c_str(), s.size() + 1);
+    return at;
+}
+
+static void list_add(walker &w, const dcm_elem &e, DcmItem *item, DcmElement *el,
+                     const std::string &path, const std::string &value)
+{
+    dcm_list &l = *w.list;
+    list_rec r;
+    r.e = e;
+    r.item = item;
+    r.el = el;
+    r.path = pool_add(l.text, path);
+    r.value = e.value ? pool_add(l.text, value) : NO_OFFSET;
+    r.creator = e.creator ? pool_add(l.text, w.creator) : NO_OFFSET;
+    r.parents = NO_OFFSET;
+    if (!w.parents.empty()) {
+        r.parents = l.parents.size();
+        l.parents.insert(l.parents.end(), w.parents.begin(), w.parents.end());
+    }
+    l.recs.push_back(r);
+}
+
 static int visit_item(walker &w, DcmItem *item, const std::string &prefix, int is_meta);
 
 static int visit_sequence(walker &w, DcmSequenceOfItems *sq, const std::string &path,
@@ -520,8 +569,44 @@ static int visit_sequence(walker &w, DcmSequenceOfItems *sq, const std::string &
     return rc;
 }
 
-static int apply_verdict(walker &w, DcmItem *item, DcmElement *el, dcm_verdict &v,
-                         const std::string &path, bool &descend)
+// Elements an edit removes, with their items: removed together at the end of the pass.
+typedef std::vector<std::pair<DcmItem *, DcmElement *>> removal_list;
+
+// DcmItem::remove searches the item's list from its head for each element. Taking every
+// element off the head instead (each found at once) and putting the kept ones back at the
+// end (where insertion looks first) costs two steps per element of an item that loses any.
+static void remove_elements(removal_list &rm)
+{
+    // The items' removals stay in their order, which is the order of their elements.
+    std::stable_sort(rm.begin(), rm.end(), [](const removal_list::value_type &a,
+                                              const removal_list::value_type &b) {
+        return std::less<DcmItem *>()(a.first, b.first);
+    });
+    std::vector<DcmElement *> all;
+    for (size_t i = 0, end; i < rm.size(); i = end) {
+        DcmItem *item = rm[i].first;
+        for (end = i; end < rm.size() && rm[end].first == item; end++) {
+        }
+        all.clear();
+        for (DcmObject *o = item->nextInContainer(NULL); o; o = item->nextInContainer(o))
+            all.push_back(static_cast<DcmElement *>(o));
+        while (item->card() > 0)
+            item->remove(0UL);
+        for (DcmElement *el : all) {
+            if (i < end && el == rm[i].second) {
+                delete el;
+                i++;
+            } else {
+                item->insert(el);
+            }
+        }
+    }
+    rm.clear();
+}
+
+static int apply_verdict(dcm_file *f, DcmItem *item, DcmElement *el, dcm_verdict &v,
+                         const char *path, removal_list &removed, bool &descend, char *err,
+                         size_t errlen)
 {
     descend = false;
     switch (v.kind) {
@@ -531,22 +616,21 @@ static int apply_verdict(walker &w, DcmItem *item, DcmElement *el, dcm_verdict &
     case DCM_KEEP_WHOLE:
         break;
     case DCM_REMOVE:
-        delete item->remove(el);
+        removed.emplace_back(item, el);
         break;
     case DCM_EMPTY:
         if (el->ident() == EVR_SQ)
             static_cast<DcmSequenceOfItems *>(el)->clear();
         else if (el->putString("").bad()) {
-            dcm_seterr(w.err, w.errlen, "%s: cannot empty %s", w.f->path.c_str(), path.c_str());
+            dcm_seterr(err, errlen, "%s: cannot empty %s", f->path.c_str(), path);
             return DCM_EARG;
         }
         break;
     case DCM_REPLACE: {
-        std::string val = dcm_from_utf8(w.f, v.value ? v.value : "");
+        std::string val = dcm_from_utf8(f, v.value ? v.value : "");
         OFCondition c = el->ident() == EVR_SQ ? EC_IllegalCall : el->putString(val.c_str());
         if (c.bad()) {
-            dcm_seterr(w.err, w.errlen, "%s: cannot set %s (%s)", w.f->path.c_str(),
-                       path.c_str(), c.text());
+            dcm_seterr(err, errlen, "%s: cannot set %s (%s)", f->path.c_str(), path, c.text());
             return DCM_EARG;
         }
         break;
@@ -557,15 +641,16 @@ static int apply_verdict(walker &w, DcmItem *item, DcmElement *el, dcm_verdict &
 
 static int visit_item(walker &w, DcmItem *item, const std::string &prefix, int is_meta)
 {
-    // The elements are listed first: indexed access walks the list from its head every time,
-    // and an editor removes elements as it goes.
+    // The elements are listed first: indexed access walks the list from its head every
+    // time, and so does nextInContainer once a search has moved the item's cursor.
     std::vector<DcmElement *> els;
     els.reserve(item->card());
     for (DcmObject *o = item->nextInContainer(NULL); o; o = item->nextInContainer(o))
         els.push_back(static_cast<DcmElement *>(o));
     creator_map creators;
-    // One path, value and creator for the whole item: their storage is reused.
-    std::string path, value, creator;
+    // One path and value for the whole item (and a creator for the walk): their storage is
+    // reused.
+    std::string path, value;
     path.reserve(prefix.size() + 11);
     for (DcmElement *el : els) {
         char tagbuf[12];
@@ -573,29 +658,16 @@ static int visit_item(walker &w, DcmItem *item, const std::string &prefix, int i
         path.assign(prefix).append(tagbuf);
         dcm_elem e;
         bool has_value;
-        fill_elem(w, item, creators, el, path, is_meta, e, value, creator, has_value);
+        fill_elem(w, item, creators, el, path, is_meta, e, value, w.creator, has_value);
         if ((e.group & 1) && e.element >= 0x0010 && e.element <= 0x00FF && e.value)
             creators.emplace_back((uint32_t)e.group << 8 | e.element, value);
-        if (w.walk) {
-            int rc = w.walk(&e, w.ud);
-            if (rc)
-                return rc;
-            if (el->ident() == EVR_SQ) {
-                rc = visit_sequence(w, static_cast<DcmSequenceOfItems *>(el), path, is_meta);
-                if (rc)
-                    return rc;
-            }
-            continue;
-        }
-        dcm_verdict v = {DCM_KEEP, NULL};
-        int rc = w.edit(&e, &v, w.ud);
-        if (rc == 0) {
-            bool descend;
-            rc = apply_verdict(w, item, el, v, path, descend);
-            if (rc == 0 && descend)
-                rc = visit_sequence(w, static_cast<DcmSequenceOfItems *>(el), path, is_meta);
-        }
-        free(v.value);
+        int rc = 0;
+        if (w.list)
+            list_add(w, e, item, el, path, value);
+        else
+            rc = w.walk(&e, w.ud);
+        if (rc == 0 && el->ident() == EVR_SQ)
+            rc = visit_sequence(w, static_cast<DcmSequenceOfItems *>(el), path, is_meta);
         if (rc)
             return rc;
     }
@@ -621,7 +693,7 @@ template <typename F> static int guarded(dcm_file *f, char *err, size_t errlen, 
 extern "C" int dcm_walk(dcm_file *f, dcm_walk_fn fn, void *ud, char *err, size_t errlen)
 {
     return guarded(f, err, errlen, [&]() {
-        walker w{f, fn, NULL, ud, {}, {}, err, errlen};
+        walker w{f, fn, ud, NULL, {}, {}};
         int rc = visit_item(w, f->ff.getMetaInfo(), "meta.", 1);
         if (rc == 0)
             rc = visit_item(w, f->ff.getDataset(), "", 0);
@@ -629,11 +701,78 @@ extern "C" int dcm_walk(dcm_file *f, dcm_walk_fn fn, void *ud, char *err, size_t
     });
 }
 
-extern "C" int dcm_edit(dcm_file *f, dcm_edit_fn fn, void *ud, char *err, size_t errlen)
+extern "C" int dcm_list_new(dcm_file *f, dcm_list **out, char *err, size_t errlen)
 {
+    *out = NULL;
     return guarded(f, err, errlen, [&]() {
-        walker w{f, NULL, fn, ud, {}, {}, err, errlen};
-        return visit_item(w, f->ff.getDataset(), "", 0);
+        std::unique_ptr<dcm_list> l(new dcm_list());
+        l->f = f;
+        walker w{f, NULL, NULL, l.get(), {}, {}};
+        visit_item(w, f->ff.getDataset(), "", 0);
+        const char *text = l->text.data();
+        for (list_rec &r : l->recs) {
+            r.e.path = text + r.path;
+            r.e.value = r.value == NO_OFFSET ? NULL : text + r.value;
+            r.e.creator = r.creator == NO_OFFSET ? NULL : text + r.creator;
+            r.e.parents = r.parents == NO_OFFSET ? NULL : l->parents.data() + r.parents;
+        }
+        *out = l.release();
+        return (int)DCM_OK;
+    });
+}
+
+extern "C" void dcm_list_free(dcm_list *l)
+{
+    delete l;
+}
+
+static int list_spent(dcm_list *l, char *err, size_t errlen)
+{
+    dcm_seterr(err, errlen, "%s: the element listing was already edited", l->f->path.c_str());
+    return DCM_EARG;
+}
+
+extern "C" int dcm_list_walk(dcm_list *l, dcm_walk_fn fn, void *ud, char *err, size_t errlen)
+{
+    if (l->edited)
+        return list_spent(l, err, errlen);
+    for (const list_rec &r : l->recs) {
+        int rc = fn(&r.e, ud);
+        if (rc)
+            return rc;
+    }
+    return DCM_OK;
+}
+
+extern "C" int dcm_list_edit(dcm_list *l, dcm_edit_fn fn, void *ud, char *err, size_t errlen)
+{
+    if (l->edited)
+        return list_spent(l, err, errlen);
+    l->edited = true;
+    return guarded(l->f, err, errlen, [&]() {
+        // Below an element whose items are not to be visited (removed, emptied, kept
+        // whole), the records are skipped as a live walk would: they follow it, deeper.
+        int skip_below = -1, rc = 0;
+        removal_list removed;
+        for (list_rec &r : l->recs) {
+            if (skip_below >= 0 && r.e.depth > skip_below)
+                continue;
+            skip_below = -1;
+            dcm_verdict v = {DCM_KEEP, NULL};
+            rc = fn(&r.e, &v, ud);
+            if (rc == 0) {
+                bool descend;
+                rc = apply_verdict(l->f, r.item, r.el, v, r.e.path, removed, descend, err,
+                                   errlen);
+                if (!descend)
+                    skip_below = r.e.depth;
+            }
+            free(v.value);
+            if (rc)
+                break;
+        }
+        remove_elements(removed);
+        return rc;
     });
 }
 

@@ -86,15 +86,30 @@ typedef enum {
 
 typedef struct dcm_verdict {
     dcm_verdict_kind kind;
-    char *value;    /* DCM_REPLACE: malloc'd by the editor, freed by dcm_edit */
+    char *value;    /* DCM_REPLACE: malloc'd by the editor, freed by dcm_list_edit */
 } dcm_verdict;
 
-/* Visits every dataset element depth-first like dcm_walk and applies the verdict the
- * callback returns. The verdict starts as DCM_KEEP. Edits of values of private blocks
- * are allowed; removing a private creator element does not remove its block by itself.
- * A non-zero return from fn aborts (the dataset may be partly edited) and is returned. */
+/* A listing of the dataset's elements (not the meta header), taken once so that several
+ * passes over them do not extract every value and path again: any number of
+ * dcm_list_walk, then at most one dcm_list_edit. The file must not change between
+ * dcm_list_new and dcm_list_edit other than through dcm_list_edit, and must outlive the
+ * listing. On success *out is owned by the caller: free it with dcm_list_free(). */
+typedef struct dcm_list dcm_list;
+int dcm_list_new(dcm_file *f, dcm_list **out, char *err, size_t errlen);
+void dcm_list_free(dcm_list *l);
+
+/* Hands fn the listed elements in dcm_walk's order, as they were when listed. Returning
+ * non-zero from fn stops the pass and dcm_list_walk returns that value. */
+int dcm_list_walk(dcm_list *l, dcm_walk_fn fn, void *ud, char *err, size_t errlen);
+
+/* Hands fn the listed elements in the same order and applies the verdict it returns (it
+ * starts as DCM_KEEP); the elements below a sequence that is not kept for visiting are not
+ * handed out, as they would not be by a live walk. Edits of values of private blocks are
+ * allowed; removing a private creator element does not remove its block by itself. A
+ * non-zero return from fn aborts (the dataset may be partly edited) and is returned. The
+ * listing is spent afterwards: further passes over it fail with DCM_EARG. */
 typedef int (*dcm_edit_fn)(const dcm_elem *e, dcm_verdict *v, void *ud);
-int dcm_edit(dcm_file *f, dcm_edit_fn fn, void *ud, char *err, size_t errlen);
+int dcm_list_edit(dcm_list *l, dcm_edit_fn fn, void *ud, char *err, size_t errlen);
 
 /* Get/set at a path like "(0010,0010)" or "(0008,1115)[0].(0008,1155)". dcm_get gives a
  * malloc'd UTF-8 string the caller frees; DCM_ENOTFOUND when absent. dcm_set creates the

@@ -361,9 +361,13 @@ static void test_bytes_match_the_file(void **state)
     tu_cleanup();
 }
 
+/* Counts what it is handed in ud: the nested Procedure Code Sequence's elements must not
+ * be handed out once their private sequence is removed. */
 static int edit_fixture(const dcm_elem *e, dcm_verdict *v, void *ud)
 {
-    (void)ud;
+    int *deep = ud;
+    if (e->depth > 0 && e->parents[0] == 0x00091002u)
+        ++*deep;
     if (e->group == 0x0010 && e->element == 0x0010) {
         v->kind = DCM_REPLACE;
         v->value = strdup("SUBJ-1");
@@ -381,7 +385,15 @@ static void test_edit_verdicts(void **state)
     const char *dir = tu_tmpdir();
     char out[600];
     dcm_file *f = open_ok(make_fixture(dir, "fx", "MONOCHROME2"));
-    assert_int_equal(dcm_edit(f, edit_fixture, NULL, err, sizeof err), DCM_OK);
+    dcm_list *l;
+    int deep = 0;
+    assert_int_equal(dcm_list_new(f, &l, err, sizeof err), DCM_OK);
+    assert_int_equal(dcm_list_edit(l, edit_fixture, &deep, err, sizeof err), DCM_OK);
+    assert_int_equal(deep, 0);
+    /* the removed elements were listed: the listing is spent */
+    assert_int_equal(dcm_list_edit(l, edit_fixture, &deep, err, sizeof err), DCM_EARG);
+    assert_int_equal(dcm_list_walk(l, stop_at_third, &deep, err, sizeof err), DCM_EARG);
+    dcm_list_free(l);
     snprintf(out, sizeof out, "%s/edited.dcm", dir);
     assert_int_equal(dcm_save(f, out, err, sizeof err), DCM_OK);
     dcm_close(f);
@@ -396,6 +408,134 @@ static void test_edit_verdicts(void **state)
     /* the meta header was made anew and follows the dataset */
     assert_value(g, "meta.(0002,0003)", "1.2.826.0.1.3680043.10.9999.1");
     dcm_close(g);
+    tu_cleanup();
+}
+
+/* Empties the sequence at ud's path and replaces what it is handed below it. */
+static int empty_then_replace(const dcm_elem *e, dcm_verdict *v, void *ud)
+{
+    if (strcmp(e->path, (const char *)ud) == 0) {
+        v->kind = DCM_EMPTY;
+    } else if (e->vr[0] == 'L' && e->vr[1] == 'O') {
+        v->kind = DCM_REPLACE;
+        v->value = strdup("X");
+    }
+    return 0;
+}
+
+static int keep_whole_private(const dcm_elem *e, dcm_verdict *v, void *ud)
+{
+    if (e->group == 0x0009 && e->element == 0x1002)
+        v->kind = DCM_KEEP_WHOLE;
+    else if (e->depth > 0)
+        v->kind = DCM_REMOVE;
+    ++*(int *)ud;
+    return 0;
+}
+
+struct every_other {
+    int n;
+    struct lines removed;  /* "path " of each removed element */
+};
+
+/* Removes every other element that is not a sequence, at every depth. */
+static int remove_every_other(const dcm_elem *e, dcm_verdict *v, void *ud)
+{
+    struct every_other *eo = ud;
+    if (e->vr[0] == 'S' && e->vr[1] == 'Q')
+        return 0;
+    if (eo->n++ % 2 == 0) {
+        v->kind = DCM_REMOVE;
+        eo->removed.v = realloc(eo->removed.v, (eo->removed.n + 1) * sizeof *eo->removed.v);
+        char *line = malloc(strlen(e->path) + 2);
+        assert_non_null(line);
+        sprintf(line, "%s ", e->path);
+        eo->removed.v[eo->removed.n++] = line;
+    }
+    return 0;
+}
+
+/* Removing many elements of many items leaves the others as they were, in their order
+ * (sequences aside: their lengths change). */
+static void test_list_edit_removes_many(void **state)
+{
+    (void)state;
+    char buf[512];
+    static const char *const files[] = {"rtplan.dcm", "nested_priv_SQ.dcm", "CT_small.dcm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        dcm_file *f = open_ok(tu_pydicom(files[i], buf, sizeof buf));
+        struct lines before = snapshot(f);
+        struct every_other eo = {0};
+        dcm_list *l;
+        assert_int_equal(dcm_list_new(f, &l, err, sizeof err), DCM_OK);
+        assert_int_equal(dcm_list_edit(l, remove_every_other, &eo, err, sizeof err), DCM_OK);
+        dcm_list_free(l);
+        assert_true(eo.removed.n >= 2);
+        struct lines after = snapshot(f);
+        size_t k = 0, gone = 0;
+        for (size_t j = 0; j < before.n; j++) {
+            if (gone < eo.removed.n && strncmp(before.v[j], eo.removed.v[gone],
+                                               strlen(eo.removed.v[gone])) == 0) {
+                gone++;
+                continue;
+            }
+            assert_true(k < after.n);
+            if (!strstr(before.v[j], " SQ "))
+                assert_string_equal(before.v[j], after.v[k]);
+            k++;
+        }
+        assert_int_equal(gone, eo.removed.n);
+        assert_int_equal(k, after.n);
+        free_lines(&before);
+        free_lines(&after);
+        free_lines(&eo.removed);
+        dcm_close(f);
+    }
+}
+
+/* A listing hands its passes what a live walk hands out, and its edit visits what a live
+ * edit would: a kept sequence's items, not those of one emptied or kept whole. */
+static void test_list_passes(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char buf[512];
+    static const char *const files[] = {"nested_priv_SQ.dcm", "rtplan.dcm", "CT_small.dcm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        dcm_file *f = open_ok(tu_pydicom(files[i], buf, sizeof buf));
+        struct lines live = snapshot(f), listed = {0};
+        dcm_list *l;
+        assert_int_equal(dcm_list_new(f, &l, err, sizeof err), DCM_OK);
+        assert_int_equal(dcm_list_walk(l, to_lines, &listed, err, sizeof err), DCM_OK);
+        assert_same_lines(&live, &listed, NULL);
+        int n = 0;
+        assert_int_equal(dcm_list_walk(l, stop_at_third, &n, err, sizeof err), 42);
+        assert_int_equal(n, 3);
+        dcm_list_free(l);
+        dcm_close(f);
+    }
+
+    dcm_file *f = open_ok(make_fixture(dir, "fx", "MONOCHROME2"));
+    dcm_list *l;
+    assert_int_equal(dcm_list_new(f, &l, err, sizeof err), DCM_OK);
+    assert_int_equal(dcm_list_edit(l, empty_then_replace, "(0009,1002)[0].(0040,0275)", err,
+                                   sizeof err), DCM_OK);
+    dcm_list_free(l);
+    assert_value(f, "(0009,1001)", "X");
+    char *v = NULL;
+    assert_int_equal(dcm_get(f, "(0009,1002)[0].(0040,0275)[0].(0032,1060)", &v, err,
+                             sizeof err), DCM_ENOTFOUND);
+    dcm_close(f);
+
+    f = open_ok(make_fixture(dir, "fx", "MONOCHROME2"));
+    int handed = 0;
+    assert_int_equal(dcm_list_new(f, &l, err, sizeof err), DCM_OK);
+    assert_int_equal(dcm_list_edit(l, keep_whole_private, &handed, err, sizeof err), DCM_OK);
+    dcm_list_free(l);
+    assert_value(f, "(0009,1002)[0].(0040,0275)[0].(0032,1060)", "DEEP VALUE");
+    /* 19 dataset elements, two of them below the private sequence */
+    assert_int_equal(handed, 17);
+    dcm_close(f);
     tu_cleanup();
 }
 
@@ -810,6 +950,8 @@ int main(void)
         cmocka_unit_test(test_round_trip_keeps_everything_else),
         cmocka_unit_test(test_bytes_match_the_file),
         cmocka_unit_test(test_edit_verdicts),
+        cmocka_unit_test(test_list_passes),
+        cmocka_unit_test(test_list_edit_removes_many),
         cmocka_unit_test(test_set_creates_nested_and_items),
         cmocka_unit_test(test_decode_codecs_agree),
         cmocka_unit_test(test_decode_monochrome1_inverted),
