@@ -745,19 +745,10 @@ static int record_method(struct ctx *c)
         /* Clean Pixel Data is claimed only when every frame was cleaned. */
         if (strcmp(codes[i]->value, "113101") == 0 && !c->r->pixels_cleaned)
             continue;
+        static const uint32_t tags[] = {0x00080100, 0x00080102, 0x00080104};
+        const char *values[] = {codes[i]->value, codes[i]->scheme, codes[i]->meaning};
         int idx;
-        char path[64];
-        rc = dcm_add_item(f, "(0012,0064)", &idx, c->err, c->errlen);
-        if (rc)
-            break;
-        snprintf(path, sizeof path, "(0012,0064)[%d].(0008,0100)", idx);
-        rc = dcm_set(f, path, codes[i]->value, c->err, c->errlen);
-        snprintf(path, sizeof path, "(0012,0064)[%d].(0008,0102)", idx);
-        if (rc == 0)
-            rc = dcm_set(f, path, codes[i]->scheme, c->err, c->errlen);
-        snprintf(path, sizeof path, "(0012,0064)[%d].(0008,0104)", idx);
-        if (rc == 0)
-            rc = dcm_set(f, path, codes[i]->meaning, c->err, c->errlen);
+        rc = dcm_add_item(f, "(0012,0064)", tags, values, 3, &idx, c->err, c->errlen);
     }
     if (rc)
         return rc;

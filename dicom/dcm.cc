@@ -952,7 +952,8 @@ extern "C" int dcm_empty(dcm_file *f, const char *path, char *err, size_t errlen
     });
 }
 
-extern "C" int dcm_add_item(dcm_file *f, const char *seq_path, int *index, char *err,
+extern "C" int dcm_add_item(dcm_file *f, const char *seq_path, const uint32_t *tags,
+                            const char *const *values, size_t n, int *index, char *err,
                             size_t errlen)
 {
     return guarded(f, err, errlen, [&]() {
@@ -969,6 +970,18 @@ extern "C" int dcm_add_item(dcm_file *f, const char *seq_path, int *index, char 
         DcmSequenceOfItems *sq = NULL;
         parent->findAndGetSequence(key, sq);
         *index = sq ? (int)sq->card() - 1 : 0;
+        // Filled through the item in hand: a dcm_set per element would parse its path
+        // and search the sequence again.
+        for (size_t i = 0; i < n; i++) {
+            std::string v = dcm_from_utf8(f, values[i] ? values[i] : "");
+            DcmTagKey k((Uint16)(tags[i] >> 16), (Uint16)(tags[i] & 0xFFFF));
+            OFCondition c = it->putAndInsertString(k, v.c_str());
+            if (c.bad()) {
+                dcm_seterr(err, errlen, "%s: cannot set (%04X,%04X) in %s (%s)",
+                           f->path.c_str(), k.getGroup(), k.getElement(), seq_path, c.text());
+                return (int)DCM_EARG;
+            }
+        }
         return (int)DCM_OK;
     });
 }

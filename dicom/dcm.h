@@ -120,8 +120,11 @@ int dcm_remove(dcm_file *f, const char *path, char *err, size_t errlen);
 int dcm_empty(dcm_file *f, const char *path, char *err, size_t errlen);
 
 /* Appends an item to a (possibly new) top-level sequence at seq_path and returns its
- * index in *index, for building e.g. De-identification Method Code Sequence. */
-int dcm_add_item(dcm_file *f, const char *seq_path, int *index, char *err, size_t errlen);
+ * index in *index, for building e.g. De-identification Method Code Sequence. The item
+ * gets n elements at once, tags[i] ((group << 16) | element) set to the UTF-8 values[i],
+ * as dcm_set would set them; the arrays stay the caller's. */
+int dcm_add_item(dcm_file *f, const char *seq_path, const uint32_t *tags,
+                 const char *const *values, size_t n, int *index, char *err, size_t errlen);
 
 /* Saves atomically (temporary file in the same folder, fsync, rename) with a fresh meta
  * header, in the transfer syntax the file was read in when it can be kept, otherwise

@@ -545,10 +545,22 @@ static void test_set_creates_nested_and_items(void **state)
     const char *dir = tu_tmpdir();
     dcm_file *f = open_ok(make_fixture(dir, "fx", "MONOCHROME2"));
     int idx = -1;
-    assert_int_equal(dcm_add_item(f, "(0012,0064)", &idx, err, sizeof err), DCM_OK);
+    static const uint32_t tags[] = {0x00080100, 0x00080102, 0x00080104};
+    const char *first[] = {"113100", "DCM", "Basic Application Confidentiality Profile"};
+    const char *second[] = {"113101", "DCM", "Clean Pixel Data Option"};
+    assert_int_equal(dcm_add_item(f, "(0012,0064)", tags, first, 3, &idx, err, sizeof err),
+                     DCM_OK);
     assert_int_equal(idx, 0);
-    assert_int_equal(dcm_add_item(f, "(0012,0064)", &idx, err, sizeof err), DCM_OK);
+    assert_int_equal(dcm_add_item(f, "(0012,0064)", tags, second, 2, &idx, err, sizeof err),
+                     DCM_OK);
     assert_int_equal(idx, 1);
+    assert_value(f, "(0012,0064)[0].(0008,0100)", "113100");
+    assert_value(f, "(0012,0064)[0].(0008,0104)", "Basic Application Confidentiality Profile");
+    assert_value(f, "(0012,0064)[1].(0008,0100)", "113101");
+    assert_value(f, "(0012,0064)[1].(0008,0102)", "DCM");
+    char *absent;
+    assert_int_equal(dcm_get(f, "(0012,0064)[1].(0008,0104)", &absent, err, sizeof err),
+                     DCM_ENOTFOUND);
     assert_int_equal(dcm_set(f, "(0012,0064)[1].(0008,0100)", "113100", err, sizeof err),
                      DCM_OK);
     assert_value(f, "(0012,0064)[1].(0008,0100)", "113100");
