@@ -443,6 +443,70 @@ static void private_creator(DcmItem *item, const creator_map &creators, const Dc
         out = c.c_str();
 }
 
+// Appends v in decimal.
+static void append_dec(std::string &out, int64_t v)
+{
+    char buf[24], *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    out.append(p, (size_t)(buf + sizeof buf - p));
+}
+
+// The values of an integer element as getOFStringArray gives them (decimal, joined by
+// '\'), without its OFString per value: the listing meets many US values per file.
+template <typename T>
+static void ints_to_text(const T *vals, size_t n, std::string &out)
+{
+    out.clear();
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            out += '\\';
+        append_dec(out, (int64_t)vals[i]);
+    }
+}
+
+// Integer VRs (US, SS, UL, SL) as text into value; false for other VRs.
+static bool int_value(DcmElement *el, DcmEVR vr, std::string &value)
+{
+    size_t len = el->getLength();
+    switch (vr) {
+    case EVR_US: {
+        Uint16 *v = NULL;
+        if (el->getUint16Array(v).bad() || (!v && len))
+            return false;
+        ints_to_text(v, len / sizeof *v, value);
+        return true;
+    }
+    case EVR_SS: {
+        Sint16 *v = NULL;
+        if (el->getSint16Array(v).bad() || (!v && len))
+            return false;
+        ints_to_text(v, len / sizeof *v, value);
+        return true;
+    }
+    case EVR_UL: {
+        Uint32 *v = NULL;
+        if (el->getUint32Array(v).bad() || (!v && len))
+            return false;
+        ints_to_text(v, len / sizeof *v, value);
+        return true;
+    }
+    case EVR_SL: {
+        Sint32 *v = NULL;
+        if (el->getSint32Array(v).bad() || (!v && len))
+            return false;
+        ints_to_text(v, len / sizeof *v, value);
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
 static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, DcmElement *el,
                       const std::string &path, int is_meta, dcm_elem &e, std::string &value,
                       std::string &creator, bool &has_value)
@@ -495,6 +559,8 @@ static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, Dcm
                 value = dcm_to_utf8(w.f, value, vr);
             has_value = true;
         }
+    } else if (int_value(el, vr, value)) {
+        has_value = true;
     } else {
         OFString s;
         if (el->getOFStringArray(s).good()) {

@@ -539,6 +539,53 @@ static void test_list_passes(void **state)
     tu_cleanup();
 }
 
+/* Integer values are listed as DCMTK writes them for dcm_get: decimal, joined by '\'. */
+struct int_seen {
+    dcm_file *f;
+    int checked;
+};
+
+static int check_int_value(const dcm_elem *e, void *ud)
+{
+    struct int_seen *s = ud;
+    if (e->is_meta || e->group != 0x0019 || e->element < 0x1000)
+        return 0;
+    static const char *const want[] = {"8\\65535\\0", "-32768\\7", "4294967295",
+                                       "-5\\2147483647", ""};
+    assert_in_range(e->element, 0x1001, 0x1005);
+    assert_non_null(e->value);
+    assert_string_equal(e->value, want[e->element - 0x1001]);
+    char *v = get(s->f, e->path);
+    assert_non_null(v);
+    assert_string_equal(e->value, v);
+    free(v);
+    s->checked++;
+    return 0;
+}
+
+static void test_integer_values_as_text(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char dump[512], out[512];
+    snprintf(dump, sizeof dump, "%s/ints.dump", dir);
+    snprintf(out, sizeof out, "%s/ints.dcm", dir);
+    FILE *fp = fopen(dump, "w");
+    assert_non_null(fp);
+    fprintf(fp, "(0002,0010) UI =LittleEndianExplicit\n(0008,0016) UI [1.2.3]\n"
+                "(0008,0018) UI [1.2.3.4]\n(0019,0010) LO [INT TEST]\n"
+                "(0019,1001) US 8\\65535\\0\n(0019,1002) SS -32768\\7\n"
+                "(0019,1003) UL 4294967295\n(0019,1004) SL -5\\2147483647\n"
+                "(0019,1005) US (no value available)\n");
+    fclose(fp);
+    tu_sh("dump2dcm -q '%s' '%s'", dump, out);
+    struct int_seen s = {open_ok(out), 0};
+    assert_int_equal(dcm_walk(s.f, check_int_value, &s, err, sizeof err), DCM_OK);
+    assert_int_equal(s.checked, 5);
+    dcm_close(s.f);
+    tu_cleanup();
+}
+
 static void test_set_creates_nested_and_items(void **state)
 {
     (void)state;
@@ -964,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_edit_verdicts),
         cmocka_unit_test(test_list_passes),
         cmocka_unit_test(test_list_edit_removes_many),
+        cmocka_unit_test(test_integer_values_as_text),
         cmocka_unit_test(test_set_creates_nested_and_items),
         cmocka_unit_test(test_decode_codecs_agree),
         cmocka_unit_test(test_decode_monochrome1_inverted),
