@@ -528,7 +528,6 @@ static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, Dcm
     e.vr[2] = 0;
     private_creator(item, creators, tag, creator);
     e.creator = creator.empty() ? NULL : creator.c_str();
-    e.length = el->getLength();
     e.depth = (int)w.parents.size();
     e.is_meta = is_meta;
     e.is_bulk = is_bulk_tag(tag);
@@ -570,6 +569,10 @@ static void fill_elem(walker &w, DcmItem *item, const creator_map &creators, Dcm
     }
     if (has_value)
         e.value = value.c_str();
+    // Asked after the value is copied: DCMTK strips a string's padding for getString and
+    // pads it again for getLength, and asking the length first made it strip twice (a
+    // scan of the value and a global lock each time).
+    e.length = el->getLength();
 }
 
 // One element of a listing: the dcm_elem a live walk would hand out, with its strings in
