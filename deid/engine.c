@@ -781,20 +781,23 @@ static int learn_pass(struct ctx *c, dcm_list *l, char *err, size_t errlen)
     c->pass = 1;
     int rc = dcm_list_walk(l, learn, c, err, errlen);
     if (rc == 0 && !c->failed) {
-        if (c->kept.n)
-            qsort(c->kept.v, c->kept.n, sizeof *c->kept.v, cmp_str);
         if (c->blocks.n)
             qsort(c->blocks.v, c->blocks.n, sizeof *c->blocks.v, cmp_str);
+        /* The joined values find every non-empty kept value as a whole, in any order,
+         * so the kept list needs no sorting; only an empty one needs looking for. */
         char *joined = join_kept(&c->kept);
         if (!joined)
             c->failed = 1;
+        int kept_empty = 0;
+        for (size_t i = 0; i < c->kept.n; i++)
+            kept_empty |= !c->kept.v[i][0];
         for (size_t i = 0; i < c->candidates.n && !c->failed; i++) {
             const char *cand = c->candidates.v[i];
             char *n = normalise(cand + 1);
             verify_pair_kind kind = (verify_pair_kind)(cand[0] - '0');
             if (!n)
                 c->failed = 1;
-            else if (!strlist_has(&c->kept, n) && !inside_kept(joined, n)) {
+            else if (*n ? !inside_kept(joined, n) : !kept_empty) {
                 if (kind == VERIFY_PAIR_NAME && word_is_kept(joined, n))
                     kind = VERIFY_PAIR_TEXT;
                 if (verify_pair_add(r->identifying, kind, cand + 1) != 0)
