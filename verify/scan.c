@@ -22,6 +22,8 @@ struct scan {
     int failed;
     /* structure, as seen while walking */
     int identity_removed, burned_in_yes, graphics;
+    unsigned type1_text;     /* bit i: type1[i] has a non-empty text value */
+    unsigned type1_other;    /* bit i: type1[i] is there without text (UN, SQ, ...) */
     int has_codes[8];       /* 113100, 113101, 113103 seen in the method code sequence */
     char codes[512];        /* every code value seen, ' '-separated */
     char *pseudonym;        /* Patient ID, which Patient's Name may equal */
@@ -159,6 +161,16 @@ static void check_uids(struct scan *s, const dcm_elem *e)
     }
 }
 
+/* Type 1 attributes every de-identified file keeps with a value. */
+static const struct {
+    uint32_t tag;
+    const char *path, *name;
+} type1[] = {{0x00080016, "(0008,0016)", "SOP Class UID"},
+             {0x00080018, "(0008,0018)", "SOP Instance UID"},
+             {0x0020000D, "(0020,000D)", "Study Instance UID"},
+             {0x0020000E, "(0020,000E)", "Series Instance UID"},
+             {0x00080060, "(0008,0060)", "Modality"}};
+
 static void note_structure(struct scan *s, const dcm_elem *e)
 {
     uint32_t tag = (uint32_t)e->group << 16 | e->element;
@@ -173,6 +185,14 @@ static void note_structure(struct scan *s, const dcm_elem *e)
         size_t n = strlen(s->codes);
         snprintf(s->codes + n, sizeof s->codes - n, "%s ", e->value);
     }
+    if (e->depth == 0 && !e->is_meta)
+        for (size_t i = 0; i < sizeof type1 / sizeof type1[0]; i++)
+            if (type1[i].tag == tag) {
+                if (!e->value)
+                    s->type1_other |= 1u << i;
+                else if (e->value[0])
+                    s->type1_text |= 1u << i;
+            }
     if (e->depth == 0 && e->value) {
         char *dst = tag == 0x0020000D ? s->facts->study_uid
                     : tag == 0x0020000E ? s->facts->series_uid
@@ -299,18 +319,20 @@ static void check_structure(struct scan *s, dcm_file *f)
     if (s->graphics && !code_present(s, "113103"))
         add(s, "(60xx,3000)", "structure", SEV_POLICY, NULL,
             "overlay or curve data kept without Clean Graphics");
-    static const char *const type1[][2] = {
-        {"(0008,0016)", "SOP Class UID"}, {"(0008,0018)", "SOP Instance UID"},
-        {"(0020,000D)", "Study Instance UID"}, {"(0020,000E)", "Series Instance UID"},
-        {"(0008,0060)", "Modality"}};
+    /* Text values were noted during the walk, sparing a search of the dataset each; the
+     * rest is read as text here. */
     for (size_t i = 0; i < sizeof type1 / sizeof type1[0]; i++) {
+        if (s->type1_text & 1u << i)
+            continue;
         char *v = NULL, err[256];
-        if (dcm_get(f, type1[i][0], &v, err, sizeof err) != DCM_OK || !v || !v[0]) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "type 1 attribute %s is missing or empty", type1[i][1]);
-            add(s, type1[i][0], "structure", SEV_POLICY, NULL, msg);
-        }
+        int present = (s->type1_other & 1u << i) &&
+                      dcm_get(f, type1[i].path, &v, err, sizeof err) == DCM_OK && v && v[0];
         free(v);
+        if (!present) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "type 1 attribute %s is missing or empty", type1[i].name);
+            add(s, type1[i].path, "structure", SEV_POLICY, NULL, msg);
+        }
     }
 }
 

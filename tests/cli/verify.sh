@@ -91,4 +91,19 @@ for n in empty readme cut; do
         fail "expected one stderr line naming $n.dcm: $(cat "$tmp/m.err")"
 done
 grep -q "3 unreadable" "$tmp/m.err" || fail "summary: $(cat "$tmp/m.err")"
+
+# type 1 attributes: missing, empty or only padding are reported; one stored as UN with
+# bytes counts as there, one as UN without bytes does not
+if command -v dump2dcm >/dev/null 2>&1; then
+    printf '%s\n' '(0002,0010) UI =LittleEndianExplicit' '(0008,0016) UN 31\2e\32\2e\33' \
+        '(0008,0018) UI [1.2.3.4]' '(0008,0060) CS [  ]' '(0020,000E) UN (no value available)' \
+        >"$tmp/t1.dump"
+    mkdir -p "$tmp/t1"
+    dump2dcm -q "$tmp/t1.dump" "$tmp/t1/t1.dcm" || fail "dump2dcm failed"
+    "$DEIDTK" verify "$tmp/t1" --no-ocr --jsonl --report "$tmp/t1r" >"$tmp/t1.jsonl" 2>/dev/null
+    jq -r 'select(.detector == "structure") | .message' "$tmp/t1.jsonl" |
+        sed -n 's/^type 1 attribute \(.*\) is missing or empty$/\1/p' >"$tmp/t1.got"
+    printf '%s\n' "Study Instance UID" "Series Instance UID" "Modality" >"$tmp/t1.want"
+    cmp -s "$tmp/t1.got" "$tmp/t1.want" || fail "type 1 findings: $(cat "$tmp/t1.got")"
+fi
 finish
