@@ -257,21 +257,31 @@ static int hmac_patient(const unsigned char key[DEID_KEY_LEN], const char *domai
  * out needs 79 bytes. Returns the number of digits. */
 static size_t to_decimal(const unsigned char *b, size_t n, char *out)
 {
-    unsigned char num[32];
+    /* In 32-bit limbs, nine digits per division: a division per byte and digit was most
+     * of the cost of a Patient ID. */
+    uint32_t limb[8] = {0};
+    size_t nl = (n + 3) / 4;
+    for (size_t i = 0; i < n; i++) {
+        size_t pos = n - 1 - i;  /* the byte's place from the least significant */
+        limb[nl - 1 - pos / 4] |= (uint32_t)b[i] << (8 * (pos % 4));
+    }
     char rev[80];
     size_t k = 0;
     int nonzero;
-    memcpy(num, b, n);
     do {
-        unsigned rem = 0;
+        uint64_t rem = 0;
         nonzero = 0;
-        for (size_t i = 0; i < n; i++) {
-            unsigned cur = rem * 256 + num[i];
-            num[i] = (unsigned char)(cur / 10);
-            rem = cur % 10;
-            nonzero |= num[i] != 0;
+        for (size_t i = 0; i < nl; i++) {
+            uint64_t cur = rem << 32 | limb[i];
+            limb[i] = (uint32_t)(cur / 1000000000u);
+            rem = cur % 1000000000u;
+            nonzero |= limb[i] != 0;
         }
-        rev[k++] = (char)('0' + rem);
+        /* nine digits, zero-padded, below the top; the top one without leading zeros */
+        for (int d = 0; d < 9 && (nonzero || d == 0 || rem); d++) {
+            rev[k++] = (char)('0' + rem % 10);
+            rem /= 10;
+        }
     } while (nonzero);
     for (size_t i = 0; i < k; i++)
         out[i] = rev[k - 1 - i];
