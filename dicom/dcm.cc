@@ -1036,8 +1036,8 @@ extern "C" int dcm_add_item(dcm_file *f, const char *seq_path, const uint32_t *t
             dcm_seterr(err, errlen, "%s: cannot add an item to %s", f->path.c_str(), seq_path);
             return (int)DCM_EARG;
         }
-        DcmSequenceOfItems *sq = NULL;
-        parent->findAndGetSequence(key, sq);
+        // The new item's parent is the sequence: no second search of the dataset for it.
+        DcmSequenceOfItems *sq = OFdynamic_cast(DcmSequenceOfItems *, it->getParent());
         *index = sq ? (int)sq->card() - 1 : 0;
         // Filled through the item in hand: a dcm_set per element would parse its path
         // and search the sequence again.
