@@ -54,27 +54,7 @@ static int strlist_has(const strlist *sorted, const char *s)
     return sorted->n && bsearch(&s, sorted->v, sorted->n, sizeof *sorted->v, cmp_str) != NULL;
 }
 
-/* The kept values joined by newlines, which normalised values never hold: one search then
- * covers them all. malloc'd; NULL when out of memory. */
-static char *join_kept(const strlist *kept)
-{
-    size_t total = 1;
-    for (size_t i = 0; i < kept->n; i++)
-        total += strlen(kept->v[i]) + 1;
-    char *j = malloc(total), *p = j;
-    if (!j)
-        return NULL;
-    for (size_t i = 0; i < kept->n; i++) {
-        size_t l = strlen(kept->v[i]);
-        memcpy(p, kept->v[i], l);
-        p += l;
-        *p++ = '\n';
-    }
-    *p = 0;
-    return j;
-}
-
-/* Is needle a whole word (or words) of some kept value (joined by join_kept)? A value the
+/* Is needle a whole word (or words) of some kept value (joined as in struct ctx)? A value the
  * policy keeps cannot leak, nor can a piece of it that an identifying attribute happens to
  * repeat (a GE suite ID "CT01" inside the kept Station Name "CT01_OC0"). */
 static int inside_kept(const char *joined, const char *needle)
@@ -111,13 +91,11 @@ static int word_is_kept(const char *joined, const char *normalised)
 }
 
 /* Lower case; dots, hyphens and apostrophes dropped ("G.E." is "ge"); every other
- * separator one space; trimmed: how values are compared, as the paired check does. */
-static char *normalise(const char *s)
+ * separator one space; trimmed: how values are compared, as the paired check does. Writes
+ * at most strlen(s) + 1 bytes to o; returns the length. */
+static size_t normalise_into(const char *s, char *o)
 {
-    size_t n = strlen(s);
-    char *o = malloc(n + 1), *p = o;
-    if (!o)
-        return NULL;
+    char *p = o;
     int space = 1;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -135,6 +113,15 @@ static char *normalise(const char *s)
     while (p > o && p[-1] == ' ')
         p--;
     *p = 0;
+    return (size_t)(p - o);
+}
+
+/* The same into a malloc'd string; NULL when out of memory. */
+static char *normalise(const char *s)
+{
+    char *o = malloc(strlen(s) + 1);
+    if (o)
+        normalise_into(s, o);
     return o;
 }
 
@@ -158,7 +145,11 @@ struct ctx {
     int pass;             /* 1 learn, 2 edit */
     int drop_depth;       /* pass 1: inside a sequence that goes, deeper elements go too */
     strlist blocks;       /* "item-prefix|gggg|bb" of private blocks that keep an element */
-    strlist kept;         /* normalised values the policy keeps */
+    /* The normalised values the policy keeps, each followed by a newline, which
+     * normalised values never hold: one search covers them all. */
+    char *kept;
+    size_t kept_len, kept_cap;
+    int kept_empty;       /* one of them is empty */
     strlist candidates;   /* "K<kind>value" identifying values, filtered by kept */
     strlist uids;         /* original UIDs replaced */
     uid_memo *memo;       /* UIDs derived so far: both passes map the same UIDs */
@@ -616,10 +607,24 @@ static void add_kept(struct ctx *c, const dcm_elem *e)
 {
     if (!e->value || !e->value[0])
         return;
-    char *n = normalise(e->value);
-    if (!n || strlist_add(&c->kept, n, strlen(n)) != 0)
-        c->failed = 1;
-    free(n);
+    size_t need = c->kept_len + strlen(e->value) + 2;
+    if (need > c->kept_cap) {
+        size_t cap = c->kept_cap ? c->kept_cap * 2 : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *k = realloc(c->kept, cap);
+        if (!k) {
+            c->failed = 1;
+            return;
+        }
+        c->kept = k;
+        c->kept_cap = cap;
+    }
+    size_t len = normalise_into(e->value, c->kept + c->kept_len);
+    c->kept_empty |= len == 0;
+    c->kept_len += len;
+    c->kept[c->kept_len++] = '\n';
+    c->kept[c->kept_len] = 0;
 }
 
 static int learn(const dcm_elem *e, void *ud)
@@ -783,21 +788,16 @@ static int learn_pass(struct ctx *c, dcm_list *l, char *err, size_t errlen)
     if (rc == 0 && !c->failed) {
         if (c->blocks.n)
             qsort(c->blocks.v, c->blocks.n, sizeof *c->blocks.v, cmp_str);
-        /* The joined values find every non-empty kept value as a whole, in any order,
-         * so the kept list needs no sorting; only an empty one needs looking for. */
-        char *joined = join_kept(&c->kept);
-        if (!joined)
-            c->failed = 1;
-        int kept_empty = 0;
-        for (size_t i = 0; i < c->kept.n; i++)
-            kept_empty |= !c->kept.v[i][0];
+        /* The joined values find every non-empty kept value as a whole; only an empty
+         * one needs noting apart. */
+        const char *joined = c->kept ? c->kept : "";
         for (size_t i = 0; i < c->candidates.n && !c->failed; i++) {
             const char *cand = c->candidates.v[i];
             char *n = normalise(cand + 1);
             verify_pair_kind kind = (verify_pair_kind)(cand[0] - '0');
             if (!n)
                 c->failed = 1;
-            else if (*n ? !inside_kept(joined, n) : !kept_empty) {
+            else if (*n ? !inside_kept(joined, n) : !c->kept_empty) {
                 if (kind == VERIFY_PAIR_NAME && word_is_kept(joined, n))
                     kind = VERIFY_PAIR_TEXT;
                 if (verify_pair_add(r->identifying, kind, cand + 1) != 0)
@@ -805,7 +805,6 @@ static int learn_pass(struct ctx *c, dcm_list *l, char *err, size_t errlen)
             }
             free(n);
         }
-        free(joined);
     }
     if (rc == 0 && !c->failed) {
         size_t total = 1;
@@ -841,7 +840,7 @@ static void ctx_init(struct ctx *c, const deid_engine *e, dcm_file *f, deid_resu
 static void ctx_free(struct ctx *c)
 {
     strlist_free(&c->blocks);
-    strlist_free(&c->kept);
+    free(c->kept);
     strlist_free(&c->candidates);
     strlist_free(&c->uids);
     free(c->memo);
