@@ -883,29 +883,35 @@ static PIX *ink_map(const unsigned char *grey, int w, int h, int type, struct in
     horizontal_pass(b, a, t1, t2, w, s, rows, plan + PLAN_H3 * (size_t)rows, light);
     vertical_pass(a, b, t1, t2, s, rows, out, plan + PLAN_RUN4 * (size_t)rows, light);
     /* The opening is never above the view and the closing never below it, so the top-hat
-     * is a byte difference. Ink is sparse: the row's mask is scanned 8 bytes at a time. */
+     * is a byte difference. Ink is sparse: the row's mask is read 8 bytes at a time, from a
+     * multiple of 8 so that they make one byte of the map. */
     l_uint32 *idata = pixGetData(ink);
     int iwpl = pixGetWpl(ink);
+    unsigned char *mask = b;
     for (int y = 0; y < h; y++) {
         struct span sp = out[y + HALF_WIN];
         if (span_empty(sp))
             continue;
-        int x0 = sp.lo - HALF_WIN, x1 = sp.hi - HALF_WIN;
+        int x0 = sp.lo - HALF_WIN, x1 = sp.hi - HALF_WIN, xa = x0 & ~7;
         const unsigned char *o = a + (size_t)(y + HALF_WIN) * s + HALF_WIN;
         const unsigned char *v = grey + (size_t)y * w;
         const unsigned char *hi = light ? v : o, *lo = light ? o : v;
-        unsigned char *mask = b;
+        memset(mask + xa, 0, (size_t)(x0 - xa));
         elementwise_sub_ge(mask + x0, hi + x0, lo + x0, (size_t)(x1 - x0));
+        memset(mask + x1, 0, 8);
         l_uint32 *il = idata + (size_t)y * iwpl;
-        for (int x = x0; x < x1; x += 8) {
+        for (int x = xa; x < x1; x += 8) {
             uint64_t word;
-            if (x + 8 <= x1 && (memcpy(&word, mask + x, 8), word == 0))
+            memcpy(&word, mask + x, 8);
+            if (word == 0)
                 continue;
-            for (int q = x; q < x + 8 && q < x1; q++)
-                if (mask[q]) {
-                    SET_DATA_BIT(il, q);
-                    (*count)++;
-                }
+            word = 0;
+            for (int k = 7; k >= 0; k--)
+                word = word << 8 | mask[x + k];
+            /* Bytes of 0 or 1: one product gathers them into bits (first pixel highest),
+             * another adds them up. */
+            il[x / 32] |= (l_uint32)((word * 0x8040201008040201u) >> 56) << (24 - x % 32);
+            *count += (l_int32)((word * 0x0101010101010101u) >> 56);
         }
     }
     return ink;
