@@ -593,8 +593,8 @@ out:
 #define HALF_WIN (TOPHAT_SIZE / 2)
 
 /* Blocks of 16 with a fixed trip count: a loop the compiler vectorises at -O2. */
-static void elementwise(unsigned char *restrict dst, const unsigned char *restrict a,
-                        const unsigned char *restrict b, size_t n, int want_max)
+static inline void elementwise(unsigned char *restrict dst, const unsigned char *restrict a,
+                               const unsigned char *restrict b, size_t n, int want_max)
 {
     size_t i = 0;
     if (want_max) {
@@ -612,6 +612,22 @@ static void elementwise(unsigned char *restrict dst, const unsigned char *restri
     }
 }
 
+/* lo[i] = min(lo[i], a[i]) and hi[i] = max(hi[i], b[i]) for i in [0, n). */
+static void widen_range(unsigned char *restrict lo, unsigned char *restrict hi,
+                        const unsigned char *restrict a, const unsigned char *restrict b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (size_t k = i; k < i + 16; k++) {
+            lo[k] = lo[k] < a[k] ? lo[k] : a[k];
+            hi[k] = hi[k] > b[k] ? hi[k] : b[k];
+        }
+    for (; i < n; i++) {
+        lo[i] = lo[i] < a[i] ? lo[i] : a[i];
+        hi[i] = hi[i] > b[i] ? hi[i] : b[i];
+    }
+}
+
 /* mask[i] = 1 where hi[i] - lo[i] (never negative) reaches MIN_CONTRAST, else 0. */
 static void elementwise_sub_ge(unsigned char *restrict mask, const unsigned char *restrict hi,
                                const unsigned char *restrict lo, size_t n)
@@ -624,45 +640,113 @@ static void elementwise_sub_ge(unsigned char *restrict mask, const unsigned char
         mask[i] = (unsigned char)(hi[i] - lo[i]) >= MIN_CONTRAST;
 }
 
-/* The minimum (maximum) of the TOPHAT_SIZE values src[i + k * unit], k = -HALF_WIN ..
- * HALF_WIN, into dst[i] for i in [lo, hi); t1 and t2 have room for n values. Runs of 2, 4
- * and 8 values are built by doubling; two overlapping runs of 8 make the window. */
-static void running_extreme(unsigned char *dst, const unsigned char *src, unsigned char *t1,
-                            unsigned char *t2, size_t n, size_t unit, size_t lo, size_t hi,
-                            int want_max)
+/* n rounded up to whole blocks of 16: a row's scalar tail costs more than the vector
+ * blocks of a short span, and the values computed past n are not used. */
+static size_t blocks(size_t n)
 {
-    elementwise(t1, src, src + unit, n - unit, want_max);
-    elementwise(t2, t1, t1 + 2 * unit, n - 3 * unit, want_max);
-    elementwise(t1, t2, t2 + 4 * unit, n - 7 * unit, want_max);
-    elementwise(dst + lo, t1 + lo - HALF_WIN * unit, t1 + lo + (TOPHAT_SIZE - 8 - HALF_WIN) * unit,
-                hi - lo, want_max);
+    return (n + 15) & ~(size_t)15;
 }
 
-/* buf: the view with a margin of HALF_WIN on every side (stride s, rows h + 2 * HALF_WIN);
- * the margins are set to the neutral value of each pass so the window is clipped. */
-static void set_margins(unsigned char *buf, int w, int h, size_t s, unsigned char v)
+/* The minimum (maximum) of the TOPHAT_SIZE values src[i - HALF_WIN .. i + HALF_WIN] into
+ * dst[i] for i in [lo, hi); src is read, and dst, t1 and t2 written, from lo - HALF_WIN up
+ * to 2 * HALF_WIN + 15 past hi. Runs of 2, 4 and 8 values are built by doubling; two
+ * overlapping runs of 8 make the window. */
+static void run_row(unsigned char *dst, const unsigned char *src, unsigned char *t1,
+                    unsigned char *t2, size_t lo, size_t hi, int want_max)
 {
-    size_t rows = (size_t)h + 2 * HALF_WIN;
-    memset(buf, v, HALF_WIN * s);
-    memset(buf + (rows - HALF_WIN) * s, v, HALF_WIN * s);
-    for (size_t y = HALF_WIN; y < rows - HALF_WIN; y++) {
-        memset(buf + y * s, v, HALF_WIN);
-        memset(buf + y * s + HALF_WIN + (size_t)w, v, s - HALF_WIN - (size_t)w);
+    size_t b = lo - HALF_WIN;
+    elementwise(t1 + b, src + b, src + b + 1, blocks(hi + HALF_WIN - 1 - b), want_max);
+    elementwise(t2 + b, t1 + b, t1 + b + 2, blocks(hi + HALF_WIN - 3 - b), want_max);
+    elementwise(t1 + b, t2 + b, t2 + b + 4, blocks(hi + HALF_WIN - 7 - b), want_max);
+    elementwise(dst + lo, t1 + b, t1 + b + TOPHAT_SIZE - 8, blocks(hi - lo), want_max);
+}
+
+/* Columns [lo, hi) of one row of a work buffer; empty when lo >= hi. */
+struct span { int lo, hi; };
+
+static int span_empty(struct span a)
+{
+    return a.lo >= a.hi;
+}
+
+static struct span hull(struct span a, struct span b)
+{
+    if (span_empty(a))
+        return b;
+    if (span_empty(b))
+        return a;
+    return (struct span){ a.lo < b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi };
+}
+
+/* A work buffer holds the view with a margin of HALF_WIN on every side (stride s, rows
+ * h + 2 * HALF_WIN); a pass sets the margins it reads to its neutral value so the window is
+ * clipped. Each pass computes only the spans of its rows that the next one reads: flat
+ * parts of the frame cannot hold ink, and the top-hat there is not worked out. */
+static void horizontal_pass(unsigned char *dst, unsigned char *src, unsigned char *t1,
+                            unsigned char *t2, int w, size_t s, int rows, const struct span *d,
+                            int want_max)
+{
+    for (int r = 0; r < rows; r++) {
+        if (span_empty(d[r]))
+            continue;
+        unsigned char *row = src + r * s;
+        if (d[r].lo < 2 * HALF_WIN)
+            memset(row, want_max ? 0 : 255, HALF_WIN);
+        if (d[r].hi > w)
+            memset(row + HALF_WIN + w, want_max ? 0 : 255, HALF_WIN);
+        run_row(dst, src, t1, t2, r * s + (size_t)d[r].lo, r * s + (size_t)d[r].hi, want_max);
     }
 }
 
-static void morph_pass(unsigned char *a, unsigned char *b, unsigned char *t1, unsigned char *t2,
-                       int w, int h, size_t s, int want_max)
+/* The rows' spans of a vertical pass's runs of 8, 4 and 2 (run[0..2], rows each) that
+ * make its output on d, and (need) those of its input read. */
+static void vertical_spans(const struct span *d, struct span *run, struct span *need, int rows)
 {
-    size_t n = s * ((size_t)h + 2 * HALF_WIN), first = HALF_WIN * s, last = n - HALF_WIN * s;
-    set_margins(a, w, h, s, want_max ? 0 : 255);
-    running_extreme(b, a, t1, t2, n, 1, first, last, want_max);
-    set_margins(b, w, h, s, want_max ? 0 : 255);
-    running_extreme(a, b, t1, t2, n, s, first, last, want_max);
+    struct span none = { 0, 0 }, *r8 = run, *r4 = run + rows, *r2 = run + 2 * rows;
+    for (int j = 0; j < rows; j++) {
+        r8[j] = j + HALF_WIN < rows ? hull(d[j], d[j + HALF_WIN]) : none;
+        r4[j] = hull(r8[j], j >= 4 ? r8[j - 4] : none);
+        r2[j] = hull(r4[j], j >= 2 ? r4[j - 2] : none);
+        need[j] = hull(r2[j], j >= 1 ? r2[j - 1] : none);
+    }
+    /* The margins' rows are set, not computed. */
+    for (int j = 0; j < HALF_WIN; j++)
+        need[j] = need[rows - 1 - j] = none;
+}
+
+/* Run by run over all rows: a run of 8 reads the runs of 4 of later rows. */
+static void vertical_pass(unsigned char *dst, unsigned char *src, unsigned char *t1,
+                          unsigned char *t2, size_t s, int rows, const struct span *d,
+                          const struct span *run, int want_max)
+{
+    const struct span *r8 = run, *r4 = run + rows, *r2 = run + 2 * rows;
+    memset(src, want_max ? 0 : 255, HALF_WIN * s);
+    memset(src + (rows - HALF_WIN) * s, want_max ? 0 : 255, HALF_WIN * s);
+    for (int j = 0; j < rows; j++)
+        if (!span_empty(r2[j])) {
+            size_t o = j * s + (size_t)r2[j].lo, len = blocks((size_t)(r2[j].hi - r2[j].lo));
+            elementwise(t1 + o, src + o, src + o + s, len, want_max);
+        }
+    for (int j = 0; j < rows; j++)
+        if (!span_empty(r4[j])) {
+            size_t o = j * s + (size_t)r4[j].lo, len = blocks((size_t)(r4[j].hi - r4[j].lo));
+            elementwise(t2 + o, t1 + o, t1 + o + 2 * s, len, want_max);
+        }
+    for (int j = 0; j < rows; j++)
+        if (!span_empty(r8[j])) {
+            size_t o = j * s + (size_t)r8[j].lo, len = blocks((size_t)(r8[j].hi - r8[j].lo));
+            elementwise(t1 + o, t2 + o, t2 + o + 4 * s, len, want_max);
+        }
+    for (int j = 0; j < rows; j++)
+        if (!span_empty(d[j])) {
+            size_t o = j * s + (size_t)d[j].lo, len = blocks((size_t)(d[j].hi - d[j].lo));
+            elementwise(dst + o, t1 + o - HALF_WIN * s,
+                        t1 + o + (TOPHAT_SIZE - 8 - HALF_WIN) * s, len, want_max);
+        }
 }
 
 /* Room for ink_map's four work buffers for a w x h view: allocated once per frame and
- * shared by its views and polarities. */
+ * shared by its views and polarities. A row has room for run_row's reach past the view. */
 static size_t ink_stride(int w)
 {
     return (size_t)w + 2 * HALF_WIN + 16;
@@ -673,42 +757,161 @@ static size_t ink_buffer_size(int w, int h)
     return ink_stride(w) * ((size_t)h + 2 * HALF_WIN);
 }
 
-/* *count: the map's set pixels. */
-static PIX *ink_map(const unsigned char *grey, int w, int h, int type, unsigned char *work,
-                    l_int32 *count)
+/* The spans of each pass, per buffer row: the output's, the second vertical pass's runs,
+ * the second horizontal pass's, the first vertical pass's output and runs, the first
+ * horizontal pass's. */
+enum { PLAN_OUT, PLAN_RUN4, PLAN_H3 = PLAN_RUN4 + 3, PLAN_V2, PLAN_RUN2, PLAN_H1 = PLAN_RUN2 + 3,
+       PLAN_N };
+
+struct ink_work {
+    unsigned char *buf;   /* four buffers of ink_buffer_size */
+    struct span *plan;    /* PLAN_N arrays of h + 2 * HALF_WIN */
+};
+
+static int ink_work_new(struct ink_work *k, int w, int h)
 {
-    int light = type == L_TOPHAT_WHITE;
+    k->buf = malloc(4 * ink_buffer_size(w, h));
+    k->plan = malloc((size_t)PLAN_N * ((size_t)h + 2 * HALF_WIN) * sizeof *k->plan);
+    return k->buf && k->plan ? 0 : -1;
+}
+
+static void ink_work_free(struct ink_work *k)
+{
+    free(k->buf);
+    free(k->plan);
+}
+
+/* First and last index of a non-zero byte of mask[0..n), or an empty span. */
+static struct span set_bytes(const unsigned char *mask, int n)
+{
+    struct span sp = { 0, 0 };
+    int lo = 0, hi = n;
+    while (lo < n && !mask[lo])
+        lo++;
+    while (hi > lo && !mask[hi - 1])
+        hi--;
+    if (lo < hi)
+        sp = (struct span){ lo, hi };
+    return sp;
+}
+
+/* Plans the passes for both polarities of a view. The white top-hat at p is at most grey(p)
+ * less the minimum over the square at p, and the black one at most the maximum less grey(p),
+ * so no ink lies where the grey range over the square is below MIN_CONTRAST. That range is
+ * bounded by bands of 8 rows: minima and maxima of each band's columns, combined over a
+ * band and its neighbours, then over the square's width. 1 when no row has ink. */
+static int plan_passes(const unsigned char *grey, int w, int h, struct ink_work *k)
+{
     size_t s = ink_stride(w), n = ink_buffer_size(w, h);
-    unsigned char *a = work, *b = work + n, *t1 = work + 2 * n, *t2 = work + 3 * n;
+    int rows = h + 2 * HALF_WIN, bands = (h + 7) / 8, any = 0;
+    unsigned char *bmin = k->buf + 2 * n, *bmax = k->buf + 3 * n, *c = k->buf + n;
+    unsigned char *cmin = c, *cmax = c + s, *wmin = c + 2 * s, *wmax = c + 3 * s;
+    unsigned char *t1 = c + 4 * s, *t2 = c + 5 * s, *mask = c + 6 * s;
+    struct span *out = k->plan + PLAN_OUT * (size_t)rows, none = { 0, 0 };
+    for (int b = 0; b < bands; b++) {
+        unsigned char *lo = bmin + (size_t)b * w, *hi = bmax + (size_t)b * w;
+        memcpy(lo, grey + (size_t)b * 8 * w, (size_t)w);
+        memcpy(hi, lo, (size_t)w);
+        for (int y = b * 8 + 1; y < b * 8 + 8 && y < h; y++)
+            widen_range(lo, hi, grey + (size_t)y * w, grey + (size_t)y * w, (size_t)w);
+    }
+    memset(cmin, 255, s);
+    memset(cmax, 0, s);
+    for (int r = 0; r < rows; r++)
+        out[r] = none;
+    for (int b = 0; b < bands; b++) {
+        int b0 = b > 0 ? b - 1 : 0, b1 = b + 1 < bands ? b + 1 : b;
+        memcpy(cmin + HALF_WIN, bmin + (size_t)b0 * w, (size_t)w);
+        memcpy(cmax + HALF_WIN, bmax + (size_t)b0 * w, (size_t)w);
+        for (int e = b0 + 1; e <= b1; e++)
+            widen_range(cmin + HALF_WIN, cmax + HALF_WIN, bmin + (size_t)e * w,
+                        bmax + (size_t)e * w, (size_t)w);
+        run_row(wmin, cmin, t1, t2, HALF_WIN, HALF_WIN + (size_t)w, 0);
+        run_row(wmax, cmax, t1, t2, HALF_WIN, HALF_WIN + (size_t)w, 1);
+        elementwise_sub_ge(mask, wmax + HALF_WIN, wmin + HALF_WIN, (size_t)w);
+        struct span sp = set_bytes(mask, w);
+        if (span_empty(sp))
+            continue;
+        any = 1;
+        for (int y = b * 8; y < b * 8 + 8 && y < h; y++)
+            out[y + HALF_WIN] = (struct span){ sp.lo + HALF_WIN, sp.hi + HALF_WIN };
+    }
+    if (!any)
+        return 1;
+    /* Backwards from the output: each pass's spans are what the next one reads. */
+    struct span *h3 = k->plan + PLAN_H3 * (size_t)rows, *v2 = k->plan + PLAN_V2 * (size_t)rows;
+    vertical_spans(out, k->plan + PLAN_RUN4 * (size_t)rows, h3, rows);
+    for (int r = 0; r < rows; r++) {
+        v2[r] = h3[r];
+        if (!span_empty(v2[r])) {
+            v2[r].lo = v2[r].lo - HALF_WIN > HALF_WIN ? v2[r].lo - HALF_WIN : HALF_WIN;
+            v2[r].hi = v2[r].hi + HALF_WIN < HALF_WIN + w ? v2[r].hi + HALF_WIN : HALF_WIN + w;
+        }
+    }
+    vertical_spans(v2, k->plan + PLAN_RUN2 * (size_t)rows, k->plan + PLAN_H1 * (size_t)rows,
+                   rows);
+    return 0;
+}
+
+/* *count: the map's set pixels. k: planned by plan_passes for grey (flat: it found no
+ * ink). */
+static PIX *ink_map(const unsigned char *grey, int w, int h, int type, struct ink_work *k,
+                    int flat, l_int32 *count)
+{
+    int light = type == L_TOPHAT_WHITE, rows = h + 2 * HALF_WIN;
+    size_t s = ink_stride(w), n = ink_buffer_size(w, h);
+    unsigned char *a = k->buf, *b = k->buf + n, *t1 = k->buf + 2 * n, *t2 = k->buf + 3 * n;
+    const struct span *plan = k->plan, *out = plan + PLAN_OUT * (size_t)rows;
     PIX *ink = pixCreate(w, h, 1);
-    if (!ink)
-        return NULL;
-    for (int y = 0; y < h; y++)
-        memcpy(a + (size_t)(y + HALF_WIN) * s + HALF_WIN, grey + (size_t)y * w, (size_t)w);
+    *count = 0;
+    if (!ink || flat)
+        return ink;
+    const struct span *h1 = plan + PLAN_H1 * (size_t)rows;
+    for (int y = 0; y < h; y++) {
+        struct span sp = h1[y + HALF_WIN];
+        if (span_empty(sp))
+            continue;
+        int x0 = sp.lo - 2 * HALF_WIN > 0 ? sp.lo - 2 * HALF_WIN : 0;
+        int x1 = sp.hi < w ? sp.hi : w;
+        memcpy(a + (size_t)(y + HALF_WIN) * s + HALF_WIN + x0, grey + (size_t)y * w + x0,
+               (size_t)(x1 - x0));
+    }
     /* Opening (light ink) erodes then dilates; closing (dark ink) the other way round. */
-    morph_pass(a, b, t1, t2, w, h, s, !light);
-    morph_pass(a, b, t1, t2, w, h, s, light);
+    horizontal_pass(b, a, t1, t2, w, s, rows, h1, !light);
+    vertical_pass(a, b, t1, t2, s, rows, plan + PLAN_V2 * (size_t)rows,
+                  plan + PLAN_RUN2 * (size_t)rows, !light);
+    horizontal_pass(b, a, t1, t2, w, s, rows, plan + PLAN_H3 * (size_t)rows, light);
+    vertical_pass(a, b, t1, t2, s, rows, out, plan + PLAN_RUN4 * (size_t)rows, light);
     /* The opening is never above the view and the closing never below it, so the top-hat
-     * is a byte difference. Ink is sparse: the row's mask is scanned 8 bytes at a time. */
+     * is a byte difference. Ink is sparse: the row's mask is read 8 bytes at a time, from a
+     * multiple of 8 so that they make one byte of the map. */
     l_uint32 *idata = pixGetData(ink);
     int iwpl = pixGetWpl(ink);
-    *count = 0;
+    unsigned char *mask = b;
     for (int y = 0; y < h; y++) {
+        struct span sp = out[y + HALF_WIN];
+        if (span_empty(sp))
+            continue;
+        int x0 = sp.lo - HALF_WIN, x1 = sp.hi - HALF_WIN, xa = x0 & ~7;
         const unsigned char *o = a + (size_t)(y + HALF_WIN) * s + HALF_WIN;
         const unsigned char *v = grey + (size_t)y * w;
         const unsigned char *hi = light ? v : o, *lo = light ? o : v;
-        unsigned char *mask = b;
-        elementwise_sub_ge(mask, hi, lo, (size_t)w);
+        memset(mask + xa, 0, (size_t)(x0 - xa));
+        elementwise_sub_ge(mask + x0, hi + x0, lo + x0, (size_t)(x1 - x0));
+        memset(mask + x1, 0, 8);
         l_uint32 *il = idata + (size_t)y * iwpl;
-        for (int x = 0; x < w; x += 8) {
+        for (int x = xa; x < x1; x += 8) {
             uint64_t word;
-            if (x + 8 <= w && (memcpy(&word, mask + x, 8), word == 0))
+            memcpy(&word, mask + x, 8);
+            if (word == 0)
                 continue;
-            for (int k = x; k < x + 8 && k < w; k++)
-                if (mask[k]) {
-                    SET_DATA_BIT(il, k);
-                    (*count)++;
-                }
+            word = 0;
+            for (int k = 7; k >= 0; k--)
+                word = word << 8 | mask[x + k];
+            /* Bytes of 0 or 1: one product gathers them into bits (first pixel highest),
+             * another adds them up. */
+            il[x / 32] |= (l_uint32)((word * 0x8040201008040201u) >> 56) << (24 - x % 32);
+            *count += (l_int32)((word * 0x0101010101010101u) >> 56);
         }
     }
     return ink;
@@ -716,10 +919,12 @@ static PIX *ink_map(const unsigned char *grey, int w, int h, int type, unsigned 
 
 PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type)
 {
-    unsigned char *work = malloc(4 * ink_buffer_size(w, h));
+    struct ink_work k;
     l_int32 count;
-    PIX *ink = work ? ink_map(grey, w, h, type, work, &count) : NULL;
-    free(work);
+    PIX *ink = NULL;
+    if (ink_work_new(&k, w, h) == 0)
+        ink = ink_map(grey, w, h, type, &k, plan_passes(grey, w, h, &k), &count);
+    ink_work_free(&k);
     return ink;
 }
 
@@ -789,8 +994,8 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
                                   NULL };
     static const int types[2] = { L_TOPHAT_WHITE, L_TOPHAT_BLACK };
     unsigned char *channel = channels == 3 ? malloc((size_t)width * height) : NULL;
-    unsigned char *work = malloc(4 * ink_buffer_size(width, height));
-    if ((channels == 3 && !channel) || !work)
+    struct ink_work work;
+    if (ink_work_new(&work, width, height) || (channels == 3 && !channel))
         rc = -1;
     for (int v = 0; v < nviews && rc == 0; v++) {
         const unsigned char *grey = pixels;
@@ -799,9 +1004,10 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
                 channel[i] = pixels[3 * i + (size_t)v];
             grey = channel;
         }
+        int flat = rc == 0 ? plan_passes(grey, width, height, &work) : 0;
         for (int t = 0; t < 2 && rc == 0; t++) {
             l_int32 count;
-            PIX *ink = ink_map(grey, width, height, types[t], work, &count);
+            PIX *ink = ink_map(grey, width, height, types[t], &work, flat, &count);
             rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, &c, &nc,
                                   &cap)
                      : -1;
@@ -809,7 +1015,7 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
         }
     }
     free(channel);
-    free(work);
+    ink_work_free(&work);
     for (int v = 0; v < nviews; v++)
         pixDestroy(&views[v].pix);
     if (rc != 0) {
