@@ -469,39 +469,30 @@ static void ints_to_text(const T *vals, size_t n, std::string &out)
     }
 }
 
+// The element's integers as text into value, through DCMTK's typed array getter.
+template <typename T>
+static bool ints_as_text(DcmElement *el, OFCondition (DcmElement::*get)(T *&), std::string &value)
+{
+    size_t len = el->getLength();
+    T *v = NULL;
+    if ((el->*get)(v).bad() || (!v && len))
+        return false;
+    ints_to_text(v, len / sizeof *v, value);
+    return true;
+}
+
 // Integer VRs (US, SS, UL, SL) as text into value; false for other VRs.
 static bool int_value(DcmElement *el, DcmEVR vr, std::string &value)
 {
-    size_t len = el->getLength();
     switch (vr) {
-    case EVR_US: {
-        Uint16 *v = NULL;
-        if (el->getUint16Array(v).bad() || (!v && len))
-            return false;
-        ints_to_text(v, len / sizeof *v, value);
-        return true;
-    }
-    case EVR_SS: {
-        Sint16 *v = NULL;
-        if (el->getSint16Array(v).bad() || (!v && len))
-            return false;
-        ints_to_text(v, len / sizeof *v, value);
-        return true;
-    }
-    case EVR_UL: {
-        Uint32 *v = NULL;
-        if (el->getUint32Array(v).bad() || (!v && len))
-            return false;
-        ints_to_text(v, len / sizeof *v, value);
-        return true;
-    }
-    case EVR_SL: {
-        Sint32 *v = NULL;
-        if (el->getSint32Array(v).bad() || (!v && len))
-            return false;
-        ints_to_text(v, len / sizeof *v, value);
-        return true;
-    }
+    case EVR_US:
+        return ints_as_text<Uint16>(el, &DcmElement::getUint16Array, value);
+    case EVR_SS:
+        return ints_as_text<Sint16>(el, &DcmElement::getSint16Array, value);
+    case EVR_UL:
+        return ints_as_text<Uint32>(el, &DcmElement::getUint32Array, value);
+    case EVR_SL:
+        return ints_as_text<Sint32>(el, &DcmElement::getSint32Array, value);
     default:
         return false;
     }
