@@ -56,6 +56,10 @@ void audit_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int audit_sqlerr(audit_db *db, char *err, size_t errlen, const char *what);
 int audit_exec(audit_db *db, const char *sql, char *err, size_t errlen);
+/* Reports the SQLite error as audit_sqlerr does, rolls the transaction back; returns -1. */
+int audit_abort(audit_db *db, char *err, size_t errlen, const char *what);
+/* Steps a one-shot INSERT or UPDATE and finalizes it: 0 when it ran to completion. */
+int audit_step_once(sqlite3_stmt *st);
 /* Copies a column as text into buf (empty when NULL). */
 void audit_col_copy(sqlite3_stmt *st, int col, char *buf, size_t len);
 const char *audit_col_text(sqlite3_stmt *st, int col);

@@ -347,15 +347,11 @@ int audit_review_add(audit_db *db, const char *finding_id, const char *reviewer,
         sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, prev, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, h, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    if (audit_step_once(st) != 0)
         goto sqlfail;
     return audit_exec(db, "COMMIT", err, errlen);
 sqlfail:
-    audit_sqlerr(db, err, errlen, "audit review");
-    audit_exec(db, "ROLLBACK", NULL, 0);
-    return -1;
+    return audit_abort(db, err, errlen, "audit review");
 }
 
 int audit_waived(audit_db *db, const char *finding_id, char **reviewer, char **reason,

@@ -99,6 +99,20 @@ int audit_sqlerr(audit_db *db, char *err, size_t errlen, const char *what)
     return -1;
 }
 
+int audit_abort(audit_db *db, char *err, size_t errlen, const char *what)
+{
+    audit_sqlerr(db, err, errlen, what);
+    audit_exec(db, "ROLLBACK", NULL, 0);
+    return -1;
+}
+
+int audit_step_once(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int audit_exec(audit_db *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
@@ -629,16 +643,12 @@ int audit_run_begin(audit_db *db, const audit_run_info *info, int64_t *run_id,
     sqlite3_bind_text(st, 14, content, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 15, prev, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 16, row, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    if (audit_step_once(st) != 0)
         goto sqlfail;
     *run_id = sqlite3_last_insert_rowid(db->db);
     return audit_exec(db, "COMMIT", err, errlen);
 sqlfail:
-    audit_sqlerr(db, err, errlen, "audit trail: run");
-    audit_exec(db, "ROLLBACK", NULL, 0);
-    return -1;
+    return audit_abort(db, err, errlen, "audit trail: run");
 }
 
 static const char *status_name(audit_file_status s)
@@ -830,15 +840,11 @@ int audit_run_end(audit_db *db, int64_t run_id, const audit_counts *counts,
     sqlite3_bind_int64(st, 4, c.findings);
     sqlite3_bind_text(st, 5, seal, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, run_id);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    if (audit_step_once(st) != 0)
         goto sqlfail;
     return audit_exec(db, "COMMIT", err, errlen);
 sqlfail:
-    audit_sqlerr(db, err, errlen, "audit trail: run end");
-    audit_exec(db, "ROLLBACK", NULL, 0);
-    return -1;
+    return audit_abort(db, err, errlen, "audit trail: run end");
 }
 
 int audit_file_done(audit_db *db, const char *input_sha256, const char *policy_sha256,
