@@ -510,11 +510,6 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
         return;
     case DEID_ACT_D:
     case DEID_ACT_XD:
-        if (vr_is(e, "UI") && e->value)
-            map_uids(c, e->value, v);
-        else
-            dummy(e, v);
-        return;
     case DEID_ACT_U:
     case DEID_ACT_XZU:
         if (vr_is(e, "UI") && e->value)
