@@ -262,17 +262,20 @@ static int ring_median(PIX *grey, int x0, int y0, int w, int h)
     return 0;
 }
 
-/* Share of the pixels in a margin of half the line's height around it that have the ink's
- * value. Text stands on a background of another value; a row of dark notches along the
- * edge of a dark region, or bright ones along a bright organ, do not. */
-static double ring_like_ink(PIX *grey, int x0, int y0, int w, int h, int lo)
+/* Share of the pixels in a margin of half the line's height around it whose grey value lies
+ * in [lo, hi]. Asked of the ink's value: text stands on a background of another value,
+ * while a row of dark notches along the edge of a dark region, or bright ones along a
+ * bright organ, do not. Asked of the margin's median within FLAT_TOL: text drawn on a plain
+ * background, where a soft-edged (anti-aliased) line can be told from anatomy by its
+ * letters' peaks alone. */
+static double ring_share(PIX *grey, int x0, int y0, int w, int h, int lo, int hi)
 {
     int m = h / 2 > 2 ? h / 2 : 2, W = pixGetWidth(grey), H = pixGetHeight(grey);
     int rx0 = x0 - m < 0 ? 0 : x0 - m, ry0 = y0 - m < 0 ? 0 : y0 - m;
     int rx1 = x0 + w + m > W ? W : x0 + w + m, ry1 = y0 + h + m > H ? H : y0 + h + m;
     l_uint32 *gdata = pixGetData(grey);
     int gwpl = pixGetWpl(grey);
-    long n = 0, like = 0;
+    long n = 0, in = 0;
     for (int y = ry0; y < ry1; y++) {
         l_uint32 *gl = gdata + (size_t)y * gwpl;
         for (int x = rx0; x < rx1; x++) {
@@ -280,41 +283,18 @@ static double ring_like_ink(PIX *grey, int x0, int y0, int w, int h, int lo)
                 continue;
             int v = GET_DATA_BYTE(gl, x);
             n++;
-            like += v >= lo && v < lo + 25;
+            in += v >= lo && v <= hi;
         }
     }
-    return n ? (double)like / n : 0;
-}
-
-/* Share of the margin around a line within FLAT_TOL grey levels of its median: text
- * drawn on a plain background, where a soft-edged (anti-aliased) line can be told from
- * anatomy by its letters' peaks alone. */
-static double ring_flat(PIX *grey, int x0, int y0, int w, int h, int med)
-{
-    int m = h / 2 > 2 ? h / 2 : 2, W = pixGetWidth(grey), H = pixGetHeight(grey);
-    int rx0 = x0 - m < 0 ? 0 : x0 - m, ry0 = y0 - m < 0 ? 0 : y0 - m;
-    int rx1 = x0 + w + m > W ? W : x0 + w + m, ry1 = y0 + h + m > H ? H : y0 + h + m;
-    l_uint32 *gdata = pixGetData(grey);
-    int gwpl = pixGetWpl(grey);
-    long n = 0, flat = 0;
-    for (int y = ry0; y < ry1; y++) {
-        l_uint32 *gl = gdata + (size_t)y * gwpl;
-        for (int x = rx0; x < rx1; x++) {
-            if (y >= y0 && y < y0 + h && x >= x0 && x < x0 + w)
-                continue;
-            n++;
-            flat += abs(GET_DATA_BYTE(gl, x) - med) <= FLAT_TOL;
-        }
-    }
-    return n ? (double)flat / n : 0;
+    return n ? (double)in / n : 0;
 }
 
 static int uniform_ink(PIX *ink, PIX *grey, int light, const struct cand *c, double peaks)
 {
     int lo = 0, bg = ring_median(grey, c->x, c->y, c->w, c->h);
     double u = ink_uniformity(ink, grey, c->x, c->y, c->w, c->h, light, bg, &lo);
-    double r = ring_like_ink(grey, c->x, c->y, c->w, c->h, lo);
-    double f = ring_flat(grey, c->x, c->y, c->w, c->h, bg);
+    double r = ring_share(grey, c->x, c->y, c->w, c->h, lo, lo + 24);
+    double f = ring_share(grey, c->x, c->y, c->w, c->h, bg - FLAT_TOL, bg + FLAT_TOL);
     return r <= 0.3 && ((u >= 0.6 && peaks >= 0.6) || f >= 0.85);
 }
 
