@@ -965,6 +965,20 @@ extern "C" int dcm_get(dcm_file *f, const char *path, char **value, char *err, s
     });
 }
 
+// value (UTF-8, NULL for empty) in the file's character set, put into item at key; `where`
+// names the attribute in the message.
+static int put_text(dcm_file *f, DcmItem *item, const DcmTagKey &key, const char *value,
+                    const char *where, char *err, size_t errlen)
+{
+    std::string v = dcm_from_utf8(f, value ? value : "");
+    OFCondition c = item->putAndInsertString(key, v.c_str());
+    if (c.bad()) {
+        dcm_seterr(err, errlen, "%s: cannot set %s (%s)", f->path.c_str(), where, c.text());
+        return DCM_EARG;
+    }
+    return DCM_OK;
+}
+
 extern "C" int dcm_set(dcm_file *f, const char *path, const char *value, char *err,
                        size_t errlen)
 {
@@ -974,13 +988,7 @@ extern "C" int dcm_set(dcm_file *f, const char *path, const char *value, char *e
         DcmItem *item = resolve_parent(f, path, key, true, err, errlen, rc);
         if (!item)
             return rc;
-        std::string v = dcm_from_utf8(f, value ? value : "");
-        OFCondition c = item->putAndInsertString(key, v.c_str());
-        if (c.bad()) {
-            dcm_seterr(err, errlen, "%s: cannot set %s (%s)", f->path.c_str(), path, c.text());
-            return (int)DCM_EARG;
-        }
-        return (int)DCM_OK;
+        return put_text(f, item, key, value, path, err, errlen);
     });
 }
 
@@ -1033,14 +1041,13 @@ extern "C" int dcm_add_item(dcm_file *f, const char *seq_path, const uint32_t *t
         // Filled through the item in hand: a dcm_set per element would parse its path
         // and search the sequence again.
         for (size_t i = 0; i < n; i++) {
-            std::string v = dcm_from_utf8(f, values[i] ? values[i] : "");
             DcmTagKey k((Uint16)(tags[i] >> 16), (Uint16)(tags[i] & 0xFFFF));
-            OFCondition c = it->putAndInsertString(k, v.c_str());
-            if (c.bad()) {
-                dcm_seterr(err, errlen, "%s: cannot set (%04X,%04X) in %s (%s)",
-                           f->path.c_str(), k.getGroup(), k.getElement(), seq_path, c.text());
-                return (int)DCM_EARG;
-            }
+            char where[16];
+            dcm_tag_str(k.getGroup(), k.getElement(), where);
+            rc = put_text(f, it, k, values[i], (std::string(where) + " in " + seq_path).c_str(),
+                          err, errlen);
+            if (rc != DCM_OK)
+                return rc;
         }
         return (int)DCM_OK;
     });
