@@ -14,31 +14,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "tests/unit/testutil.h"
 #include <sqlite3.h>
 #include <cjson/cJSON.h>
 #include "audit/audit.h"
 
-static char tmpdir[64];
 static char err[512];
 
 static void tmppath(char *buf, size_t len, const char *name)
 {
-    snprintf(buf, len, "%s/%s", tmpdir, name);
-}
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_audit.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    snprintf(buf, len, "%s/%s", tu_dir, name);
 }
 
 /* A run of nfiles files with nchanges changes and one finding each. Changes of file i replace
@@ -86,7 +71,7 @@ static int64_t add_run(audit_db *db, const char *uuid, const char *key, int nfil
 
 static audit_db *open_new(const char *name)
 {
-    char path[128];
+    char path[320];
     tmppath(path, sizeof path, name);
     unlink(path);
     audit_db *db = NULL;
@@ -96,7 +81,7 @@ static audit_db *open_new(const char *name)
 
 static void raw_exec(const char *name, const char *sql)
 {
-    char path[128];
+    char path[320];
     tmppath(path, sizeof path, name);
     sqlite3 *s;
     assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
@@ -129,7 +114,7 @@ static void test_create_verify(void **state)
     assert_int_equal(strlen(r.runs_head), 64);
     audit_close(db);
 
-    char path[128];
+    char path[320];
     struct stat sb;
     tmppath(path, sizeof path, "a.sqlite");
     assert_int_equal(stat(path, &sb), 0);
@@ -160,7 +145,7 @@ static void expect_broken(const char *name, const char *sql, const char *table, 
     assert_true(verify_db(db).ok);
     audit_close(db);
     raw_exec(name, sql);
-    char path[128];
+    char path[320];
     tmppath(path, sizeof path, name);
     assert_int_equal(audit_open(path, 0, &db, err, sizeof err), 0);
     audit_verify_report r = verify_db(db);
@@ -223,7 +208,7 @@ static void test_triggers_refuse_edits(void **state)
     audit_db *db = open_new("trig.sqlite");
     add_run(db, "run-t", "kf", 1, 2, 0, 1);
     audit_close(db);
-    char path[128];
+    char path[320];
     tmppath(path, sizeof path, "trig.sqlite");
     sqlite3 *s;
     assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
@@ -236,7 +221,7 @@ static void test_triggers_refuse_edits(void **state)
 static void test_merge(void **state)
 {
     (void)state;
-    char shard[3][128];
+    char shard[3][320];
     for (int i = 0; i < 3; i++) {
         char name[32], uuid[32];
         snprintf(name, sizeof name, "shard%d.sqlite", i);
@@ -287,7 +272,7 @@ static void test_merge(void **state)
     add_run(s, "bad-run", "kf1", 1, 3, 0, 1);
     audit_close(s);
     raw_exec("bad.sqlite", "DROP TRIGGER changes_no_update; UPDATE changes SET action='K'");
-    char bad[128];
+    char bad[320];
     tmppath(bad, sizeof bad, "bad.sqlite");
     assert_int_not_equal(audit_merge(dst, bad, &st, err, sizeof err), 0);
     assert_non_null(strstr(err, "not merged"));
@@ -479,7 +464,7 @@ static void test_export_json(void **state)
     (void)state;
     audit_db *db = open_new("export.sqlite");
     add_run(db, "run-e", "kf1", 2, 3, 1, 1);
-    char path[128];
+    char path[320];
     tmppath(path, sizeof path, "export.json");
     for (int with = 0; with < 2; with++) {
         FILE *f = fopen(path, "w+");
@@ -533,7 +518,7 @@ static void test_default_path(void **state)
 static void test_crash(void **state)
 {
     (void)state;
-    char path[128];
+    char path[320];
     tmppath(path, sizeof path, "crash.sqlite");
     unlink(path);
     int pfd[2];
@@ -623,5 +608,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_crash),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

@@ -10,33 +10,18 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "tests/unit/testutil.h"
 #include <cjson/cJSON.h>
 #include "reports/report.h"
 
-static char tmpdir[64];
 static char err[1024];
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_report.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static char *tmppath(const char *name)
 {
-    static char buf[4][256];
+    static char buf[4][320];
     static int k;
     k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tu_dir, name);
     return buf[k];
 }
 
@@ -284,8 +269,8 @@ static void test_masking(void **state)
     free(th);
 
     /* No temporary file is left beside the reports. */
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q '\\.tmp\\.'", tmpdir);
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q '\\.tmp\\.'", tu_dir);
     assert_int_not_equal(system(cmd), 0);
     report_free(r);
 }
@@ -533,5 +518,5 @@ int main(void)
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_load_errors),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

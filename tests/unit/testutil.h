@@ -17,11 +17,16 @@
 /* A fresh temporary folder (static buffer); removed by tu_cleanup(). */
 static char tu_dir[256];
 
-static inline const char *tu_tmpdir(void)
+static inline int tu_make_dir(void)
 {
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     snprintf(tu_dir, sizeof tu_dir, "%s/deidtk-test-XXXXXX", base);
-    if (!mkdtemp(tu_dir))
+    return mkdtemp(tu_dir) ? 0 : -1;
+}
+
+static inline const char *tu_tmpdir(void)
+{
+    if (tu_make_dir() != 0)
         fail_msg("mkdtemp failed");
     return tu_dir;
 }
@@ -35,6 +40,20 @@ static inline void tu_cleanup(void)
             fprintf(stderr, "cannot remove %s\n", tu_dir);
         tu_dir[0] = 0;
     }
+}
+
+/* cmocka group setup and teardown: one temporary folder, tu_dir, for all the tests. */
+static inline int tu_group_setup(void **state)
+{
+    (void)state;
+    return tu_make_dir();
+}
+
+static inline int tu_group_teardown(void **state)
+{
+    (void)state;
+    tu_cleanup();
+    return 0;
 }
 
 /* Path to a pydicom test file into buf; skips the test when python3-pydicom is absent. */
