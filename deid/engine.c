@@ -841,19 +841,28 @@ static void ctx_free(struct ctx *c)
     free(c->memo);
 }
 
-int deid_identifying(const deid_engine *e, dcm_file *f, deid_result *r, char *err,
-                     size_t errlen)
+/* The patient's pseudonym and offset, f listed into *l (the caller frees it), and pass 1. */
+static int identify(struct ctx *c, const deid_engine *e, dcm_file *f, deid_result *r,
+                    dcm_list **l, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    struct ctx c;
-    ctx_init(&c, e, f, r, err, errlen);
-    dcm_list *l = NULL;
+    ctx_init(c, e, f, r, err, errlen);
+    *l = NULL;
     int rc = deid_patient_of(e, f, r->patient_id, sizeof r->patient_id, &r->offset_days, err,
                              errlen);
     if (rc == 0)
-        rc = dcm_list_new(f, &l, err, errlen);
+        rc = dcm_list_new(f, l, err, errlen);
     if (rc == 0)
-        rc = learn_pass(&c, l, err, errlen);
+        rc = learn_pass(c, *l, err, errlen);
+    return rc;
+}
+
+int deid_identifying(const deid_engine *e, dcm_file *f, deid_result *r, char *err,
+                     size_t errlen)
+{
+    struct ctx c;
+    dcm_list *l;
+    int rc = identify(&c, e, f, r, &l, err, errlen);
     dcm_list_free(l);
     ctx_free(&c);
     return rc;
@@ -861,17 +870,10 @@ int deid_identifying(const deid_engine *e, dcm_file *f, deid_result *r, char *er
 
 int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, size_t errlen)
 {
-    memset(r, 0, sizeof *r);
     struct ctx c;
-    ctx_init(&c, e, f, r, err, errlen);
     /* One listing serves both passes: nothing changes the dataset between them. */
-    dcm_list *l = NULL;
-    int rc = deid_patient_of(e, f, r->patient_id, sizeof r->patient_id, &r->offset_days, err,
-                             errlen);
-    if (rc == 0)
-        rc = dcm_list_new(f, &l, err, errlen);
-    if (rc == 0)
-        rc = learn_pass(&c, l, err, errlen);
+    dcm_list *l;
+    int rc = identify(&c, e, f, r, &l, err, errlen);
     if (rc == 0) {
         c.pass = 2;
         rc = dcm_list_edit(l, edit, &c, err, errlen);
