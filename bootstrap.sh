@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential autoconf automake libtool pkg-config
  libdcmtk-dev dcmtk libsndfile1-dev libssl-dev libtiff-dev zlib1g-dev
  libtesseract-dev tesseract-ocr-eng libleptonica-dev libopenjp2-7-dev
- libcjson-dev libsqlite3-dev sqlite3 libcmocka-dev
+ libcjson-dev libsqlite3-dev sqlite3 libcmocka-dev libjemalloc-dev
  python3-pydicom python3-numpy python3-pil dicom3tools libgdcm-tools valgrind jq"
 
 missing=""

@@ -2,11 +2,11 @@
  * input, record the audit trail, report, and gate the release. */
 #include "config.h"
 #include <errno.h>
-#include <search.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,8 @@ struct job {
     char err[512];
     char *out_path;
     char input_sha[65], output_sha[65];
+    unsigned char *in_bytes, *out_bytes;  /* kept for the writer to hash, when not hashed */
+    size_t in_len, out_len;
     char original_patient[65];   /* HMAC of the original Patient ID: dataset-wide checks */
     char *original_pid;          /* only kept for --export-mappings */
     deid_result res;
@@ -47,14 +49,12 @@ struct run {
     report *rep;
     FILE *log;
     FILE *map_uids, *map_ids;
-    struct hsearch_data exported;  /* originals already in the mapping files */
-    char **exported_keys;
-    size_t nexported_keys;
+    cli_strmap *exported;        /* originals already in the mapping files */
     verify_dataset *dataset;
     size_t done, failed, skipped, findings;
     pthread_mutex_t out_mu;      /* output paths claimed by this run */
-    char **claimed, **claimed_input;  /* output paths and the inputs that made them */
-    size_t nclaimed;
+    cli_strmap *claims;          /* output path -> the input that made it */
+    atomic_size_t finished, recorded;  /* files past work() and past done() */
 };
 
 static const char *usage_text =
@@ -109,32 +109,13 @@ static int same_contents(const char *a, const char *b)
  * person must settle (-1: an error, which blocks). */
 static int claim_output(struct run *r, const char *path, const char *input)
 {
+    void *other = NULL;
     pthread_mutex_lock(&r->out_mu);
-    for (size_t i = 0; i < r->nclaimed; i++)
-        if (strcmp(r->claimed[i], path) == 0) {
-            const char *other = r->claimed_input[i];
-            pthread_mutex_unlock(&r->out_mu);
-            return same_contents(other, input) ? 1 : -1;
-        }
-    char **c = realloc(r->claimed, (r->nclaimed + 1) * sizeof *c);
-    char **h = c ? realloc(r->claimed_input, (r->nclaimed + 1) * sizeof *h) : NULL;
-    int rc = -1;
-    if (c)
-        r->claimed = c;
-    if (h) {
-        r->claimed_input = h;
-        r->claimed[r->nclaimed] = strdup(path);
-        r->claimed_input[r->nclaimed] = strdup(input);
-        if (r->claimed[r->nclaimed] && r->claimed_input[r->nclaimed]) {
-            r->nclaimed++;
-            rc = 0;
-        } else {
-            free(r->claimed[r->nclaimed]);
-            free(r->claimed_input[r->nclaimed]);
-        }
-    }
+    int added = cli_strmap_add(r->claims, path, (void *)input, &other);
     pthread_mutex_unlock(&r->out_mu);
-    return rc;
+    if (added == 0)
+        return same_contents(other, input) ? 1 : -1;
+    return added > 0 ? 0 : -1;
 }
 
 static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
@@ -162,6 +143,8 @@ static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
  * bytes, dataset, output bytes, verified dataset): 16 MB keeps that near 64 MB a worker,
  * and covers single-frame CT, MR and radiographs. */
 #define RUN_IN_MEMORY_MAX ((size_t)16 << 20)
+/* Files up to this size may be hashed by the writer (see work()): bounds what waits for it. */
+#define RUN_WRITER_HASH_MAX ((size_t)1 << 20)
 
 /* The whole of a regular file of 1 to RUN_IN_MEMORY_MAX bytes into *data (malloc'd; the
  * caller frees). -1 when it is not one or cannot be read: the caller then reads it from
@@ -197,17 +180,23 @@ static int read_small(const char *path, unsigned char **data, size_t *len)
     return 0;
 }
 
-static void work(size_t i, void *ud)
+static void work_file(struct run *r, size_t i)
 {
-    struct run *r = ud;
     struct job *j = &r->jobs[i];
     const char *in = r->files.paths[i];
     unsigned char *data;
     size_t nbytes;
     int in_memory = read_small(in, &data, &nbytes) == 0;
-    /* The trail identifies inputs and outputs by their SHA-256. */
+    /* The trail identifies inputs and outputs by their SHA-256. While the writer thread has
+     * nothing queued, it hashes a small file's bytes itself: that takes the hashing off the
+     * worker when workers are few. A writer with a queue is the bottleneck: workers hash. */
+    int to_writer = r->audit && in_memory && nbytes <= RUN_WRITER_HASH_MAX &&
+                    atomic_load(&r->finished) == atomic_load(&r->recorded);
     if (r->audit) {
-        if (in_memory)
+        if (to_writer) {
+            j->in_bytes = data;
+            j->in_len = nbytes;
+        } else if (in_memory)
             audit_sha256_hex(data, nbytes, j->input_sha);
         else if (audit_sha256_file(in, j->input_sha, j->err, sizeof j->err) != 0) {
             j->failed = 1;
@@ -220,7 +209,8 @@ static void work(size_t i, void *ud)
      * truncated file from other damage, its buffer reader does not. */
     if (rc != DCM_OK)
         rc = dcm_open(in, &f, j->err, sizeof j->err);
-    free(data);
+    if (!j->in_bytes)
+        free(data);
     data = NULL;  /* from here on: the bytes of the output, when kept */
     if (rc != DCM_OK) {
         j->failed = 1;
@@ -277,7 +267,11 @@ static void work(size_t i, void *ud)
             rc = verify_file(&r->vc, out, j->res.identifying, j->res.original_uids,
                              &j->findings, &j->facts, j->err, sizeof j->err);
         if (rc == 0 && r->audit) {
-            if (data)
+            if (data && to_writer && nbytes <= RUN_WRITER_HASH_MAX) {
+                j->out_bytes = data;
+                j->out_len = nbytes;
+                data = NULL;
+            } else if (data)
                 audit_sha256_hex(data, nbytes, j->output_sha);
             else
                 rc = audit_sha256_file(out, j->output_sha, j->err, sizeof j->err);
@@ -293,6 +287,25 @@ static void work(size_t i, void *ud)
         free(out);
     else
         j->out_path = out;
+}
+
+static void work(size_t i, void *ud)
+{
+    struct run *r = ud;
+    work_file(r, i);
+    atomic_fetch_add(&r->finished, 1);
+}
+
+/* The hashes work() left to the writer. */
+static void writer_hashes(struct job *j)
+{
+    if (j->in_bytes)
+        audit_sha256_hex(j->in_bytes, j->in_len, j->input_sha);
+    if (j->out_bytes)
+        audit_sha256_hex(j->out_bytes, j->out_len, j->output_sha);
+    free(j->in_bytes);
+    free(j->out_bytes);
+    j->in_bytes = j->out_bytes = NULL;
 }
 
 /* ---- recording (the calling thread: the single writer) ------------------------------ */
@@ -330,22 +343,8 @@ static int first_time(struct run *r, const char *kind, const char *value)
 {
     char key[256];
     snprintf(key, sizeof key, "%s:%s", kind, value);
-    ENTRY e = {key, NULL}, *found = NULL;
-    if (hsearch_r(e, FIND, &found, &r->exported) && found)
-        return 0;
-    e.key = strdup(key);
-    if (!e.key || !hsearch_r(e, ENTER, &found, &r->exported)) {
-        free(e.key);
-        return 1;  /* a full table costs a repeated row, never a missing one */
-    }
-    if (r->nexported_keys % 1024 == 0) {
-        char **k = realloc(r->exported_keys, (r->nexported_keys + 1024) * sizeof *k);
-        if (!k)
-            return 1;
-        r->exported_keys = k;
-    }
-    r->exported_keys[r->nexported_keys++] = e.key;
-    return 1;
+    /* Out of memory costs a repeated row, never a missing one. */
+    return cli_strmap_add(r->exported, key, NULL, NULL) != 0;
 }
 
 static void export_mappings(struct run *r, struct job *j)
@@ -371,6 +370,8 @@ static void done(size_t i, void *ud)
     struct job *j = &r->jobs[i];
     const char *in = r->files.paths[i];
     char err[512];
+    atomic_fetch_add(&r->recorded, 1);
+    writer_hashes(j);
     if (j->failed || j->duplicate) {
         r->failed += j->failed;
         r->skipped += j->duplicate;
@@ -486,7 +487,7 @@ static int open_mappings(struct run *r, const char *dir)
     if (cli_mkdirs(dir, 0700) != 0)
         return -1;
     snprintf(p, sizeof p, "%s/uids.csv", dir);
-    if (!hcreate_r(1 << 20, &r->exported))
+    if (!(r->exported = cli_strmap_new()))
         return -1;
     r->map_uids = open_private(p);
     snprintf(p, sizeof p, "%s/patient_ids.csv", dir);
@@ -672,9 +673,10 @@ int cmd_run(int argc, char **argv)
     r.vc.path_root = out_dir;
     r.policy_hash = deid_policy_hash(policy);
     r.jobs = calloc(r.files.n ? r.files.n : 1, sizeof *r.jobs);
+    r.claims = cli_strmap_new();
     r.dataset = verify_dataset_new();
     r.rep = report_new("run", PACKAGE_VERSION);
-    if (!r.jobs || !r.dataset || !r.rep) {
+    if (!r.jobs || !r.claims || !r.dataset || !r.rep) {
         fprintf(stderr, "deidtk run: out of memory\n");
         goto out;
     }
@@ -775,22 +777,13 @@ out:
         fclose(r.log);
     if (r.map_uids)
         fclose(r.map_uids);
-    if (r.map_ids) {
+    if (r.map_ids)
         fclose(r.map_ids);
-        hdestroy_r(&r.exported);
-    }
-    for (size_t i = 0; i < r.nexported_keys; i++)
-        free(r.exported_keys[i]);
-    free(r.exported_keys);
+    cli_strmap_free(r.exported);
     audit_close(r.audit);
     report_free(r.rep);
     verify_dataset_free(r.dataset);
-    for (size_t i = 0; i < r.nclaimed; i++) {
-        free(r.claimed[i]);
-        free(r.claimed_input[i]);
-    }
-    free(r.claimed);
-    free(r.claimed_input);
+    cli_strmap_free(r.claims);
     free(r.jobs);
     cli_files_free(&r.files);
     deid_lookup_free(lookup);

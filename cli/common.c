@@ -131,14 +131,20 @@ int cli_shard_parse(const char *text, int *k, int *n)
     return 0;
 }
 
+/* FNV-1a: every byte counts, and it is the same on every machine (shards depend on it). */
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        h = (h ^ *c) * 1099511628211ULL;
+    return h;
+}
+
 void cli_files_shard(cli_files *f, int k, int n)
 {
     size_t w = 0;
     for (size_t i = 0; i < f->n; i++) {
-        uint64_t h = 1469598103934665603ULL;  /* FNV-1a: stable on every machine */
-        for (const unsigned char *c = (const unsigned char *)f->rel[i]; *c; c++)
-            h = (h ^ *c) * 1099511628211ULL;
-        if ((int)(h % (uint64_t)n) == k - 1) {
+        if ((int)(fnv1a(f->rel[i]) % (uint64_t)n) == k - 1) {
             f->paths[w] = f->paths[i];
             f->rel[w] = f->rel[i];
             w++;
@@ -148,6 +154,89 @@ void cli_files_shard(cli_files *f, int k, int n)
         }
     }
     f->n = w;
+}
+
+/* Open addressing with linear probing, at most half full. */
+struct cli_strmap {
+    char **keys;
+    void **values;
+    size_t n, cap;  /* cap: a power of two */
+};
+
+cli_strmap *cli_strmap_new(void)
+{
+    cli_strmap *m = calloc(1, sizeof *m);
+    if (m && (!(m->keys = calloc(64, sizeof *m->keys)) ||
+              !(m->values = calloc(64, sizeof *m->values)))) {
+        cli_strmap_free(m);
+        return NULL;
+    }
+    if (m)
+        m->cap = 64;
+    return m;
+}
+
+void cli_strmap_free(cli_strmap *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->values);
+    free(m);
+}
+
+static size_t strmap_slot(char **keys, size_t cap, const char *key)
+{
+    size_t i = (size_t)fnv1a(key) & (cap - 1);
+    while (keys[i] && strcmp(keys[i], key) != 0)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static int strmap_grow(cli_strmap *m)
+{
+    size_t cap = m->cap * 2;
+    char **keys = calloc(cap, sizeof *keys);
+    void **values = calloc(cap, sizeof *values);
+    if (!keys || !values) {
+        free(keys);
+        free(values);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i]) {
+            size_t s = strmap_slot(keys, cap, m->keys[i]);
+            keys[s] = m->keys[i];
+            values[s] = m->values[i];
+        }
+    free(m->keys);
+    free(m->values);
+    m->keys = keys;
+    m->values = values;
+    m->cap = cap;
+    return 0;
+}
+
+int cli_strmap_add(cli_strmap *m, const char *key, void *value, void **old)
+{
+    size_t s = strmap_slot(m->keys, m->cap, key);
+    if (m->keys[s]) {
+        if (old)
+            *old = m->values[s];
+        return 0;
+    }
+    if (2 * (m->n + 1) > m->cap) {
+        if (strmap_grow(m) != 0)
+            return -1;
+        s = strmap_slot(m->keys, m->cap, key);
+    }
+    if (!(m->keys[s] = strdup(key)))
+        return -1;
+    m->values[s] = value;
+    m->n++;
+    return 1;
 }
 
 int cli_default_jobs(void)

@@ -26,6 +26,17 @@ void cli_files_shard(cli_files *f, int k, int n);
 /* Parses "K/N"; -1 when malformed. */
 int cli_shard_parse(const char *text, int *k, int *n);
 
+/* A map from strings to the caller's pointers that only grows (the run's output paths,
+ * the originals already exported). Keys are copied and freed by cli_strmap_free; values
+ * are not. glibc's hsearch is no use here: its hash reads only a key's first characters,
+ * and every output path starts alike. */
+typedef struct cli_strmap cli_strmap;
+cli_strmap *cli_strmap_new(void);
+void cli_strmap_free(cli_strmap *m);
+/* Adds key -> value when key is absent (1), or sets *old to key's value when present (0);
+ * -1 when out of memory. */
+int cli_strmap_add(cli_strmap *m, const char *key, void *value, void **old);
+
 /* Runs work(i) for i < n on `jobs` threads; done(i) runs on the calling thread, one at a
  * time, as each item finishes (the single writer). */
 typedef void (*cli_work_fn)(size_t i, void *ud);

@@ -95,6 +95,25 @@ fi
 [ -z "$(find "$tmp/C" -name '.deidtk-*')" ] || fail "temporary files left in OUT"
 assert_no_phi "$tmp/phi" "run output with bad inputs" "$tmp/C.out" "$tmp/C.err"
 
+# ---- one SOP Instance UID twice: the same bytes are skipped, other bytes fail -----------
+dup="$tmp/dup"
+mkdir -p "$dup"
+cp "$samples/IM0002.dcm" "$dup/a.dcm"
+cp "$samples/IM0002.dcm" "$dup/b.dcm"
+cp "$samples/IM0002.dcm" "$dup/c.dcm"
+dcmodify -q -nb -m "(0008,103E)=ANOTHER SERIES" "$dup/c.dcm" || fail "dcmodify failed"
+"$DEIDTK" run "$dup" -o "$tmp/D" --key "$key" --no-ocr --no-audit --jobs 1 \
+    >"$tmp/D.out" 2>"$tmp/D.err"
+rc=$?
+[ $rc -eq 3 ] || fail "run with a conflicting duplicate exit $rc, expected 3"
+grep -q "b\.dcm: the same file as another input: skipped" "$tmp/D.err" ||
+    fail "the byte-identical copy was not skipped: $(cat "$tmp/D.err")"
+grep -q "c\.dcm: another input has the same SOP Instance UID and other contents" "$tmp/D.err" ||
+    fail "the conflicting copy was not refused: $(cat "$tmp/D.err")"
+grep -q "3 files, 1 de-identified, 1 failed, 1 duplicates skipped" "$tmp/D.out" ||
+    fail "summary: $(cat "$tmp/D.out")"
+[ "$(find "$tmp/D" -type f | wc -l)" -eq 1 ] || fail "expected one output: $(find "$tmp/D" -type f)"
+
 # ---- --export-mappings -------------------------------------------------------------------
 "$DEIDTK" run "$in" -o "$tmp/M" --key "$key" --no-ocr --no-audit --export-mappings "$tmp/maps" \
     >/dev/null 2>&1 || fail "run --export-mappings exit $?"
