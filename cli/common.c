@@ -249,10 +249,11 @@ struct pool {
     size_t n, next;
     size_t *done_q;
     size_t qhead, qtail;
+    size_t max_waiting;  /* finished items the writer has not taken yet, at most */
     cli_work_fn work;
     void *ud;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv, room;
 };
 
 static void *worker(void *arg)
@@ -260,6 +261,10 @@ static void *worker(void *arg)
     struct pool *p = arg;
     for (;;) {
         pthread_mutex_lock(&p->mu);
+        /* A writer that falls behind holds every finished item's results: wait for it
+         * rather than let them pile up (memory would grow with the number of files). */
+        while (p->qtail - p->qhead >= p->max_waiting)
+            pthread_cond_wait(&p->room, &p->mu);
         size_t i = p->next < p->n ? p->next++ : p->n;
         pthread_mutex_unlock(&p->mu);
         if (i >= p->n)
@@ -278,8 +283,9 @@ int cli_pool_run(size_t n, int jobs, cli_work_fn work, cli_work_fn done, void *u
         jobs = 1;
     if ((size_t)jobs > n)
         jobs = n ? (int)n : 1;
-    struct pool p = {n, 0, calloc(n ? n : 1, sizeof(size_t)), 0, 0, work, ud,
-                     PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    struct pool p = {n, 0, calloc(n ? n : 1, sizeof(size_t)), 0, 0, 64 * (size_t)jobs + 64,
+                     work, ud, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                     PTHREAD_COND_INITIALIZER};
     pthread_t *t = calloc((size_t)jobs, sizeof *t);
     if (!p.done_q || !t) {
         free(p.done_q);
@@ -300,6 +306,7 @@ int cli_pool_run(size_t n, int jobs, cli_work_fn work, cli_work_fn done, void *u
         while (p.qhead == p.qtail)
             pthread_cond_wait(&p.cv, &p.mu);
         size_t i = p.done_q[p.qhead++];
+        pthread_cond_signal(&p.room);
         pthread_mutex_unlock(&p.mu);
         done(i, ud);
     }
