@@ -328,7 +328,7 @@ int audit_open(const char *path, int create, audit_db **out, char *err, size_t e
         return -1;
     }
     sqlite3_busy_timeout(db->db, 10000);
-    if (audit_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;", err, errlen) < 0) {
+    if (audit_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", err, errlen) < 0) {
         audit_close(db);
         return -1;
     }

@@ -322,7 +322,10 @@ static int progress_shown;
 
 void cli_progress(const char *verb, size_t done, size_t total, size_t failed)
 {
-    if (!isatty(STDERR_FILENO) || total == 0)
+    static int tty = -1;  /* asked once: the progress line is drawn for every file */
+    if (tty < 0)
+        tty = isatty(STDERR_FILENO);
+    if (!tty || total == 0)
         return;
     int width = 30, fill = (int)(done * width / total);
     fprintf(stderr, "\r%s [%.*s%*s] %zu/%zu", verb, fill, "##############################",
@@ -379,6 +382,11 @@ void cli_remove_temporaries(const char *out_dir)
 
 int cli_mkdirs(const char *dir, int mode)
 {
+    /* The folder itself first: it usually exists, or only it is missing (one call). */
+    if (mkdir(dir, (mode_t)mode) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
     char buf[PATH_MAX];
     snprintf(buf, sizeof buf, "%s", dir);
     for (char *p = buf + 1; *p; p++) {
