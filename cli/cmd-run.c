@@ -36,7 +36,7 @@ struct job {
 
 struct run {
     cli_files files;
-    struct job *jobs;
+    struct job **jobs;           /* a file's job while it is in flight, else NULL */
     const char *out_dir;
     deid_engine engine;
     verify_config vc;
@@ -180,9 +180,8 @@ static int read_small(const char *path, unsigned char **data, size_t *len)
     return 0;
 }
 
-static void work_file(struct run *r, size_t i)
+static void work_file(struct run *r, size_t i, struct job *j)
 {
-    struct job *j = &r->jobs[i];
     const char *in = r->files.paths[i];
     unsigned char *data;
     size_t nbytes;
@@ -292,7 +291,11 @@ static void work_file(struct run *r, size_t i)
 static void work(size_t i, void *ud)
 {
     struct run *r = ud;
-    work_file(r, i);
+    /* A file's job lives from here to done(): memory follows the files in flight, not the
+     * length of the run. done() reports a job that could not be made. */
+    r->jobs[i] = calloc(1, sizeof *r->jobs[i]);
+    if (r->jobs[i])
+        work_file(r, i, r->jobs[i]);
     atomic_fetch_add(&r->finished, 1);
 }
 
@@ -310,9 +313,8 @@ static void writer_hashes(struct job *j)
 
 /* ---- recording (the calling thread: the single writer) ------------------------------ */
 
-static void log_line(struct run *r, size_t i)
+static void log_line(struct run *r, size_t i, const struct job *j)
 {
-    struct job *j = &r->jobs[i];
     fputs("{\"input\":", r->log);
     cli_json_str(r->log, r->files.paths[i]);
     fprintf(r->log, ",\"status\":\"%s\"", j->failed ? "error" : "ok");
@@ -364,10 +366,8 @@ static void export_mappings(struct run *r, struct job *j)
         fprintf(r->map_ids, "\"%s\",%s\n", j->original_pid, j->res.patient_id);
 }
 
-static void done(size_t i, void *ud)
+static void record_job(struct run *r, size_t i, struct job *j)
 {
-    struct run *r = ud;
-    struct job *j = &r->jobs[i];
     const char *in = r->files.paths[i];
     char err[512];
     atomic_fetch_add(&r->recorded, 1);
@@ -384,8 +384,6 @@ static void done(size_t i, void *ud)
         deid_result_free(&j->res);
         free(j->out_path);
         free(j->original_pid);
-        j->out_path = NULL;
-        j->original_pid = NULL;
         return;
     }
     if (r->audit) {
@@ -431,7 +429,7 @@ static void done(size_t i, void *ud)
         verify_dataset_add(r->dataset, j->out_path, &j->facts, j->original_patient,
                            j->res.offset_days);
     if (r->log)
-        log_line(r, i);
+        log_line(r, i, j);
     if (!j->failed && r->map_uids)
         export_mappings(r, j);
     r->done++;
@@ -440,8 +438,22 @@ static void done(size_t i, void *ud)
     verify_findings_clear(&j->findings);
     free(j->out_path);
     free(j->original_pid);
-    j->out_path = NULL;
-    j->original_pid = NULL;
+}
+
+static void done(size_t i, void *ud)
+{
+    struct run *r = ud;
+    struct job *j = r->jobs[i], oom;
+    if (!j) {
+        memset(&oom, 0, sizeof oom);
+        oom.failed = 1;
+        snprintf(oom.err, sizeof oom.err, "%s: out of memory", r->files.paths[i]);
+        j = &oom;
+    }
+    record_job(r, i, j);
+    if (j != &oom)
+        free(j);
+    r->jobs[i] = NULL;
 }
 
 /* A dataset-wide finding belongs to no file of the trail. */

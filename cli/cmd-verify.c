@@ -32,7 +32,7 @@ struct vjob {
 
 struct vrun {
     cli_files files;
-    struct vjob *jobs;
+    struct vjob **jobs;        /* a file's job while it is in flight, else NULL */
     verify_config vc;
     deid_engine engine;        /* for the originals' identifying values */
     int have_key;
@@ -161,7 +161,10 @@ static char *original_of(struct vrun *v, const char *path)
 static void vwork(size_t i, void *ud)
 {
     struct vrun *v = ud;
-    struct vjob *j = &v->jobs[i];
+    /* A file's job lives from here to vdone(), which reports one that could not be made. */
+    struct vjob *j = v->jobs[i] = calloc(1, sizeof *j);
+    if (!j)
+        return;
     const char *path = v->files.paths[i];
     deid_result orig = {0};
     char *original = original_of(v, path);
@@ -206,8 +209,14 @@ static void print_wide(const verify_finding *f, void *ud)
 static void vdone(size_t i, void *ud)
 {
     struct vrun *v = ud;
-    struct vjob *j = &v->jobs[i];
+    struct vjob *j = v->jobs[i], oom;
     const char *path = v->files.paths[i];
+    if (!j) {
+        memset(&oom, 0, sizeof oom);
+        oom.failed = 1;
+        snprintf(oom.err, sizeof oom.err, "%s: out of memory", path);
+        j = &oom;
+    }
     if (j->failed) {
         v->failed++;
         cli_progress_end();
@@ -235,6 +244,9 @@ static void vdone(size_t i, void *ud)
     if (!j->failed)
         verify_dataset_add(v->dataset, path, &j->facts, NULL, VERIFY_NO_OFFSET);
     verify_findings_clear(&j->findings);
+    if (j != &oom)
+        free(j);
+    v->jobs[i] = NULL;
     v->done++;
     cli_progress("verifying", v->done, v->files.n, v->failed);
 }
