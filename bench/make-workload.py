@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Makes the benchmark workload (not part of deidtk; needs pydicom, numpy, Pillow).
 
-  make-workload.py OUTDIR N TEXTFREE_SRC
+  make-workload.py OUTDIR N TEXTFREE_SRC [SCALE_N]
 
 OUTDIR/tags/      N distinct CT instances: copies of samples/IM0022.dcm and pydicom's
                   CT_small.dcm, alternating, each with its own SOP Instance UID and
@@ -12,6 +12,10 @@ OUTDIR/textfree/  max(50, N/10) text-free 512x512 CT frames: TEXTFREE_SRC (pydic
 OUTDIR/text/      max(10, N/50) 512x512 CT frames with burned-in annotation text in the
                   corners, in varied fonts and sizes, plus copies of IM0022.dcm (text-bearing
                   frames for detect+read vs whole-frame Tesseract).
+OUTDIR/scale/     SCALE_N files (only when given), as tags/ but ten a patient, each patient
+                  with its own study and series, in folders of 100 (d0000/, d0001/, ...):
+                  the first k folders are the same kind of work as all of them, so the
+                  time per file over both shows whether a run's cost grows with its length.
 """
 import os
 import random
@@ -43,6 +47,18 @@ def distinct(ds, number):
     ds.file_meta.MediaStorageSOPInstanceUID = uid
     ds.InstanceNumber = number
     return ds
+
+
+def scale_set(outdir, n, srcs):
+    patient = None
+    for i in range(n):
+        ds = distinct(srcs[i % 2], i + 1)
+        if i % 10 == 0:
+            patient = ("SCALE%06d" % (i // 10), "DOE^SCALE%d" % (i // 10), new_uid(), new_uid())
+        ds.PatientID, ds.PatientName, ds.StudyInstanceUID, ds.SeriesInstanceUID = patient
+        d = os.path.join(outdir, "scale", "d%04d" % (i // 100))
+        os.makedirs(d, exist_ok=True)
+        ds.save_as(os.path.join(d, "f%06d.dcm" % i), write_like_original=True)
 
 
 def resample_512(ds):
@@ -91,6 +107,7 @@ def burn_text(ds, i):
 
 def main():
     outdir, n, textfree_src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    scale_n = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     for sub in ("tags", "textfree", "text"):
         os.makedirs(os.path.join(outdir, sub), exist_ok=True)
 
@@ -98,6 +115,8 @@ def main():
     for i in range(n):
         ds = distinct(srcs[i % 2], i + 1)
         ds.save_as(os.path.join(outdir, "tags", "f%05d.dcm" % i), write_like_original=True)
+    if scale_n:
+        scale_set(outdir, scale_n, srcs)
 
     free = [pydicom.dcmread(textfree_src), resample_512(pydicom.dcmread(CT_SMALL))]
     for i in range(max(50, n // 10)):
