@@ -13,6 +13,10 @@ struct audit_db {
     sqlite3 *db;
     EVP_MD_CTX *md;
     EVP_MD *sha256;           /* fetched once: an implicit fetch per row takes locks */
+    /* A row's hashed fields, gathered for one digest update: one update a field cost more
+     * than the hashing. */
+    unsigned char hbuf[1024];
+    size_t hlen;
     sqlite3_stmt *ins_file, *ins_change, *ins_finding;
     /* Writes are batched: one transaction (`batch`, for run_id, holding the write lock)
      * spans several files; each file is a savepoint inside it (`in_tx`), so a file is kept

@@ -145,26 +145,43 @@ void audit_now_utc(char buf[32])
 
 /* ---- canonical hash ---- */
 
+/* Adds bytes to the digest through db->hbuf; what does not fit goes straight in. The
+ * digest is the same however its input is split. */
+static void h_bytes(audit_db *db, const void *p, size_t n)
+{
+    if (db->hlen + n > sizeof db->hbuf) {
+        EVP_DigestUpdate(db->md, db->hbuf, db->hlen);
+        db->hlen = 0;
+        if (n > sizeof db->hbuf) {
+            EVP_DigestUpdate(db->md, p, n);
+            return;
+        }
+    }
+    memcpy(db->hbuf + db->hlen, p, n);
+    db->hlen += n;
+}
+
 static void h_field(audit_db *db, char type, const char *s, size_t n)
 {
     unsigned char hdr[9];
     hdr[0] = (unsigned char)type;
     for (int i = 0; i < 8; i++)
         hdr[1 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    EVP_DigestUpdate(db->md, hdr, sizeof hdr);
-    EVP_DigestUpdate(db->md, s, n);
+    h_bytes(db, hdr, sizeof hdr);
+    h_bytes(db, s, n);
 }
 
 void audit_h_begin(audit_db *db, const char *domain)
 {
     EVP_DigestInit_ex(db->md, db->sha256, NULL);
+    db->hlen = 0;
     audit_h_text(db, domain);
 }
 
 void audit_h_text(audit_db *db, const char *s)
 {
     if (!s) {
-        EVP_DigestUpdate(db->md, "N", 1);
+        h_bytes(db, "N", 1);
         return;
     }
     h_field(db, 'T', s, strlen(s));
@@ -216,6 +233,8 @@ void audit_h_end(audit_db *db, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
+    EVP_DigestUpdate(db->md, db->hbuf, db->hlen);
+    db->hlen = 0;
     EVP_DigestFinal_ex(db->md, md, &n);
     to_hex(md, n, out);
 }
