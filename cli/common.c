@@ -283,7 +283,9 @@ int cli_pool_run(size_t n, int jobs, cli_work_fn work, cli_work_fn done, void *u
         jobs = 1;
     if ((size_t)jobs > n)
         jobs = n ? (int)n : 1;
-    struct pool p = {n, 0, calloc(n ? n : 1, sizeof(size_t)), 0, 0, 64 * (size_t)jobs + 64,
+    /* Room for the writer's pauses (with room for 128, one worker lost 15% of a 20000-file
+     * run waiting), and a bound however many workers there are. */
+    struct pool p = {n, 0, calloc(n ? n : 1, sizeof(size_t)), 0, 0, 1024 + 16 * (size_t)jobs,
                      work, ud, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
                      PTHREAD_COND_INITIALIZER};
     pthread_t *t = calloc((size_t)jobs, sizeof *t);
