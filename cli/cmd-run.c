@@ -546,6 +546,8 @@ int cmd_run(int argc, char **argv)
     deid_pseudo_init(&pseudo, zero);
     struct run r;
     memset(&r, 0, sizeof r);
+    atomic_init(&r.finished, 0);
+    atomic_init(&r.recorded, 0);
     pthread_mutex_init(&r.out_mu, NULL);
     int clean_pixels = 0, c;
     cli_shared sh;
