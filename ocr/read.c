@@ -67,11 +67,12 @@ ocr_reader *ocr_reader_deferred(const char *datapath)
     return r;
 }
 
-/* Starts Tesseract for r if it has not been started. */
-static int start(ocr_reader *r, char *err, size_t errlen)
+/* Some of Tesseract's parameters are process-wide (debug_file among them), and each
+ * reader's initialisation sets them: readers start one at a time. */
+static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int start_locked(ocr_reader *r, char *err, size_t errlen)
 {
-    if (r->api)
-        return 0;
     if (!(r->api = TessBaseAPICreate())) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -94,6 +95,17 @@ static int start(ocr_reader *r, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* Starts Tesseract for r if it has not been started. */
+static int start(ocr_reader *r, char *err, size_t errlen)
+{
+    if (r->api)
+        return 0;
+    pthread_mutex_lock(&start_mu);
+    int rc = start_locked(r, err, errlen);
+    pthread_mutex_unlock(&start_mu);
+    return rc;
 }
 
 ocr_reader *ocr_reader_new(const char *datapath, char *err, size_t errlen)
