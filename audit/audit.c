@@ -11,6 +11,11 @@
 #include <openssl/rand.h>
 #include "audit/audit-int.h"
 
+/* Tracing a file looks it up by output path, SOP Instance UID or input path. Without an
+ * index on each, every lookup read the whole files table: verifying 20000 outputs against a
+ * 20000-file trail took 44 s. Trails made before the index get it from their next run. */
+#define FILES_INPUT_PATH_INDEX "CREATE INDEX IF NOT EXISTS files_input_path ON files(input_path);"
+
 /* Guards against accidental edits; tampering that drops them is what the chains detect. */
 static const char schema_sql[] =
     "CREATE TABLE runs("
@@ -30,6 +35,7 @@ static const char schema_sql[] =
     "CREATE INDEX files_run ON files(run_id);"
     "CREATE INDEX files_input ON files(input_sha256);"
     "CREATE INDEX files_output ON files(output_path);"
+    FILES_INPUT_PATH_INDEX
     "CREATE INDEX files_sop ON files(output_sop_uid);"
     "CREATE TABLE changes("
     " id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, file_id INTEGER NOT NULL,"
@@ -377,6 +383,9 @@ int audit_open(const char *path, int create, audit_db **out, char *err, size_t e
     } else if (version != AUDIT_SCHEMA_VERSION) {
         audit_seterr(err, errlen, "%s: audit trail schema %d, this deidtk reads %d", path,
                      version, AUDIT_SCHEMA_VERSION);
+        audit_close(db);
+        return -1;
+    } else if (create && audit_exec(db, FILES_INPUT_PATH_INDEX, err, errlen) < 0) {
         audit_close(db);
         return -1;
     }

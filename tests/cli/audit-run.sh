@@ -18,6 +18,24 @@ db="$tmp/a.sqlite"
 "$DEIDTK" run "$in" -o "$tmp/out" --key "$key" --no-ocr --audit "$db" --log "$tmp/log" \
     >"$tmp/run.out" 2>&1 || fail "run exit $?: $(cat "$tmp/run.out")"
 
+# ---- tracing is indexed: output path, SOP Instance UID and input path ----------------------
+# Without an index, verifying a dataset against its trail reads the files table once a file.
+indexed() {
+    for col in output_path output_sop_uid input_path; do
+        sqlite3 "$1" "EXPLAIN QUERY PLAN SELECT id FROM files WHERE $col = 'x'" |
+            grep -Eq "USING (COVERING )?INDEX" || return 1
+    done
+}
+indexed "$db" || fail "a lookup column of the files table has no index"
+# A trail from before the input path index gets it from its next run.
+cp "$db" "$tmp/old.sqlite"
+sqlite3 "$tmp/old.sqlite" "DROP INDEX files_input_path" || fail "could not drop the index"
+indexed "$tmp/old.sqlite" && fail "dropping the index changed nothing"
+"$DEIDTK" run "$in" -o "$tmp/out-old" --key "$key" --no-ocr --audit "$tmp/old.sqlite" \
+    >/dev/null 2>&1 || fail "run on an older trail exit $?"
+indexed "$tmp/old.sqlite" || fail "a run on an older trail did not add the input path index"
+"$DEIDTK" audit verify --audit "$tmp/old.sqlite" >/dev/null || fail "the older trail no longer verifies"
+
 # ---- trace: an output's input, run and changes ----------------------------------------------
 o=$(jq -r 'select(.input | endswith("IM0002.dcm")) | .output' "$tmp/log")
 [ -f "$o" ] || fail "no output for IM0002.dcm in the log"
