@@ -143,8 +143,11 @@ static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
  * bytes, dataset, output bytes, verified dataset): 16 MB keeps that near 64 MB a worker,
  * and covers single-frame CT, MR and radiographs. */
 #define RUN_IN_MEMORY_MAX ((size_t)16 << 20)
-/* Files up to this size may be hashed by the writer (see work()): bounds what waits for it. */
+/* Files up to this size may be hashed by the writer (see work_file()), when it has at most
+ * this many files queued: together they bound what waits for it. A queue of 2 rather than
+ * 0 let the writer take a fair share: 2000 512x512 CT files in 1.52 s instead of 1.68. */
 #define RUN_WRITER_HASH_MAX ((size_t)1 << 20)
+#define RUN_WRITER_HASH_QUEUE 2
 
 /* The whole of a regular file of 1 to RUN_IN_MEMORY_MAX bytes into *data (malloc'd; the
  * caller frees). -1 when it is not one or cannot be read: the caller then reads it from
@@ -187,10 +190,12 @@ static void work_file(struct run *r, size_t i, struct job *j)
     size_t nbytes;
     int in_memory = read_small(in, &data, &nbytes) == 0;
     /* The trail identifies inputs and outputs by their SHA-256. While the writer thread has
-     * nothing queued, it hashes a small file's bytes itself: that takes the hashing off the
-     * worker when workers are few. A writer with a queue is the bottleneck: workers hash. */
+     * at most RUN_WRITER_HASH_QUEUE files queued, it hashes a small file's bytes itself:
+     * that takes the hashing off the worker when workers are few. A writer with a longer
+     * queue is the bottleneck: workers hash. */
     int to_writer = r->audit && in_memory && nbytes <= RUN_WRITER_HASH_MAX &&
-                    atomic_load(&r->finished) == atomic_load(&r->recorded);
+                    atomic_load(&r->finished) - atomic_load(&r->recorded) <=
+                        RUN_WRITER_HASH_QUEUE;
     if (r->audit) {
         if (to_writer) {
             j->in_bytes = data;
