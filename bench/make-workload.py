@@ -6,6 +6,8 @@
 OUTDIR/tags/      N distinct CT instances: copies of samples/IM0022.dcm and pydicom's
                   CT_small.dcm, alternating, each with its own SOP Instance UID and
                   Instance Number (the tag-path workload).
+OUTDIR/ct512/     N distinct copies of TEXTFREE_SRC, a plain 512x512 CT slice (about 1 GB
+                  for N=2000): the tag path on the size of file a CT scanner writes.
 OUTDIR/textfree/  max(50, N/10) text-free 512x512 CT frames: TEXTFREE_SRC (pydicom's
                   693_J2KI.dcm decompressed by the harness) and CT_small resampled to
                   512x512, alternating (the OCR cost on frames without text).
@@ -108,7 +110,7 @@ def burn_text(ds, i):
 def main():
     outdir, n, textfree_src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     scale_n = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    for sub in ("tags", "textfree", "text"):
+    for sub in ("tags", "ct512", "textfree", "text"):
         os.makedirs(os.path.join(outdir, sub), exist_ok=True)
 
     srcs = [pydicom.dcmread(IM0022), pydicom.dcmread(CT_SMALL)]
@@ -117,6 +119,11 @@ def main():
         ds.save_as(os.path.join(outdir, "tags", "f%05d.dcm" % i), write_like_original=True)
     if scale_n:
         scale_set(outdir, scale_n, srcs)
+
+    ct = pydicom.dcmread(textfree_src)
+    for i in range(n):
+        distinct(ct, i + 1).save_as(os.path.join(outdir, "ct512", "f%05d.dcm" % i),
+                                    write_like_original=True)
 
     free = [pydicom.dcmread(textfree_src), resample_512(pydicom.dcmread(CT_SMALL))]
     for i in range(max(50, n // 10)):

@@ -105,6 +105,7 @@ count() { find "$@" -name '*.dcm' -type f | wc -l; }
 "$deidtk" run "$work/in/textfree" -o "$work/deid-free" --key "$work/key" --no-ocr \
     --audit "$work/prep.sqlite" --report "$work/prep" >/dev/null 2>&1 || [ $? -eq 1 ]
 list "$work/in/tags" "$work/tags.list"
+list "$work/in/ct512" "$work/ct512.list"
 list "$work/deid-tags" "$work/deid-tags.list"
 split -n l/2 -d "$work/tags.list" "$work/tags.half."
 [ "$(count "$work/deid-tags")" -eq "$nfiles" ] ||
@@ -153,6 +154,7 @@ measure() {
 n_tags=$(count "$work/in/tags"); b_tags=$(bytes "$work/in/tags")
 n_deid=$(count "$work/deid-tags"); b_deid=$(bytes "$work/deid-tags")
 n_free=$(count "$work/deid-free"); b_free=$(bytes "$work/deid-free")
+n_ct=$(count "$work/in/ct512"); b_ct=$(bytes "$work/in/ct512")
 # shellcheck disable=SC2016 # expanded by measure's eval
 fresh='rm -rf "$work/out" "$work/out2" "$work/audit.sqlite" "$work"/rep.*; mkdir -p "$work/out" "$work/out2"'
 run_common=(--key "$work/key" --audit "$work/audit.sqlite" --report "$work/rep")
@@ -172,6 +174,15 @@ if "$deidtk" run --help 2>&1 | grep -q -- '--no-audit'; then
     have_no_audit=1
     measure run_noaudit "$n_tags" "$b_tags" "$fresh" \
         "$deidtk" run "$work/in/tags" -o "$work/out" --key "$work/key" --report "$work/rep" \
+        --no-ocr --no-audit --jobs 1
+fi
+measure ct_loadsave "$n_ct" "$b_ct" "$fresh" \
+    "$work/bin/dcmtk-loadsave" "$work/out" -f "$work/ct512.list"
+measure ct_run_j1 "$n_ct" "$b_ct" "$fresh" \
+    "$deidtk" run "$work/in/ct512" -o "$work/out" "${run_common[@]}" --no-ocr --jobs 1
+if [ "$have_no_audit" = 1 ]; then
+    measure ct_noaudit "$n_ct" "$b_ct" "$fresh" \
+        "$deidtk" run "$work/in/ct512" -o "$work/out" --key "$work/key" --report "$work/rep" \
         --no-ocr --no-audit --jobs 1
 fi
 measure gdcm_dumb "$n_tags" "$b_tags" "$fresh" \
@@ -233,7 +244,7 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     echo
     echo "- machine: $(nproc) CPUs ($cpumodel), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
     echo "- $("$deidtk" --version 2>/dev/null | head -1) built in $build (source tree at $(cd "$srcdir" && git rev-parse --short HEAD 2>/dev/null || echo '?')), DCMTK $(dcmdump --version 2>/dev/null | sed -n 's/.*dcmdump v\([0-9.]*\).*/\1/p' | head -1), $(gdcmanon --version 2>&1 | head -1 | awk '{print "GDCM", $3}'), Tesseract $(tesseract --version 2>&1 | head -1 | awk '{print $2}')"
-    echo "- workload: $n_tags CT files ($(awk -v b="$b_tags" 'BEGIN {printf "%.0f MB", b / 1e6}'), IM0022 256x256 and CT_small 128x128 alternating, each a distinct instance); $n_free text-free 512x512 CT frames; ${ocr[text.frames]:-?} text-bearing frames"
+    echo "- workload: $n_tags CT files ($(awk -v b="$b_tags" 'BEGIN {printf "%.0f MB", b / 1e6}'), IM0022 256x256 and CT_small 128x128 alternating, each a distinct instance); $n_ct copies of a 512x512 CT ($(awk -v b="$b_ct" 'BEGIN {printf "%.0f MB", b / 1e6}')); $n_free text-free 512x512 CT frames; ${ocr[text.frames]:-?} text-bearing frames"
     echo "- scratch on $(df --output=fstype "$work" | tail -1) ($work); median of $reps run(s); page cache warm; load average before: $load0"
     echo "- files/s, MB/s and every ratio from wall time; CPU time is user + system of all threads"
     echo
@@ -245,6 +256,11 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     row "deidtk run --no-ocr (jobs $(nproc))" run_jn "$(ratiow run_jn loadsave2) of load+save x2 (wall)"
     if [ "$have_no_audit" = 1 ]; then
         row "deidtk run --no-ocr --no-audit --jobs 1" run_noaudit "$(ratio run_noaudit loadsave) of load+save"
+    fi
+    row "DCMTK load+save, 512x512 CT copies, 1 process" ct_loadsave "baseline"
+    row "deidtk run --no-ocr --jobs 1, 512x512 CT copies" ct_run_j1 "$(ratio ct_run_j1 ct_loadsave) of load+save"
+    if [ "$have_no_audit" = 1 ]; then
+        row "deidtk run --no-ocr --no-audit --jobs 1, 512x512 CT copies" ct_noaudit "$(ratio ct_noaudit ct_loadsave) of load+save"
     fi
     row "gdcmanon --dumb --empty 10,10" gdcm_dumb "deidtk run -j1 at $(ratio run_j1 gdcm_dumb)"
     row "gdcmanon -e (basic profile, certificate)" gdcm_basic "deidtk run -j1 at $(ratio run_j1 gdcm_basic)"
@@ -275,6 +291,8 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     echo
     r=$(ratio run_j1 loadsave)
     echo "- run tags-only vs DCMTK load+save (1 thread): $r (target >= 50%: $(verdict "$r" 50 ge))"
+    r=$(ratio ct_run_j1 ct_loadsave)
+    echo "- the same on 512x512 CT copies: $r (target >= 50%: $(verdict "$r" 50 ge))"
     r=$(ratio verify_j1 loadwalk)
     echo "- verify tags-only vs DCMTK load+walk (1 thread): $r (target >= 50%: $(verdict "$r" 50 ge))"
     if [ "$have_no_audit" = 1 ]; then
