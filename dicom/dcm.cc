@@ -193,6 +193,7 @@ static int open_file(const char *path, const void *data, size_t len, dcm_file **
         return DCM_ENOMEM;
     }
     f->path = path;
+    f->size = len;
     try {
         bool part10 = data ? len >= 132 && memcmp((const char *)data + 128, "DICM", 4) == 0
                            : has_dicm_preamble(path);
@@ -1073,7 +1074,8 @@ static bool write_all(int fd, const unsigned char *p, size_t n)
 // reading them back; past the limit, the file directly (memory stays bounded).
 class save_consumer : public DcmConsumer {
 public:
-    save_consumer(int fd, size_t max) : fd_(fd), max_(max) {}
+    // first: the buffer's first size. Sized for the whole file, it is never copied to grow.
+    save_consumer(int fd, size_t max, size_t first) : fd_(fd), max_(max), first_(first) {}
     ~save_consumer() { free(buf_); }
     OFBool good() const { return !failed_; }
     OFCondition status() const { return failed_ ? EC_InvalidStream : EC_Normal; }
@@ -1087,7 +1089,7 @@ public:
             return 0;
         if (!spilled_ && len_ + len <= max_) {
             if (len_ + len > cap_) {
-                size_t cap = cap_ ? cap_ : 65536;
+                size_t cap = cap_ ? cap_ : first_;
                 while (cap < len_ + len)
                     cap *= 2;
                 unsigned char *b = static_cast<unsigned char *>(realloc(buf_, cap));
@@ -1127,7 +1129,7 @@ public:
 
 private:
     int fd_;
-    size_t max_;
+    size_t max_, first_;
     unsigned char *buf_ = NULL;
     size_t len_ = 0, cap_ = 0;
     bool spilled_ = false, failed_ = false;
@@ -1165,7 +1167,11 @@ extern "C" int dcm_save_bytes(dcm_file *f, const char *path, size_t max_bytes,
         return DCM_EIO;
     }
     // Without a caller for the bytes, a small buffer still saves a write call per element.
-    save_consumer out(fd, bytes ? max_bytes : 65536);
+    // With one, room for the file as read (outputs are rarely larger) saves the copies a
+    // doubling buffer makes (four reallocations for a 512x512 CT slice).
+    size_t max = bytes ? max_bytes : 65536;
+    size_t first = bytes ? std::min(max, std::max(f->size + 65536, (size_t)65536)) : 65536;
+    save_consumer out(fd, max, first);
     int rc = guarded(f, err, errlen, [&]() {
         DcmDataset *ds = f->ff.getDataset();
         E_TransferSyntax xfer = f->pixels_changed ? EXS_LittleEndianExplicit : f->xfer;

@@ -19,6 +19,7 @@ struct dcm_file {
     DcmSpecificCharacterSet *to_utf8 = nullptr;
     bool to_utf8_tried = false;
     bool pixels_changed = false;           // blanked: save uncompressed
+    size_t size = 0;                       // bytes it was read from
     ~dcm_file();
 };
 
