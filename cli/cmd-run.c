@@ -106,7 +106,7 @@ static int same_contents(const char *a, const char *b)
 
 /* Two inputs with one SOP Instance UID make one output. The same bytes sent twice are a
  * harmless duplicate (1: skip it); different contents under one UID are a data problem a
- * person must settle (-1: an error, which blocks). */
+ * person must settle (-1: an error, which blocks). 0: claimed; -2: out of memory. */
 static int claim_output(struct run *r, const char *path, const char *input)
 {
     void *other = NULL;
@@ -115,7 +115,7 @@ static int claim_output(struct run *r, const char *path, const char *input)
     pthread_mutex_unlock(&r->out_mu);
     if (added == 0)
         return same_contents(other, input) ? 1 : -1;
-    return added > 0 ? 0 : -1;
+    return added > 0 ? 0 : -2;
 }
 
 static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
@@ -245,6 +245,9 @@ static void work_file(struct run *r, size_t i, struct job *j)
         if (claim > 0) {
             j->duplicate = 1;
             snprintf(j->err, sizeof j->err, "%s: the same file as another input: skipped", in);
+        } else if (claim == -2) {
+            snprintf(j->err, sizeof j->err, "%s: out of memory", in);
+            j->failed = 1;
         } else {
             snprintf(j->err, sizeof j->err, "%s: another input has the same SOP Instance UID "
                      "and other contents: not written", in);
