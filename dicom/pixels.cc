@@ -9,6 +9,7 @@
 #include <dcmtk/dcmimgle/dcmimage.h>
 
 #include <algorithm>
+#include <memory>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -195,11 +196,12 @@ static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
     size_t npx = (size_t)rows * cols, bytes = npx * (alloc / 8);
     if (((size_t)n + 1) * bytes > el->getLength())
         return false;
-    std::vector<Uint16> raw(alloc == 16 ? npx : (npx + 1) / 2);
-    if (el->getPartialValue(raw.data(), (Uint32)((size_t)n * bytes), (Uint32)bytes).bad())
+    // Not a vector, which would first zero what the read then overwrites.
+    std::unique_ptr<Uint16[]> raw(new Uint16[alloc == 16 ? npx : (npx + 1) / 2]);
+    if (el->getPartialValue(raw.get(), (Uint32)((size_t)n * bytes), (Uint32)bytes).bad())
         return false;
     int32_t lo, hi;
-    grey_range(raw.data(), npx, alloc, stored, sign, lo, hi);
+    grey_range(raw.get(), npx, alloc, stored, sign, lo, hi);
     double slope = num(ds, DCM_RescaleSlope, 1), icpt = num(ds, DCM_RescaleIntercept, 0);
     double c = num(ds, DCM_WindowCenter, NAN), w = num(ds, DCM_WindowWidth, NAN);
     const bool windowed = !std::isnan(c) && !std::isnan(w);
@@ -230,7 +232,7 @@ static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
     out->pixels = (unsigned char *)malloc(npx);
     if (!out->pixels)
         return false;
-    grey_map(raw.data(), npx, alloc, stored, sign, lo, lut.data(), out->pixels);
+    grey_map(raw.get(), npx, alloc, stored, sign, lo, lut.data(), out->pixels);
     out->width = cols;
     out->height = rows;
     out->channels = 1;
