@@ -108,6 +108,28 @@ int audit_trace(audit_db *db, const char *what, const audit_trace_cb *cb, void *
     return walk_end(db, st, rc, err, errlen);
 }
 
+int audit_input_of(audit_db *db, const char *output_path, char **input_path, char *err,
+                   size_t errlen)
+{
+    *input_path = NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT input_path FROM files WHERE output_path=?"
+                           " AND status='ok' AND input_path IS NOT NULL ORDER BY id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return audit_sqlerr(db, err, errlen, "audit trail");
+    sqlite3_bind_text(st, 1, output_path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && !(*input_path = strdup(audit_col_text(st, 0)))) {
+        sqlite3_finalize(st);
+        audit_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return audit_sqlerr(db, err, errlen, "audit trail");
+    return 0;
+}
+
 int audit_find_original_uid(audit_db *db, const char *hmac_hex,
                             int (*cb)(void *ctx, const char *tag_path, const char *new_value,
                                       int64_t nfiles),

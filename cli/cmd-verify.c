@@ -105,21 +105,6 @@ static int index_originals(struct vrun *v, const char *dir, char *err, size_t er
     return 0;
 }
 
-struct trace_ctx {
-    char *input;
-};
-
-static int trace_file(void *ud, const audit_run_row *run, const audit_file_row *file)
-{
-    (void)run;
-    struct trace_ctx *t = ud;
-    if (file->input_path && strcmp(file->status, "ok") == 0) {
-        free(t->input);
-        t->input = strdup(file->input_path);
-    }
-    return 0;
-}
-
 /* The original of the file at path: by its SOP Instance UID among --originals, else through
  * the audit trail; NULL when unknown (malloc'd). */
 static char *original_of(struct vrun *v, const char *path)
@@ -141,19 +126,17 @@ static char *original_of(struct vrun *v, const char *path)
     }
     if (v->audit) {
         char abs[PATH_MAX];
-        struct trace_ctx t = {NULL};
-        audit_trace_cb cb = {trace_file, NULL};
-        int matches = 0;
+        char *input = NULL;
         pthread_mutex_lock(&v->audit_mu);
-        audit_trace(v->audit, path, &cb, &t, &matches, e, sizeof e);
-        if (!t.input && realpath(path, abs))
-            audit_trace(v->audit, abs, &cb, &t, &matches, e, sizeof e);
+        audit_input_of(v->audit, path, &input, e, sizeof e);
+        if (!input && realpath(path, abs))
+            audit_input_of(v->audit, abs, &input, e, sizeof e);
         pthread_mutex_unlock(&v->audit_mu);
-        if (t.input && access(t.input, R_OK) != 0) {
-            free(t.input);
-            t.input = NULL;
+        if (input && access(input, R_OK) != 0) {
+            free(input);
+            input = NULL;
         }
-        return t.input;
+        return input;
     }
     return NULL;
 }

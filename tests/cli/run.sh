@@ -154,6 +154,12 @@ bad_sev=$(jq -r 'select(.severity == "leak" or .severity == "phi") | .detector +
     "$tmp/VA.jsonl") || fail "verify --jsonl is not JSON lines"
 [ -z "$bad_sev" ] || fail "leak/phi findings in the output: $bad_sev"
 
+# An input is no output of the trail: it has no original to pair with.
+"$DEIDTK" verify "$in" --key "$key" --audit "$tmp/A.sqlite" --no-ocr --report "$tmp/VI" \
+    >"$tmp/VI.out" 2>&1
+grep -q "$nin files (0 paired with their originals)" "$tmp/VI.out" ||
+    fail "verify paired inputs through the trail: $(cat "$tmp/VI.out")"
+
 "$DEIDTK" verify "$in" --no-ocr --jsonl --report "$tmp/VR" >"$tmp/VR.jsonl" 2>"$tmp/VR.err"
 rc=$?
 [ $rc -eq 1 ] || fail "verify of raw inputs exit $rc, expected 1 (blocked)"
