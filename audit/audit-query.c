@@ -108,16 +108,17 @@ int audit_trace(audit_db *db, const char *what, const audit_trace_cb *cb, void *
     return walk_end(db, st, rc, err, errlen);
 }
 
-int audit_input_of(audit_db *db, const char *output_path, char **input_path, char *err,
+int audit_input_of(audit_db *db, const char *output, char **input_path, char *err,
                    size_t errlen)
 {
     *input_path = NULL;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "SELECT input_path FROM files WHERE output_path=?"
-                           " AND status='ok' AND input_path IS NOT NULL ORDER BY id DESC LIMIT 1",
+    if (sqlite3_prepare_v2(db->db, "SELECT input_path FROM files"
+                           " WHERE (output_path=?1 OR output_sop_uid=?1) AND status='ok'"
+                           " AND input_path IS NOT NULL ORDER BY id DESC LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return audit_sqlerr(db, err, errlen, "audit trail");
-    sqlite3_bind_text(st, 1, output_path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, output, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && !(*input_path = strdup(audit_col_text(st, 0)))) {
         sqlite3_finalize(st);

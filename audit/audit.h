@@ -142,10 +142,10 @@ typedef struct audit_trace_cb {
 int audit_trace(audit_db *db, const char *what, const audit_trace_cb *cb, void *ctx,
                 int *matches, char *err, size_t errlen);
 
-/* The input path of the latest file written without error to output_path (malloc'd, the
- * caller frees), or NULL when the trail has none. Only output paths match: a path that was
- * an input has no original. Returns 0, or -1 with err. */
-int audit_input_of(audit_db *db, const char *output_path, char **input_path, char *err,
+/* The input path of the latest file written without error whose output path or output SOP
+ * Instance UID is `output` (malloc'd, the caller frees), or NULL when the trail has none.
+ * A path that was only an input has no original. Returns 0, or -1 with err. */
+int audit_input_of(audit_db *db, const char *output, char **input_path, char *err,
                    size_t errlen);
 
 /* Every (tag path, new value) of a UID replacement (a change with action "U") whose original

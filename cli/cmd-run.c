@@ -29,6 +29,7 @@ struct job {
     size_t in_len, out_len;
     char original_patient[65];   /* HMAC of the original Patient ID: dataset-wide checks */
     char *original_pid;          /* only kept for --export-mappings */
+    char *input_abs;             /* the input's absolute path, for the trail */
     deid_result res;
     verify_findings findings;
     verify_facts facts;
@@ -38,6 +39,7 @@ struct run {
     cli_files files;
     struct job **jobs;           /* a file's job while it is in flight, else NULL */
     const char *out_dir;
+    char out_abs[PATH_MAX];      /* out_dir resolved: the trail's paths work from anywhere */
     deid_engine engine;
     verify_config vc;
     audit_db *audit;
@@ -188,6 +190,8 @@ static void work_file(struct run *r, size_t i, struct job *j)
     const char *in = r->files.paths[i];
     unsigned char *data;
     size_t nbytes;
+    if (r->audit)
+        j->input_abs = realpath(in, NULL);
     int in_memory = read_small(in, &data, &nbytes) == 0;
     /* The trail identifies inputs and outputs by their SHA-256. While the writer thread has
      * at most RUN_WRITER_HASH_QUEUE files queued, it hashes a small file's bytes itself:
@@ -392,6 +396,7 @@ static void record_job(struct run *r, size_t i, struct job *j)
         deid_result_free(&j->res);
         free(j->out_path);
         free(j->original_pid);
+        free(j->input_abs);
         return;
     }
     if (r->audit) {
@@ -399,8 +404,15 @@ static void record_job(struct run *r, size_t i, struct job *j)
         if (!j->failed && r->audit_had_runs)
             already = audit_file_done(r->audit, j->input_sha, r->policy_hash, r->fingerprint,
                                       NULL, err, sizeof err) == 1;
-        audit_file_info fi = {in, j->input_sha[0] ? j->input_sha : NULL, j->out_path,
-                              j->out_path ? j->output_sha : NULL,
+        /* The trail names files by absolute path, so that tracing and pairing work from
+         * any folder; the report and the log keep the paths as given. */
+        char out_abs[PATH_MAX];
+        if (j->out_path)
+            snprintf(out_abs, sizeof out_abs, "%s%s", r->out_abs,
+                     j->out_path + strlen(r->out_dir));
+        audit_file_info fi = {j->input_abs ? j->input_abs : in,
+                              j->input_sha[0] ? j->input_sha : NULL,
+                              j->out_path ? out_abs : NULL, j->out_path ? j->output_sha : NULL,
                               j->res.sop_uid[0] ? j->res.sop_uid : NULL,
                               j->failed ? AUDIT_FILE_ERROR : AUDIT_FILE_OK,
                               j->failed ? j->err : NULL};
@@ -446,6 +458,7 @@ static void record_job(struct run *r, size_t i, struct job *j)
     verify_findings_clear(&j->findings);
     free(j->out_path);
     free(j->original_pid);
+    free(j->input_abs);
 }
 
 static void done(size_t i, void *ud)
@@ -685,6 +698,10 @@ int cmd_run(int argc, char **argv)
         cli_files_shard(&r.files, shard_k, shard_n);
 
     r.out_dir = out_dir;
+    if (!realpath(out_dir, r.out_abs)) {
+        fprintf(stderr, "deidtk run: %s: %s\n", out_dir, strerror(errno));
+        goto out;
+    }
     r.engine.policy = policy;
     r.engine.pseudo = &pseudo;
     r.engine.clean_pixels = clean_pixels;

@@ -105,18 +105,49 @@ static int index_originals(struct vrun *v, const char *dir, char *err, size_t er
     return 0;
 }
 
+/* The SOP Instance UID of the file at path (malloc'd), or NULL. */
+static char *sop_uid_of(const char *path)
+{
+    dcm_file *f;
+    char *uid = NULL, e[512];
+    if (dcm_open(path, &f, e, sizeof e) != DCM_OK)
+        return NULL;
+    dcm_get(f, "(0008,0018)", &uid, e, sizeof e);
+    dcm_close(f);
+    return uid;
+}
+
+/* The input the trail records behind the output at path: by the path as given, by its
+ * absolute path (what run records), and last by its SOP Instance UID, which still finds a
+ * release that was moved or copied. NULL when unknown (malloc'd). */
+static char *trail_original(struct vrun *v, const char *path)
+{
+    char abs[PATH_MAX], e[512];
+    char *input = NULL;
+    pthread_mutex_lock(&v->audit_mu);
+    audit_input_of(v->audit, path, &input, e, sizeof e);
+    if (!input && realpath(path, abs))
+        audit_input_of(v->audit, abs, &input, e, sizeof e);
+    pthread_mutex_unlock(&v->audit_mu);
+    if (!input) {
+        char *uid = sop_uid_of(path);
+        if (uid) {
+            pthread_mutex_lock(&v->audit_mu);
+            audit_input_of(v->audit, uid, &input, e, sizeof e);
+            pthread_mutex_unlock(&v->audit_mu);
+            free(uid);
+        }
+    }
+    return input;
+}
+
 /* The original of the file at path: by its SOP Instance UID among --originals, else through
- * the audit trail; NULL when unknown (malloc'd). */
+ * the audit trail; NULL when unknown or no longer readable (malloc'd). */
 static char *original_of(struct vrun *v, const char *path)
 {
-    char e[512];
+    char *input = NULL;
     if (v->npairs) {
-        dcm_file *f;
-        char *uid = NULL;
-        if (dcm_open(path, &f, e, sizeof e) != DCM_OK)
-            return NULL;
-        dcm_get(f, "(0008,0018)", &uid, e, sizeof e);
-        dcm_close(f);
+        char *uid = sop_uid_of(path);
         if (!uid)
             return NULL;
         struct pairing key = {uid, NULL};
@@ -124,21 +155,13 @@ static char *original_of(struct vrun *v, const char *path)
         free(uid);
         return p ? strdup(p->original) : NULL;
     }
-    if (v->audit) {
-        char abs[PATH_MAX];
-        char *input = NULL;
-        pthread_mutex_lock(&v->audit_mu);
-        audit_input_of(v->audit, path, &input, e, sizeof e);
-        if (!input && realpath(path, abs))
-            audit_input_of(v->audit, abs, &input, e, sizeof e);
-        pthread_mutex_unlock(&v->audit_mu);
-        if (input && access(input, R_OK) != 0) {
-            free(input);
-            input = NULL;
-        }
-        return input;
+    if (v->audit)
+        input = trail_original(v, path);
+    if (input && access(input, R_OK) != 0) {
+        free(input);
+        input = NULL;
     }
-    return NULL;
+    return input;
 }
 
 static void vwork(size_t i, void *ud)

@@ -154,6 +154,20 @@ bad_sev=$(jq -r 'select(.severity == "leak" or .severity == "phi") | .detector +
     "$tmp/VA.jsonl") || fail "verify --jsonl is not JSON lines"
 [ -z "$bad_sev" ] || fail "leak/phi findings in the output: $bad_sev"
 
+# Pairing holds whatever folder verify runs in, and after the release is moved: the trail
+# records absolute paths, and an output's SOP Instance UID finds a moved copy.
+(cd "$tmp" && "$DEIDTK" run in -o R --key "$key" --no-ocr --audit R.sqlite >/dev/null 2>&1) ||
+    fail "run with a relative output folder exit $?"
+(cd / && "$DEIDTK" verify "$tmp/R" --key "$key" --audit "$tmp/R.sqlite" --no-ocr \
+    --report "$tmp/VP") >"$tmp/VP.out" 2>&1
+grep -q "$nin files ($nin paired with their originals)" "$tmp/VP.out" ||
+    fail "verify from another folder did not pair: $(cat "$tmp/VP.out")"
+mv "$tmp/R" "$tmp/R-moved"
+"$DEIDTK" verify "$tmp/R-moved" --key "$key" --audit "$tmp/R.sqlite" --no-ocr \
+    --report "$tmp/VP" >"$tmp/VP.out" 2>&1
+grep -q "$nin files ($nin paired with their originals)" "$tmp/VP.out" ||
+    fail "verify of a moved release did not pair: $(cat "$tmp/VP.out")"
+
 # An input is no output of the trail: it has no original to pair with.
 "$DEIDTK" verify "$in" --key "$key" --audit "$tmp/A.sqlite" --no-ocr --report "$tmp/VI" \
     >"$tmp/VI.out" 2>&1
