@@ -64,6 +64,9 @@ int audit_exec(audit_db *db, const char *sql, char *err, size_t errlen);
 int audit_abort(audit_db *db, char *err, size_t errlen, const char *what);
 /* Steps a one-shot INSERT or UPDATE and finalizes it: 0 when it ran to completion. */
 int audit_step_once(sqlite3_stmt *st);
+/* Steps a query for one row and finalizes it. With out, *out gets the row's first column
+ * as text (malloc'd, "" for NULL; NULL when there is no row). 1: a row; 0: none; -1: err. */
+int audit_first_row(audit_db *db, sqlite3_stmt *st, char **out, char *err, size_t errlen);
 /* Copies a column as text into buf (empty when NULL). */
 void audit_col_copy(sqlite3_stmt *st, int col, char *buf, size_t len);
 const char *audit_col_text(sqlite3_stmt *st, int col);

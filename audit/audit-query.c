@@ -119,16 +119,7 @@ int audit_input_of(audit_db *db, const char *output, char **input_path, char *er
                            -1, &st, NULL) != SQLITE_OK)
         return audit_sqlerr(db, err, errlen, "audit trail");
     sqlite3_bind_text(st, 1, output, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && !(*input_path = strdup(audit_col_text(st, 0)))) {
-        sqlite3_finalize(st);
-        audit_seterr(err, errlen, "out of memory");
-        return -1;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return audit_sqlerr(db, err, errlen, "audit trail");
-    return 0;
+    return audit_first_row(db, st, input_path, err, errlen) < 0 ? -1 : 0;
 }
 
 int audit_find_original_uid(audit_db *db, const char *hmac_hex,

@@ -119,6 +119,25 @@ int audit_step_once(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int audit_first_row(audit_db *db, sqlite3_stmt *st, char **out, char *err, size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && out) {
+        const char *v = audit_col_text(st, 0);
+        if (!(*out = strdup(v ? v : ""))) {
+            sqlite3_finalize(st);
+            audit_seterr(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return audit_sqlerr(db, err, errlen, "audit trail");
+    return rc == SQLITE_ROW;
+}
+
 int audit_exec(audit_db *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
@@ -889,21 +908,5 @@ int audit_file_done(audit_db *db, const char *input_sha256, const char *policy_s
     sqlite3_bind_text(st, 1, input_sha256, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, policy_sha256, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, key_fingerprint, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW) {
-        found = 1;
-        if (output_path) {
-            const char *p = audit_col_text(st, 0);
-            *output_path = strdup(p ? p : "");
-            if (!*output_path) {
-                sqlite3_finalize(st);
-                audit_seterr(err, errlen, "out of memory");
-                return -1;
-            }
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return audit_sqlerr(db, err, errlen, "audit trail");
-    return found;
+    return audit_first_row(db, st, output_path, err, errlen);
 }
