@@ -46,7 +46,11 @@ static int walk_one(const char *path, const struct stat *st, int type, struct FT
     const char *base = path + ftw->base;
     if (ftw->level > 0 && base[0] == '.')
         return type == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
-    if (type == FTW_F && S_ISREG(st->st_mode)) {
+    /* A link to a file is read like the file; a link to a folder is not followed (it could
+     * loop, or lead out of the input). */
+    struct stat target;
+    int linked_file = type == FTW_SL && stat(path, &target) == 0 && S_ISREG(target.st_mode);
+    if ((type == FTW_F && S_ISREG(st->st_mode)) || linked_file) {
         const char *rel = path + walk_root_len;
         while (*rel == '/')
             rel++;
@@ -77,12 +81,30 @@ int cli_discover(char *const *inputs, int n, cli_files *out, char *err, size_t e
                 goto oom;
             continue;
         }
+        /* A folder named through a link is walked where the link points (nftw would only
+         * report the link). */
+        struct stat lst;
+        char *root = NULL;
+        if (lstat(inputs[i], &lst) == 0 && S_ISLNK(lst.st_mode) &&
+            !(root = realpath(inputs[i], NULL))) {
+            snprintf(err, errlen, "%s: %s", inputs[i], strerror(errno));
+            return -1;
+        }
+        const char *walk = root ? root : inputs[i];
         walk_out = out;
-        walk_root_len = strlen(inputs[i]);
-        if (nftw(inputs[i], walk_one, 32, FTW_PHYS | FTW_ACTIONRETVAL) != 0) {
+        walk_root_len = strlen(walk);
+        int walked = nftw(walk, walk_one, 32, FTW_PHYS | FTW_ACTIONRETVAL);
+        free(root);
+        if (walked != 0) {
             snprintf(err, errlen, "%s: cannot walk the folder", inputs[i]);
             return -1;
         }
+    }
+    /* Nothing to do is a mistaken path, not a dataset that passes. */
+    if (out->n == 0) {
+        snprintf(err, errlen, "%s%s: no files found", n > 0 ? inputs[0] : "",
+                 n > 1 ? " and the other inputs" : "");
+        return -1;
     }
     /* Sort both arrays by path together. */
     size_t *idx = malloc((out->n ? out->n : 1) * sizeof *idx);

@@ -17,7 +17,9 @@ typedef struct cli_files {
 } cli_files;
 
 /* Every regular file under the inputs (files or folders, recursively), hidden names
- * skipped, sorted so every run sees the same order. Returns 0 or -1 with err. */
+ * skipped, sorted so every run sees the same order. Links to files are followed, links to
+ * folders only when named as an input. Returns 0, or -1 with err (also when no file is
+ * found: a wrong path must not pass as an empty dataset). */
 int cli_discover(char *const *inputs, int n, cli_files *out, char *err, size_t errlen);
 void cli_files_free(cli_files *f);
 /* Keeps the files of shard k of n (1 <= k <= n), chosen by a hash of their relative path,

@@ -95,6 +95,28 @@ fi
 [ -z "$(find "$tmp/C" -name '.deidtk-*')" ] || fail "temporary files left in OUT"
 assert_no_phi "$tmp/phi" "run output with bad inputs" "$tmp/C.out" "$tmp/C.err"
 
+# ---- links and empty inputs ----------------------------------------------------------------
+# A folder named through a link is walked; a link to a file inside a folder is read like the
+# file; a folder with no file is an error (exit 2), never an empty dataset that passes.
+ln -s "$in" "$tmp/in-link"
+mkdir -p "$tmp/linked"
+ln -s "$in/IM0002.dcm" "$tmp/linked/one.dcm"
+for src in in-link linked; do
+    "$DEIDTK" run "$tmp/$src" -o "$tmp/K-$src" --key "$key" --no-ocr --no-audit --jobs 1 \
+        >"$tmp/K.out" 2>&1 || fail "run on $src exit $?: $(cat "$tmp/K.out")"
+done
+[ "$(find "$tmp/K-in-link" -name '*.dcm' | wc -l)" -eq "$nin" ] ||
+    fail "a linked input folder was not walked"
+[ "$(find "$tmp/K-linked" -name '*.dcm' | wc -l)" -eq 1 ] || fail "a linked file was not read"
+mkdir -p "$tmp/empty"
+"$DEIDTK" run "$tmp/empty" -o "$tmp/K-empty" --key "$key" --no-ocr --no-audit >"$tmp/K.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] || fail "run on an empty folder exit $rc, expected 2"
+grep -q "empty: no files found" "$tmp/K.out" || fail "run on an empty folder: $(cat "$tmp/K.out")"
+"$DEIDTK" verify "$tmp/empty" --no-ocr >"$tmp/K.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] || fail "verify of an empty folder exit $rc, expected 2"
+
 # ---- one SOP Instance UID twice: the same bytes are skipped, other bytes fail -----------
 dup="$tmp/dup"
 mkdir -p "$dup"
