@@ -185,6 +185,14 @@ static int read_small(const char *path, unsigned char **data, size_t *len)
     return 0;
 }
 
+/* Files past work() and not yet past done(). recorded is read first: it never passes
+ * finished, so the difference cannot wrap. */
+static size_t queued_for_writer(struct run *r)
+{
+    size_t recorded = atomic_load(&r->recorded);
+    return atomic_load(&r->finished) - recorded;
+}
+
 static void work_file(struct run *r, size_t i, struct job *j)
 {
     const char *in = r->files.paths[i];
@@ -198,8 +206,7 @@ static void work_file(struct run *r, size_t i, struct job *j)
      * that takes the hashing off the worker when workers are few. A writer with a longer
      * queue is the bottleneck: workers hash. */
     int to_writer = r->audit && in_memory && nbytes <= RUN_WRITER_HASH_MAX &&
-                    atomic_load(&r->finished) - atomic_load(&r->recorded) <=
-                        RUN_WRITER_HASH_QUEUE;
+                    queued_for_writer(r) <= RUN_WRITER_HASH_QUEUE;
     if (r->audit) {
         if (to_writer) {
             j->in_bytes = data;
@@ -639,6 +646,11 @@ int cmd_run(int argc, char **argv)
     deid_policy *policy = deid_policy_new();
     struct deid_lookup *lookup = NULL;
     char report_json[PATH_MAX], report_html[PATH_MAX], apath[PATH_MAX];
+    /* The inputs first: a wrong one must leave nothing behind (no key, no OUT). */
+    if (cli_discover(argv + optind, argc - optind, &r.files, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk run: %s\n", err);
+        goto out;
+    }
     if (!policy || cli_policy_setup(policy, sh.preset, sh.opts, sh.policy_file, err, sizeof err) != 0) {
         fprintf(stderr, "deidtk run: %s\n", policy ? err : "out of memory");
         goto out;
@@ -687,10 +699,6 @@ int cmd_run(int argc, char **argv)
                     not_inside[i], out_dir);
             goto out;
         }
-    if (cli_discover(argv + optind, argc - optind, &r.files, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk run: %s\n", err);
-        goto out;
-    }
     /* A run killed while saving leaves its temporary files: never complete, never ours to
      * release. */
     cli_remove_temporaries(out_dir);

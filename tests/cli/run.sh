@@ -113,6 +113,7 @@ mkdir -p "$tmp/empty"
 rc=$?
 [ $rc -eq 2 ] || fail "run on an empty folder exit $rc, expected 2"
 grep -q "empty: no files found" "$tmp/K.out" || fail "run on an empty folder: $(cat "$tmp/K.out")"
+[ ! -e "$tmp/K-empty" ] || fail "run on an empty folder created its output folder"
 "$DEIDTK" verify "$tmp/empty" --no-ocr >"$tmp/K.out" 2>&1
 rc=$?
 [ $rc -eq 2 ] || fail "verify of an empty folder exit $rc, expected 2"
