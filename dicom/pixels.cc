@@ -9,12 +9,12 @@
 #include <dcmtk/dcmimgle/dcmimage.h>
 
 #include <algorithm>
-#include <memory>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <new>
 #include <vector>
 
