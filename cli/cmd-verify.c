@@ -51,7 +51,8 @@ static const char *usage_text =
     "      --originals DIR       the inputs, to pair each file with its original (by the\n"
     "                            UIDs --key derives, or by unchanged UIDs)\n"
     "      --key FILE            the key the dataset was made with\n"
-    "      --audit FILE          pair through this audit trail (default: beside the key)\n"
+    "      --audit FILE          pair through this audit trail (needs no key; default:\n"
+    "                            the trail beside the key)\n"
     "      --preset NAME, --option NAME, --policy FILE   the policy outputs should follow\n"
     "      --no-ocr              tags only\n"
     "      --ocr-frames WHICH    all (default), first, sample:N\n"
@@ -322,11 +323,11 @@ int cmd_verify(int argc, char **argv)
         if (!audit_path && audit_default_path(key_path, apath, sizeof apath) == 0 &&
             access(apath, R_OK) == 0)
             audit_path = apath;
-        if (audit_path && !originals &&
-            audit_open(audit_path, 0, &v.audit, err, sizeof err) != 0) {
-            fprintf(stderr, "deidtk verify: %s\n", err);
-            goto out;
-        }
+    }
+    /* A trail given without the key still says which input each output came from. */
+    if (audit_path && !originals && audit_open(audit_path, 0, &v.audit, err, sizeof err) != 0) {
+        fprintf(stderr, "deidtk verify: %s\n", err);
+        goto out;
     }
     if (originals && index_originals(&v, originals, err, sizeof err) != 0) {
         fprintf(stderr, "deidtk verify: %s\n", err);

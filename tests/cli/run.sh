@@ -191,6 +191,12 @@ mv "$tmp/R" "$tmp/R-moved"
 grep -q "$nin files ($nin paired with their originals)" "$tmp/VP.out" ||
     fail "verify of a moved release did not pair: $(cat "$tmp/VP.out")"
 
+# A trail named without the key pairs as well: the key only derives, the trail records.
+"$DEIDTK" verify "$tmp/R-moved" --audit "$tmp/R.sqlite" --no-ocr --report "$tmp/VP" \
+    >"$tmp/VP.out" 2>&1
+grep -q "$nin files ($nin paired with their originals)" "$tmp/VP.out" ||
+    fail "verify --audit without --key did not pair: $(cat "$tmp/VP.out")"
+
 # An input is no output of the trail: it has no original to pair with.
 "$DEIDTK" verify "$in" --key "$key" --audit "$tmp/A.sqlite" --no-ocr --report "$tmp/VI" \
     >"$tmp/VI.out" 2>&1
