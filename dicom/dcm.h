@@ -143,11 +143,19 @@ typedef struct dcm_image {
     int width, height;
     int channels;           /* 1 grey, 3 RGB */
     unsigned char *pixels;  /* row-major, channels interleaved; free with dcm_image_free */
+    /* Grey frames whose window shows values of the frame as white that differ: the upper
+     * half of those (the extreme at 255, the rest of the frame 0), one byte a pixel; NULL
+     * when the window clips nothing on its white side. Burned-in text is drawn at or near
+     * the extreme so that it shows; where it crosses anatomy the window already shows
+     * white, only this view shows it. The lower half is left out: dense bone and lung
+     * texture there look like strokes. */
+    unsigned char *clipped;
 } dcm_image;
 
 /* Decodes frame n (0-based) to 8 bits: grey with the file's VOI window (else min-max),
- * MONOCHROME1 inverted so text is as it appears on screen; colour as RGB. JPEG 2000 is
- * decoded with OpenJPEG. DCM_EUNSUPPORTED when nothing here can decode it. */
+ * MONOCHROME1 inverted so text is as it appears on screen, and the view of what the window
+ * clips; colour as RGB. JPEG 2000 is decoded with OpenJPEG. DCM_EUNSUPPORTED when nothing
+ * here can decode it. */
 int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen);
 void dcm_image_free(dcm_image *img);
 

@@ -191,24 +191,33 @@ int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t e
         size_t np = (size_t)w * h;
         double slope = dataset_double(ds, DCM_RescaleSlope, 1.0);
         double icept = dataset_double(ds, DCM_RescaleIntercept, 0.0);
-        double lo, hi;
-        Float64 c, wd;
-        if (ds->findAndGetFloat64(DCM_WindowCenter, c).good() &&
-            ds->findAndGetFloat64(DCM_WindowWidth, wd).good() && wd >= 1) {
-            lo = c - 0.5 - (wd - 1) / 2;
-            hi = c - 0.5 + (wd - 1) / 2;
-        } else {
-            OPJ_INT32 mn = d[0], mx = d[0];
-            for (size_t i = 1; i < np; i++) {
-                mn = std::min(mn, d[i]);
-                mx = std::max(mx, d[i]);
-            }
-            lo = mn * slope + icept;
-            hi = mx * slope + icept;
+        OPJ_INT32 mn = d[0], mx = d[0];
+        for (size_t i = 1; i < np; i++) {
+            mn = std::min(mn, d[i]);
+            mx = std::max(mx, d[i]);
         }
+        double lo = std::min(mn * slope, mx * slope) + icept;
+        double hi = std::max(mn * slope, mx * slope) + icept;
         OFString photo;
         ds->findAndGetOFString(DCM_PhotometricInterpretation, photo);
         bool invert = photo == "MONOCHROME1";
+        Float64 c, wd;
+        if (ds->findAndGetFloat64(DCM_WindowCenter, c).good() &&
+            ds->findAndGetFloat64(DCM_WindowWidth, wd).good() && wd >= 1) {
+            const dcm_clip clip = {c - 0.5 - (wd - 1) / 2, c - 0.5 + (wd - 1) / 2, lo, hi, invert};
+            if (clip.clips()) {
+                if (!(out->clipped = (unsigned char *)malloc(np))) {
+                    opj_image_destroy(img);
+                    dcm_image_free(out);
+                    dcm_seterr(err, errlen, "%s: out of memory", f->path.c_str());
+                    return DCM_ENOMEM;
+                }
+                for (size_t i = 0; i < np; i++)
+                    out->clipped[i] = clip.view(d[i] * slope + icept);
+            }
+            lo = clip.left;
+            hi = clip.right;
+        }
         double range = hi > lo ? hi - lo : 1.0;
         for (size_t i = 0; i < np; i++) {
             double v = (d[i] * slope + icept - lo) / range * 255.0;

@@ -79,7 +79,8 @@ extern "C" void dcm_image_free(dcm_image *img)
     if (!img)
         return;
     free(img->pixels);
-    img->pixels = NULL;
+    free(img->clipped);
+    img->pixels = img->clipped = NULL;
     img->width = img->height = img->channels = 0;
 }
 
@@ -233,10 +234,48 @@ static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
     if (!out->pixels)
         return false;
     grey_map(raw.get(), npx, alloc, stored, sign, lo, lut.data(), out->pixels);
+    if (windowed) {
+        double m0 = lo * slope + icpt, m1 = hi * slope + icpt;
+        const dcm_clip clip = {left, right, std::min(m0, m1), std::max(m0, m1), invert};
+        if (clip.clips()) {
+            if (!(out->clipped = (unsigned char *)malloc(npx))) {
+                dcm_image_free(out);
+                return false;
+            }
+            for (size_t k = 0; k < lut.size(); k++)
+                lut[k] = clip.view(((double)lo + (double)k) * slope + icpt);
+            grey_map(raw.get(), npx, alloc, stored, sign, lo, lut.data(), out->clipped);
+        }
+    }
     out->width = cols;
     out->height = rows;
     out->channels = 1;
     return true;
+}
+
+// dcm_image's clipped view of the first window, rendered by DicomImage through a window
+// over the clipped values it keeps (DicomImage puts their extreme at white, MONOCHROME1
+// too): 0, or -1 when out of memory.
+static int clipped_view(DicomImage &img, dcm_image *out)
+{
+    double c, w, m0, m1;
+    if (!img.getWindow(c, w) || !img.getMinMaxValues(m0, m1) || w < 1)
+        return 0;
+    const dcm_clip clip = {c - 0.5 - (w - 1) / 2, c - 0.5 + (w - 1) / 2, m0, m1,
+                           img.getPhotometricInterpretation() == EPI_Monochrome1};
+    if (!clip.clips())
+        return 0;
+    size_t npx = (size_t)out->width * out->height;
+    if (!(out->clipped = (unsigned char *)malloc(npx)))
+        return -1;
+    double lo = std::min(clip.start(), clip.extreme()), hi = std::max(clip.start(), clip.extreme());
+    const void *data = img.setWindow((lo + hi) / 2 + 0.5, hi - lo + 1) ? img.getOutputData(8, 0, 0)
+                                                                        : NULL;
+    if (data && img.getOutputDataSize(8) >= npx)
+        memcpy(out->clipped, data, npx);
+    else
+        memset(out->clipped, 0, npx);
+    return 0;
 }
 
 extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen)
@@ -296,6 +335,11 @@ extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, s
             return DCM_ENOMEM;
         }
         memcpy(out->pixels, data, size);
+        if (mono && img.getWindowCount() > 0 && clipped_view(img, out) != 0) {
+            dcm_image_free(out);
+            dcm_seterr(err, errlen, "%s: out of memory", f->path.c_str());
+            return DCM_ENOMEM;
+        }
         return DCM_OK;
     } catch (...) {
         dcm_seterr(err, errlen, "%s: cannot decode frame %d", f->path.c_str(), n);

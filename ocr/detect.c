@@ -1022,3 +1022,108 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
     *n = nc;
     return 0;
 }
+
+/* A box found in one view, and how large it was there. */
+struct seen { ocr_box b; int view; long area; };
+
+static int cmp_seen(const void *a, const void *b)
+{
+    const ocr_box *p = &((const struct seen *)a)->b, *q = &((const struct seen *)b)->b;
+    if (p->y != q->y)
+        return p->y < q->y ? -1 : 1;
+    return (p->x > q->x) - (p->x < q->x);
+}
+
+/* Boxes of two views that overlap by half the smaller one are one piece of text. */
+static size_t merge_views(struct seen *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) {
+            ocr_box *a = &s[i].b, *b = &s[j].b;
+            int ox = overlap_1d(a->x, a->x + a->w, b->x, b->x + b->w);
+            int oy = overlap_1d(a->y, a->y + a->h, b->y, b->y + b->h);
+            long sa = (long)a->w * a->h, sb = (long)b->w * b->h;
+            if ((long)ox * oy * 2 < (sa < sb ? sa : sb))
+                continue;
+            int x0 = a->x < b->x ? a->x : b->x, y0 = a->y < b->y ? a->y : b->y;
+            int x1 = a->x + a->w > b->x + b->w ? a->x + a->w : b->x + b->w;
+            int y1 = a->y + a->h > b->y + b->h ? a->y + a->h : b->y + b->h;
+            *a = (ocr_box){ x0, y0, x1 - x0, y1 - y0, a->score > b->score ? a->score : b->score };
+            if (s[j].area > s[i].area) {
+                s[i].view = s[j].view;
+                s[i].area = s[j].area;
+            }
+            s[j] = s[--n];
+            j = i;  /* the union may now reach boxes it did not */
+        }
+    }
+    return n;
+}
+
+int ocr_detect_in_views(int width, int height, int channels, const unsigned char *pixels,
+                        const unsigned char *const *extra, int nextra, ocr_box **boxes,
+                        int **views, size_t *n, char *err, size_t errlen)
+{
+    *boxes = NULL;
+    *views = NULL;
+    *n = 0;
+    struct seen *s = NULL;
+    size_t ns = 0;
+    for (int v = 0; v <= nextra; v++) {
+        if (v > 0 && !extra[v - 1])
+            continue;
+        ocr_box *b;
+        size_t nb;
+        if (ocr_detect(width, height, v ? 1 : channels, v ? extra[v - 1] : pixels, &b, &nb,
+                       err, errlen) != 0) {
+            free(s);
+            return -1;
+        }
+        if (nb == 0)
+            continue;
+        struct seen *grown = realloc(s, (ns + nb) * sizeof *s);
+        if (!grown) {
+            free(b);
+            free(s);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        s = grown;
+        for (size_t i = 0; i < nb; i++)
+            s[ns++] = (struct seen){ b[i], v, (long)b[i].w * b[i].h };
+        free(b);
+    }
+    if (ns == 0)
+        return 0;
+    ns = merge_views(s, ns);
+    qsort(s, ns, sizeof *s, cmp_seen);
+    *boxes = malloc(ns * sizeof **boxes);
+    *views = malloc(ns * sizeof **views);
+    if (!*boxes || !*views) {
+        free(*boxes);
+        free(*views);
+        *boxes = NULL;
+        *views = NULL;
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        (*boxes)[i] = s[i].b;
+        (*views)[i] = s[i].view;
+    }
+    free(s);
+    *n = ns;
+    return 0;
+}
+
+int ocr_detect_views(int width, int height, int channels, const unsigned char *pixels,
+                     const unsigned char *const *extra, int nextra, ocr_box **boxes,
+                     size_t *n, char *err, size_t errlen)
+{
+    int *views;
+    int rc = ocr_detect_in_views(width, height, channels, pixels, extra, nextra, boxes, &views,
+                                 n, err, errlen);
+    free(views);
+    return rc;
+}

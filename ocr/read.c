@@ -607,37 +607,61 @@ int ocr_read_full_frame(ocr_reader *r, int width, int height, int channels,
     return rc;
 }
 
-int ocr_find_text(ocr_reader *r, int width, int height, int channels,
-                  const unsigned char *pixels, ocr_text **out, size_t *n,
-                  char *err, size_t errlen)
+int ocr_find_text_views(ocr_reader *r, int width, int height, int channels,
+                        const unsigned char *pixels, const unsigned char *const *extra,
+                        int nextra, ocr_text **out, size_t *n, char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
-    ocr_box *boxes = NULL;
-    size_t nb = 0;
-    if (ocr_detect(width, height, channels, pixels, &boxes, &nb, err, errlen) != 0)
+    ocr_box *boxes;
+    int *views;
+    size_t nb;
+    if (ocr_detect_in_views(width, height, channels, pixels, extra, nextra, &boxes, &views, &nb,
+                            err, errlen) != 0)
         return -1;
     if (nb == 0)
         return 0;
     ocr_text *texts = calloc(nb, sizeof *texts);
-    if (!texts) {
-        free(boxes);
+    ocr_box *batch = malloc(nb * sizeof *batch);  /* the boxes read in one view */
+    size_t *at = malloc(nb * sizeof *at);          /* where each one goes in texts */
+    int rc = texts && batch && at ? 0 : -1;
+    if (rc != 0)
         snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < nb; i += MAX_ROWS) {
-        size_t k = nb - i < MAX_ROWS ? nb - i : MAX_ROWS;
-        if (read_boxes(r, width, height, channels, pixels, boxes + i, k, texts + i, err,
-                       errlen) != 0) {
-            ocr_texts_free(texts, nb);
-            free(boxes);
-            return -1;
+    for (int v = 0; rc == 0 && v <= nextra; v++) {
+        size_t k = 0;
+        for (size_t i = 0; i < nb; i++)
+            if (views[i] == v) {
+                at[k] = i;
+                batch[k++] = boxes[i];
+            }
+        for (size_t i = 0; rc == 0 && i < k; i += MAX_ROWS) {
+            size_t m = k - i < MAX_ROWS ? k - i : MAX_ROWS;
+            ocr_text got[MAX_ROWS];
+            rc = read_boxes(r, width, height, v ? 1 : channels, v ? extra[v - 1] : pixels,
+                            batch + i, m, got, err, errlen);
+            for (size_t j = 0; rc == 0 && j < m; j++)
+                texts[at[i + j]] = got[j];
         }
     }
     free(boxes);
+    free(views);
+    free(batch);
+    free(at);
+    if (rc != 0) {
+        ocr_texts_free(texts, nb);
+        return -1;
+    }
     *out = texts;
     *n = nb;
     return 0;
+}
+
+int ocr_find_text(ocr_reader *r, int width, int height, int channels,
+                  const unsigned char *pixels, ocr_text **out, size_t *n,
+                  char *err, size_t errlen)
+{
+    return ocr_find_text_views(r, width, height, channels, pixels, NULL, 0, out, n, err,
+                               errlen);
 }
 
 void ocr_texts_free(ocr_text *texts, size_t n)

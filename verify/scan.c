@@ -428,8 +428,9 @@ static void check_pixels(struct scan *s, dcm_file *f)
         s->facts->frames_inspected++;
         ocr_text *texts = NULL;
         size_t n = 0;
-        if (ocr_find_text(reader, img.width, img.height, img.channels, img.pixels, &texts, &n,
-                          err, sizeof err) != 0) {
+        const unsigned char *clipped = img.clipped;
+        if (ocr_find_text_views(reader, img.width, img.height, img.channels, img.pixels, &clipped,
+                                1, &texts, &n, err, sizeof err) != 0) {
             snprintf(where, sizeof where, "pixels:frame %d", fr);
             add(s, where, "undecodable-frame", SEV_POLICY, NULL, "OCR failed on this frame");
         }

@@ -53,6 +53,39 @@ if [ -r "$dev/key.json" ] && [ -d "$dev/in" ]; then
     [ $((nfp * 100)) -lt $((nfree * 5)) ] ||
         bad "dev: $nfp of $nfree text-free images flagged (5% allowed)"
     clean_and_verify "$dev/in" dev
+    # Every burned-in PHI box of the key is blanked: text the detector misses is neither
+    # cleaned nor found again, so the check above cannot see it.
+    if /usr/bin/python3 -c 'import pydicom, numpy' 2>/dev/null; then
+        red=$(/usr/bin/python3 "$dev/score.py" "$dev/key.json" "$tmp/dev" 2>&1 |
+              sed -n 's/.*pixel_redaction=\([0-9.]*\)%.*/\1/p')
+        [ "$red" = "100.0" ] || bad "dev: --clean-pixels ocr redacted ${red:-?}% of the PHI boxes"
+    else
+        echo "note: no python3-pydicom; the redaction score is skipped"
+    fi
+    # The paired check names at least 90% of the burned-in PHI strings: a leak finding
+    # from the text read in a box that overlaps the string's box in the key.
+    "$DEIDTK" run "$dev/in" -o "$tmp/P" --key "$tmp/k.key" --audit "$tmp/P.sqlite" \
+        --log "$tmp/P.log" --report "$tmp/P" >"$tmp/P.out" 2>&1
+    "$DEIDTK" verify "$tmp/P" --audit "$tmp/P.sqlite" --jsonl --report "$tmp/PV" \
+        >"$tmp/PV.jsonl" 2>"$tmp/PV.err"
+    jq -r '(.input | sub(".*/"; "")) + " " + .output' "$tmp/P.log" | sort >"$tmp/P.map"
+    jq -r '.files | to_entries[] | .key as $f | (.value.burned_in.boxes // [])[] |
+           select(.phi) | "\($f) \(.frame // 0) \(.x) \(.y) \(.w) \(.h)"' "$dev/key.json" |
+        sort >"$tmp/phi.boxes"
+    jq -r 'select(.detector == "ocr-paired-leak") | .file + " " + .where' "$tmp/PV.jsonl" |
+        sed 's/ pixels:frame / /; s/,/ /g' >"$tmp/leaks"
+    named=$(join "$tmp/phi.boxes" "$tmp/P.map" | awk -v leaks="$tmp/leaks" '
+        BEGIN { while ((getline l < leaks) > 0) { split(l, a, " "); n++
+                    lf[n] = a[1]; lfr[n] = a[2]; lx[n] = a[3]; ly[n] = a[4]; lw[n] = a[5]; lh[n] = a[6] } }
+        { hit = 0
+          for (i = 1; i <= n && !hit; i++)
+              hit = lf[i] == $7 && lfr[i] == $2 && lx[i] < $3 + $5 && $3 < lx[i] + lw[i] &&
+                    ly[i] < $4 + $6 && $4 < ly[i] + lh[i]
+          named += hit; total++ }
+        END { print named + 0, total + 0 }')
+    set -- $named
+    [ "$2" -gt 0 ] && [ $(($1 * 100)) -ge $(($2 * 90)) ] ||
+        bad "dev: the paired check named $1 of $2 burned-in PHI strings (90% needed)"
 else
     echo "note: no shared dev corpus beside the source tree; its checks skipped"
 fi

@@ -5,6 +5,7 @@
  * boxes and the paired check on the text read) and cleaned (deid_apply with OCR boxes),
  * and the cleaned file is read back and compared pixel by pixel with its input. */
 #include "config.h"
+#include <math.h>
 #include <stdint.h>
 #include <leptonica/allheaders.h>
 #include "tests/unit/testutil.h"
@@ -599,6 +600,142 @@ static void test_clean_end_to_end(void **state)
     }
 }
 
+/* ---- text the window hides ------------------------------------------------------------ */
+
+/* A 12-bit frame whose window (0..2000) shows a large "bone" (about 3000) as white, with a
+ * line drawn across the bone at the largest stored value, 4095: on screen the line is white
+ * on white. MONOCHROME1 (invert) stores the values reversed (white is low), with the window
+ * reversed to match. Returns the line's rectangle; with_text 0 draws no line. */
+static rect write_hidden(const char *path, int invert, int with_text, int serial)
+{
+    enum { S = 256 };
+    static uint16_t v[S * S];
+    rng = 4242u;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            long dx = x - S / 2, dy = y - S / 2;
+            int val = 30 + noise(10);
+            if (dx * dx * 40 * 40 + dy * dy * 110 * 110 < 110L * 110 * 40 * 40)
+                val = 3000 + noise(40);
+            else if (dx * dx + dy * dy < 120L * 120)
+                val = 1000 + x * 2 + noise(30);
+            v[y * S + x] = (uint16_t)val;
+        }
+    rect r = {0, 0, 0, 0};
+    if (with_text) {
+        PIX *t = tu_render_text("MRN 4471123", 12);
+        r = (rect){S / 2 - pixGetWidth(t) / 2, S / 2 - 6, pixGetWidth(t), pixGetHeight(t)};
+        for (int yy = 0; yy < r.h; yy++)
+            for (int xx = 0; xx < r.w; xx++) {
+                l_uint32 a;
+                pixGetPixel(t, xx, yy, &a);
+                uint16_t *p = &v[(r.y + yy) * S + r.x + xx];
+                *p = (uint16_t)((*p * (255 - (int)a) + 4095 * (int)a) / 255);
+            }
+        pixDestroy(&t);
+    }
+    char raw[600], dump[600];
+    snprintf(raw, sizeof raw, "%s.raw", path);
+    snprintf(dump, sizeof dump, "%s.dump", path);
+    FILE *fp = fopen(raw, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < S * S; i++) {
+        unsigned sv = invert ? 4095u - v[i] : v[i];
+        fputc((int)(sv & 0xff), fp);
+        fputc((int)(sv >> 8), fp);
+    }
+    fclose(fp);
+    fp = fopen(dump, "w");
+    assert_non_null(fp);
+    fprintf(fp, "(0008,0016) UI =SecondaryCaptureImageStorage\n"
+                "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.301.%d.1]\n"
+                "(0008,0060) CS [OT]\n(0008,0064) CS [WSD]\n(0010,0010) PN [DOE^JANE]\n"
+                "(0010,0020) LO [4471123]\n"
+                "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.301.%d.2]\n"
+                "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.301.%d.3]\n"
+                "(0028,0002) US 1\n(0028,0004) CS [%s]\n(0028,0010) US %d\n"
+                "(0028,0011) US %d\n(0028,0100) US 16\n(0028,0101) US 12\n(0028,0102) US 11\n"
+                "(0028,0103) US 0\n(0028,0301) CS [NO]\n(0028,1050) DS [%s]\n"
+                "(0028,1051) DS [2000]\n(7fe0,0010) OW =%s\n",
+            serial, serial, serial, invert ? "MONOCHROME1" : "MONOCHROME2", S, S,
+            invert ? "3095" : "1000", raw);
+    fclose(fp);
+    tu_sh("dump2dcm -q +te '%s' '%s'", dump, path);
+    return r;
+}
+
+/* Text drawn at the largest value across anatomy the window shows white: invisible on
+ * screen, but the clipped view shows it, so the verifier finds and reads it, and cleaning
+ * removes it; without text, the bone is not taken for any. MONOCHROME2 and MONOCHROME1. */
+static void test_text_the_window_hides(void **state)
+{
+    (void)state;
+    for (int invert = 0; invert < 2; invert++) {
+        char path[600], free_path[600], out[600];
+        snprintf(path, sizeof path, "%s/hidden%d.dcm", tu_dir, invert);
+        snprintf(free_path, sizeof free_path, "%s/hidden-free%d.dcm", tu_dir, invert);
+        snprintf(out, sizeof out, "%s/hidden%d-clean.dcm", tu_dir, invert);
+        rect r = write_hidden(path, invert, 1, 40 + invert);
+        write_hidden(free_path, invert, 0, 42 + invert);
+
+        dcm_file *f = open_file(path);
+        dcm_image img = decode(f, 0);
+        rect below = {r.x, r.y + r.h + 3, r.w, 3};
+        if (fabs(mean_in(&img, r) - mean_in(&img, below)) > 10)
+            fail_msg("invert %d: the window was meant to hide the line", invert);
+        assert_non_null(img.clipped);
+        dcm_image view = img;
+        view.pixels = img.clipped;
+        if (mean_in(&view, r) < mean_in(&view, below) + 40)
+            fail_msg("invert %d: the clipped view does not show the line", invert);
+        dcm_image_free(&img);
+        dcm_close(f);
+
+        line ln = {"MRN 4471123", "4471123", 0, 12, r};
+        deid_result ids = identifying_of(path);
+        verify_findings fs = {0};
+        verify(path, 1, ids.identifying, &fs);
+        ocr_hit hits[8];
+        size_t n = ocr_boxes(&fs, hits, 8);
+        int covered = 0;
+        for (size_t i = 0; i < n; i++)
+            covered += intersect(r, hits[i].r);
+        if (covered * 2 < r.w * r.h)
+            fail_msg("invert %d: the hidden line was not found (%zu boxes)", invert, n);
+        if (!paired_on(&fs, &ln, "4471123"))
+            fail_msg("invert %d: the hidden line was not read well enough to match", invert);
+        verify_findings_clear(&fs);
+        deid_result_free(&ids);
+
+        deid_engine e;
+        struct deid_pseudo ps;
+        deid_policy *p;
+        engine_init(&e, &ps, &p);
+        e.clean_pixels = DEID_PIXELS_OCR;
+        deid_result res;
+        memset(&res, 0, sizeof res);
+        f = open_file(path);
+        if (deid_apply(&e, f, &res, err, sizeof err) != 0)
+            fail_msg("deid_apply: %s", err);
+        assert_true(res.pixel_regions >= 1);
+        if (dcm_save(f, out, err, sizeof err) != DCM_OK)
+            fail_msg("save: %s", err);
+        dcm_close(f);
+        deid_policy_free(p);
+        const char *after[2] = {out, free_path};
+        for (int k = 0; k < 2; k++) {
+            deid_result ids2 = k == 0 ? res : identifying_of(free_path);
+            verify(after[k], 1, ids2.identifying, &fs);
+            for (size_t i = 0; i < fs.n; i++)
+                if (strncmp(fs.v[i].detector, "ocr-", 4) == 0)
+                    fail_msg("invert %d, %s: %s finding at %s", invert,
+                             k ? "no text" : "cleaned", fs.v[i].detector, fs.v[i].where);
+            verify_findings_clear(&fs);
+            deid_result_free(&ids2);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_verify_finds_each_line),
         cmocka_unit_test(test_text_free_has_no_ocr_findings),
         cmocka_unit_test(test_clean_end_to_end),
+        cmocka_unit_test(test_text_the_window_hides),
     };
     return cmocka_run_group_tests_name("pixels", tests, setup, teardown);
 }
