@@ -128,12 +128,21 @@ static void range_of(const T *p, size_t n, int shift, int32_t &lo, int32_t &hi)
     hi = *std::max_element(b, b + 16);
 }
 
+// lut: the display's byte in the low half of each entry, the clipped view's in the high
+// half; view NULL when there is none.
 template <typename T, bool SIGNED>
-static void map_through(const T *p, size_t n, int shift, int32_t lo, const unsigned char *lut,
-                        unsigned char *out)
+static void map_through(const T *p, size_t n, int shift, int32_t lo, const uint16_t *lut,
+                        unsigned char *out, unsigned char *view)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = lut[stored_value<T, SIGNED>(p, i, shift) - lo];
+    if (!view)
+        for (size_t i = 0; i < n; i++)
+            out[i] = (unsigned char)lut[stored_value<T, SIGNED>(p, i, shift) - lo];
+    else
+        for (size_t i = 0; i < n; i++) {
+            uint16_t v = lut[stored_value<T, SIGNED>(p, i, shift) - lo];
+            out[i] = (unsigned char)v;
+            view[i] = (unsigned char)(v >> 8);
+        }
 }
 
 static void grey_range(const void *raw, size_t n, int alloc, int stored, int sign, int32_t &lo,
@@ -149,15 +158,15 @@ static void grey_range(const void *raw, size_t n, int alloc, int stored, int sig
 }
 
 static void grey_map(const void *raw, size_t n, int alloc, int stored, int sign, int32_t lo,
-                     const unsigned char *lut, unsigned char *out)
+                     const uint16_t *lut, unsigned char *out, unsigned char *view)
 {
     const int shift = 32 - stored;
     if (alloc == 16)
-        sign ? map_through<Uint16, true>((const Uint16 *)raw, n, shift, lo, lut, out)
-             : map_through<Uint16, false>((const Uint16 *)raw, n, shift, lo, lut, out);
+        sign ? map_through<Uint16, true>((const Uint16 *)raw, n, shift, lo, lut, out, view)
+             : map_through<Uint16, false>((const Uint16 *)raw, n, shift, lo, lut, out, view);
     else
-        sign ? map_through<Uint8, true>((const Uint8 *)raw, n, shift, lo, lut, out)
-             : map_through<Uint8, false>((const Uint8 *)raw, n, shift, lo, lut, out);
+        sign ? map_through<Uint8, true>((const Uint8 *)raw, n, shift, lo, lut, out, view)
+             : map_through<Uint8, false>((const Uint8 *)raw, n, shift, lo, lut, out, view);
 }
 
 // Uncompressed greyscale, the common case of CT and MR, is windowed here in two passes over
@@ -216,8 +225,6 @@ static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
         c = (m0 + m1 + 1) / 2;
         w = m1 - m0 + 1;
     }
-    // A table over the stored values present: a CT frame spans a few thousand of them.
-    std::vector<unsigned char> lut((size_t)((int64_t)hi - lo + 1));
     // DicomImage's linear window: borders per PS3.3 C.11.2.1.2.1, the grey value truncated;
     // MONOCHROME1 runs the output range backwards.
     const bool invert = pi == "MONOCHROME1";
@@ -225,28 +232,27 @@ static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
     const double left = c - 0.5 - w1 / 2, right = c - 0.5 + w1 / 2;
     const double offset = w1 == 0 ? 0 : top_out - ((c - 0.5) / w1 + 0.5) * range;
     const double gradient = w1 == 0 ? 0 : range / w1;
+    double m0 = lo * slope + icpt, m1 = hi * slope + icpt;
+    const dcm_clip clip = {left, right, std::min(m0, m1), std::max(m0, m1), invert};
+    const bool view = windowed && clip.clips();
+    // A table over the stored values present (a CT frame spans a few thousand of them),
+    // read once for both images.
+    std::vector<uint16_t> lut((size_t)((int64_t)hi - lo + 1));
     for (size_t k = 0; k < lut.size(); k++) {
         double m = ((double)lo + (double)k) * slope + icpt;
         int q = m <= left ? 255 - (int)top_out : m > right ? (int)top_out : (int)(offset + m * gradient);
-        lut[k] = (unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
+        lut[k] = (uint16_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+        if (view)
+            lut[k] |= (uint16_t)(clip.view(m) << 8);
     }
     out->pixels = (unsigned char *)malloc(npx);
-    if (!out->pixels)
+    if (view)
+        out->clipped = (unsigned char *)malloc(npx);
+    if (!out->pixels || (view && !out->clipped)) {
+        dcm_image_free(out);
         return false;
-    grey_map(raw.get(), npx, alloc, stored, sign, lo, lut.data(), out->pixels);
-    if (windowed) {
-        double m0 = lo * slope + icpt, m1 = hi * slope + icpt;
-        const dcm_clip clip = {left, right, std::min(m0, m1), std::max(m0, m1), invert};
-        if (clip.clips()) {
-            if (!(out->clipped = (unsigned char *)malloc(npx))) {
-                dcm_image_free(out);
-                return false;
-            }
-            for (size_t k = 0; k < lut.size(); k++)
-                lut[k] = clip.view(((double)lo + (double)k) * slope + icpt);
-            grey_map(raw.get(), npx, alloc, stored, sign, lo, lut.data(), out->clipped);
-        }
     }
+    grey_map(raw.get(), npx, alloc, stored, sign, lo, lut.data(), out->pixels, out->clipped);
     out->width = cols;
     out->height = rows;
     out->channels = 1;
