@@ -136,9 +136,10 @@ static PIX *core_of(PIX *ink, PIX **core)
     return *core;
 }
 
-/* 1 when the letters make a line (*out), 0 when not, -1 when out of memory. */
+/* 1 when the letters make a line at least min_h tall (*out), 0 when not, -1 when out of
+ * memory. */
 static int judge_line(const struct part *parts, const int *members, int nm, PIX *ink,
-                      PIX **core, int *tab8, struct cand *out)
+                      PIX **core, int *tab8, int min_h, struct cand *out)
 {
     int x0 = INT32_MAX, y0 = INT32_MAX, x1 = 0, y1 = 0;
     for (int k = 0; k < nm; k++) {
@@ -149,7 +150,7 @@ static int judge_line(const struct part *parts, const int *members, int nm, PIX 
         y1 = p->y + p->h > y1 ? p->y + p->h : y1;
     }
     int lw = x1 - x0, lh = y1 - y0;
-    if (lh < MIN_LINE_H || lh > MAX_LINE_H)
+    if (lh < min_h || lh > MAX_LINE_H)
         return 0;
     if (lw * 5 < lh * 6)
         return 0;
@@ -296,6 +297,13 @@ static int uniform_ink(PIX *ink, PIX *grey, int light, const struct cand *c, dou
     double r = ring_share(grey, c->x, c->y, c->w, c->h, lo, lo + 24);
     double f = ring_share(grey, c->x, c->y, c->w, c->h, bg - FLAT_TOL, bg + FLAT_TOL);
     return r <= 0.3 && ((u >= 0.6 && peaks >= 0.6) || f >= 0.85);
+}
+
+/* Whether most of the margin around a line lies within FLAT_TOL of its median. */
+static int flat_ground(PIX *grey, const struct cand *c)
+{
+    int bg = ring_median(grey, c->x, c->y, c->w, c->h);
+    return ring_share(grey, c->x, c->y, c->w, c->h, bg - FLAT_TOL, bg + FLAT_TOL) >= 0.6;
 }
 
 /* Share of a line's letters whose most inked pixel lies within PEAK_TOL grey levels of
@@ -471,9 +479,9 @@ static PIX *view_pix(struct view *v)
     return v->pix;
 }
 
-/* Finds lines of characters in a 1 bpp ink map of one view (inkcount: its set pixels;
- * light: ink brighter than its surroundings). */
-static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
+/* Finds lines of characters at least min_h tall in a 1 bpp ink map of one view (inkcount:
+ * its set pixels; light: ink brighter than its surroundings). */
+static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, int min_h,
                       struct cand **cands, size_t *ncand, size_t *cap)
 {
     int rc = -1;
@@ -537,7 +545,7 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
         if (nm < 2)
             continue;
         struct cand c;
-        int line = judge_line(letters, members, nm, ink, &core, tab8, &c);
+        int line = judge_line(letters, members, nm, ink, &core, tab8, min_h, &c);
         if (line < 0)
             goto out;
         if (!line)
@@ -546,6 +554,10 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
         if (!grey)
             goto out;
         if (!uniform_ink(ink, grey, light, &c, peaks_agree(letters, members, nm, ink, grey, light)))
+            continue;
+        /* In a halved frame, stripes of muscle and bowel look like large letters; titles
+         * and scanned forms stand on a plain ground. */
+        if (min_h > MIN_LINE_H && !flat_ground(grey, &c))
             continue;
         attach_marks(parts, np, &c);
         extend_line(ink, grey, light, &c);
@@ -955,17 +967,10 @@ static int cmp_cand(const void *a, const void *b)
     return (p->x > q->x) - (p->x < q->x);
 }
 
-int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
-               ocr_box **boxes, size_t *n, char *err, size_t errlen)
+/* The lines at least min_h tall in a frame at one scale, appended to *c. */
+static int detect_at(int width, int height, int channels, const unsigned char *pixels,
+                     int min_h, struct cand **c, size_t *nc, size_t *cap)
 {
-    *boxes = NULL;
-    *n = 0;
-    if (width <= 0 || height <= 0 || !pixels || (channels != 1 && channels != 3)) {
-        snprintf(err, errlen, "invalid image (%dx%d, %d channels)", width, height, channels);
-        return -1;
-    }
-    struct cand *c = NULL;
-    size_t nc = 0, cap = 0;
     struct view views[3];
     int nviews = channels == 3 ? 3 : 1, rc = 0;
     for (int v = 0; v < nviews; v++)
@@ -988,8 +993,8 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
         for (int t = 0; t < 2 && rc == 0; t++) {
             l_int32 count;
             PIX *ink = ink_map(grey, width, height, types[t], &work, flat, &count);
-            rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, &c, &nc,
-                                  &cap)
+            rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, min_h, c,
+                                  nc, cap)
                      : -1;
             pixDestroy(&ink);
         }
@@ -998,6 +1003,69 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
     ink_work_free(&work);
     for (int v = 0; v < nviews; v++)
         pixDestroy(&views[v].pix);
+    return rc;
+}
+
+/* The frame at half its size, each pixel the mean of a 2 x 2 block (malloc'd; NULL when
+ * out of memory). */
+static unsigned char *halve(int w, int h, int channels, const unsigned char *px)
+{
+    int hw = w / 2, hh = h / 2;
+    unsigned char *out = malloc((size_t)hw * hh * channels);
+    if (!out)
+        return NULL;
+    for (int y = 0; y < hh; y++) {
+        const unsigned char *a = px + (size_t)2 * y * w * channels, *b = a + (size_t)w * channels;
+        unsigned char *o = out + (size_t)y * hw * channels;
+        if (channels == 1)
+            for (int x = 0; x < hw; x++)
+                o[x] = (unsigned char)((a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1] + 2) >> 2);
+        else
+            for (int x = 0; x < hw; x++)
+                for (int c = 0; c < 3; c++) {
+                    int k = 6 * x + c;
+                    o[3 * x + c] = (unsigned char)((a[k] + a[k + 3] + b[k] + b[k + 3] + 2) >> 2);
+                }
+    }
+    return out;
+}
+
+/* Text taller than MAX_LINE_H (titles of screen captures, scanned forms) is looked for in
+ * the frame halved, and halved again while the result can hold such a line: each level
+ * keeps only lines too tall for the one before, so it adds no new way to mistake anatomy
+ * for small text. */
+#define PYRAMID_MIN_SIDE (MAX_LINE_H + 4)
+
+/* ocr_detect, with the halved frames (pyramid) or without. */
+static int detect_frame(int width, int height, int channels, const unsigned char *pixels,
+                        int pyramid, ocr_box **boxes, size_t *n, char *err, size_t errlen)
+{
+    *boxes = NULL;
+    *n = 0;
+    if (width <= 0 || height <= 0 || !pixels || (channels != 1 && channels != 3)) {
+        snprintf(err, errlen, "invalid image (%dx%d, %d channels)", width, height, channels);
+        return -1;
+    }
+    struct cand *c = NULL;
+    size_t nc = 0, cap = 0;
+    int rc = detect_at(width, height, channels, pixels, MIN_LINE_H, &c, &nc, &cap);
+    const unsigned char *level = pixels;
+    unsigned char *owned = NULL;
+    int w = width, h = height;
+    for (int k = 1; rc == 0 && pyramid && (w < h ? w : h) / 2 >= PYRAMID_MIN_SIDE; k++) {
+        unsigned char *half = halve(w, h, channels, level);
+        free(owned);
+        owned = half;
+        level = half;
+        w /= 2;
+        h /= 2;
+        size_t first = nc;
+        rc = half ? detect_at(w, h, channels, half, MAX_LINE_H / 2 - 2, &c, &nc, &cap) : -1;
+        for (size_t i = first; rc == 0 && i < nc; i++)
+            c[i] = (struct cand){ c[i].x << k, c[i].y << k, c[i].w << k, c[i].h << k,
+                                  c[i].score };
+    }
+    free(owned);
     if (rc != 0) {
         free(c);
         snprintf(err, errlen, "text detection failed (out of memory)");
@@ -1021,6 +1089,12 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
     *boxes = out;
     *n = nc;
     return 0;
+}
+
+int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
+               ocr_box **boxes, size_t *n, char *err, size_t errlen)
+{
+    return detect_frame(width, height, channels, pixels, 1, boxes, n, err, errlen);
 }
 
 /* A box found in one view, and how large it was there. */
@@ -1074,8 +1148,10 @@ int ocr_detect_in_views(int width, int height, int channels, const unsigned char
             continue;
         ocr_box *b;
         size_t nb;
-        if (ocr_detect(width, height, v ? 1 : channels, v ? extra[v - 1] : pixels, &b, &nb,
-                       err, errlen) != 0) {
+        /* Titles large enough for the pyramid are drawn to be seen, not hidden by a
+         * window: the extra views are searched at full size only. */
+        if (detect_frame(width, height, v ? 1 : channels, v ? extra[v - 1] : pixels, v == 0, &b,
+                         &nb, err, errlen) != 0) {
             free(s);
             return -1;
         }

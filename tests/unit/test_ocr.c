@@ -414,6 +414,33 @@ static void test_read_sizes_and_polarities(void **state)
     free(f.px);
 }
 
+/* Titles of screen captures and scanned forms: lines far taller than burned-in
+ * annotations, up to a fifth of the frame, are found whole and read. */
+static void test_large_text(void **state)
+{
+    (void)state;
+    static const struct { int size, bg; const char *text, *tokens[2]; } lines[] = {
+        { 40, BG_BLACK, "JANE 4471123", { "JANE", "4471123" } },
+        { 46, BG_ANATOMY, "JANE 4471123", { "JANE", "4471123" } },
+        { 60, BG_BLACK, "JANE 4471123", { "JANE", "4471123" } },
+        { 66, BG_WHITE, "JANE 4471123", { "JANE", "4471123" } },
+        { 80, BG_ANATOMY, "DOE 4471", { "DOE", "4471" } },
+        { 92, BG_BLACK, "DOE 447", { "DOE", "447" } },
+    };
+    for (size_t k = 0; k < sizeof lines / sizeof lines[0]; k++) {
+        frame f = make_frame(1, lines[k].bg);
+        rect r = draw_text(&f, lines[k].text, lines[k].size, 4, 4,
+                           lines[k].bg == BG_WHITE ? BLACK : WHITE);
+        ocr_box *b;
+        size_t n = detect(&f, &b);
+        if (!overlaps(&r, b, n))
+            fail_msg("a line %d px tall was not found (%zu boxes)", lines[k].size, n);
+        free(b);
+        check_read(&f, lines[k].tokens, 2);
+        free(f.px);
+    }
+}
+
 static void test_read_box_and_full_frame(void **state)
 {
     (void)state;
@@ -537,6 +564,7 @@ int main(void)
     };
     const struct CMUnitTest read_tests[] = {
         cmocka_unit_test(test_read_sizes_and_polarities),
+        cmocka_unit_test(test_large_text),
         cmocka_unit_test(test_read_box_and_full_frame),
         cmocka_unit_test(test_read_many_boxes_keeps_texts_apart),
     };
