@@ -2,6 +2,7 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -341,9 +342,19 @@ int audit_default_path(const char *key_path, char *buf, size_t len)
     return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
+/* SQLite counts its allocations under a global mutex, taken on every malloc and free; the
+ * trail does not need the counts. Set before SQLite starts (later it is refused, harmlessly). */
+static void quiet_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
+
 int audit_open(const char *path, int create, audit_db **out, char *err, size_t errlen)
 {
     *out = NULL;
+    pthread_once(&quiet_once, quiet_sqlite);
     if (create) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) {
