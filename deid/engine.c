@@ -788,12 +788,18 @@ static int learn_pass(struct ctx *c, dcm_list *l, char *err, size_t errlen)
         const char *joined = c->kept ? c->kept : "";
         for (size_t i = 0; i < c->candidates.n && !c->failed; i++) {
             const char *cand = c->candidates.v[i];
+            if (deid_is_dummy(cand + 1))
+                continue;  /* an earlier run's stand-in identifies no one */
             char *n = normalise(cand + 1);
             verify_pair_kind kind = (verify_pair_kind)(cand[0] - '0');
             if (!n)
                 c->failed = 1;
             else if (*n ? !inside_kept(joined, n) : !c->kept_empty) {
-                if (kind == VERIFY_PAIR_NAME && word_is_kept(joined, n))
+                /* A pseudonym of an earlier run ("DEID-5216619288") shares its prefix
+                 * with every pseudonym: only the whole of it identifies. */
+                if (kind == VERIFY_PAIR_NAME &&
+                    (word_is_kept(joined, n) ||
+                     deid_id_matches_template(c->e->pseudo->id_template, cand + 1)))
                     kind = VERIFY_PAIR_TEXT;
                 if (verify_pair_add(r->identifying, kind, cand + 1) != 0)
                     c->failed = 1;

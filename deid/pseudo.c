@@ -418,6 +418,24 @@ static int tmpl_parse(const char *t, struct tmpl *out, char *err, size_t errlen)
     return 0;
 }
 
+int deid_id_matches_template(const char *tmpl, const char *v)
+{
+    if (!tmpl)
+        tmpl = DEID_ID_TEMPLATE_DEFAULT;
+    const char *open = strchr(tmpl, '{'), *close = open ? strchr(open, '}') : NULL;
+    int n = 0, hex = 0;
+    if (!close || (sscanf(open, "{digits:%d}", &n) != 1 && !(hex = sscanf(open, "{hex:%d}", &n) == 1)))
+        return 0;
+    size_t pre = (size_t)(open - tmpl);
+    if (strncmp(v, tmpl, pre) != 0)
+        return 0;
+    v += pre;
+    for (int i = 0; i < n; i++, v++)
+        if (!(*v >= '0' && *v <= '9') && !(hex && *v >= 'A' && *v <= 'F'))
+            return 0;
+    return strcmp(v, close + 1) == 0;
+}
+
 int deid_id_template_check(const char *tmpl, char *err, size_t errlen)
 {
     struct tmpl t;

@@ -66,6 +66,9 @@ int deid_uid_root(const unsigned char key[DEID_KEY_LEN], const char *root, const
  * and a result of at most 64 characters. Returns 0 or -1 with err filled. */
 int deid_id_template_check(const char *tmpl, char *err, size_t errlen);
 
+/* Whether v is an ID the template (NULL: DEID_ID_TEMPLATE_DEFAULT) can make: a pseudonym. */
+int deid_id_matches_template(const char *tmpl, const char *v);
+
 /* The template filled from HMAC(key, "patient-id", issuer + "\" + original): {digits:N} is
  * the HMAC as a number modulo 10^N (zero-padded), {hex:N} its first N hex digits in upper
  * case. tmpl NULL means DEID_ID_TEMPLATE_DEFAULT; issuer NULL means "". Leading and

@@ -96,25 +96,6 @@ static void check_text(struct scan *s, const char *where, const char *vr, const 
     }
 }
 
-/* Does v have the shape of the Patient ID template ("DEID-{digits:10}")? */
-static int matches_template(const char *tmpl, const char *v)
-{
-    if (!tmpl)
-        tmpl = DEID_ID_TEMPLATE_DEFAULT;
-    const char *open = strchr(tmpl, '{'), *close = open ? strchr(open, '}') : NULL;
-    int n = 0, hex = 0;
-    if (!close || (sscanf(open, "{digits:%d}", &n) != 1 && !(hex = sscanf(open, "{hex:%d}", &n) == 1)))
-        return 0;
-    size_t pre = (size_t)(open - tmpl);
-    if (strncmp(v, tmpl, pre) != 0)
-        return 0;
-    v += pre;
-    for (int i = 0; i < n; i++, v++)
-        if (!(*v >= '0' && *v <= '9') && !(hex && *v >= 'A' && *v <= 'F'))
-            return 0;
-    return strcmp(v, close + 1) == 0;
-}
-
 static int in_original_uids(const struct scan *s, const char *uid, size_t len)
 {
     for (const char *p = s->original_uids; p && *p;) {
@@ -236,11 +217,12 @@ static void check_action(struct scan *s, const dcm_elem *e, const deid_decision 
     default:
         return;
     }
-    if (e->element == 0x0000 || deid_is_dummy(e->value))
+    if (e->element == 0x0000 || (e->value && deid_is_dummy(e->value)))
         return;  /* group lengths carry no value of their own */
     int phi = vr_is(e, "PN") || vr_is(e, "DA") || vr_is(e, "DT") || e->group == 0x0010;
     add(s, e->path, "policy-action", phi ? SEV_PHI : SEV_POLICY, e->value,
-        "holds a value the policy removes or empties");
+        e->value ? "holds a value the policy removes or empties"
+                 : "holds items the policy removes or empties");
 }
 
 static int private_data(const dcm_elem *e)
@@ -262,12 +244,24 @@ static int walk(const dcm_elem *e, void *ud)
         check_uids(s, e);
         return s->failed;
     }
+    /* A sequence's items are walked one by one, but a removed sequence (Icon Image,
+     * Request Attributes, ...) is itself a sign the policy was not applied. */
+    if (vr_is(e, "SQ") && e->nitems > 0 && !(e->group & 1) && !e->is_meta) {
+        deid_decision d;
+        deid_policy_action(s->c->policy, e->group, e->element, &d);
+        check_action(s, e, &d);
+        return s->failed;
+    }
+    /* An icon or other image inside an item is not a frame the OCR reads. */
+    if (e->is_bulk && e->depth > 0 && e->group == 0x7FE0)
+        add(s, e->path, "nested-pixels", SEV_POLICY, NULL,
+            "image pixels inside a sequence item are not inspected for burned-in text");
     if (e->value && e->value[0]) {
         /* Pseudonyms and dummies are ours, not a person's. */
         if ((vr_is(e, "PN") || (e->group == 0x0010 && e->element == 0x0020)) &&
             (strcmp(e->value, "ANONYMOUS") == 0 ||
              (s->pseudonym && strcmp(e->value, s->pseudonym) == 0 &&
-              matches_template(s->c->id_template, e->value)))) {
+              deid_id_matches_template(s->c->id_template, e->value)))) {
             if (s->ids)
                 check_text(s, e->path, NULL, NULL, e->value, "", 1);
             return s->failed;
@@ -535,5 +529,6 @@ int verify_bytes(const verify_config *c, const char *path, const void *data, siz
 
 int verify_blocks(const verify_finding *f, verify_severity fail_on)
 {
-    return f->severity >= fail_on || strcmp(f->detector, "undecodable-frame") == 0;
+    return f->severity >= fail_on || strcmp(f->detector, "undecodable-frame") == 0 ||
+           strcmp(f->detector, "nested-pixels") == 0;
 }

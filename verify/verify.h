@@ -72,8 +72,9 @@ int verify_dataset_add(verify_dataset *d, const char *file, const verify_facts *
 /* Appends the dataset-wide findings to out. Returns 0 or -1 when out of memory. */
 int verify_dataset_finish(verify_dataset *d, verify_findings *out);
 
-/* Whether the gate blocks: a finding of severity >= fail_on that is not waived, or a
- * frame that could not be inspected (detector "undecodable-frame"), which always blocks. */
+/* Whether the gate blocks: a finding of severity >= fail_on that is not waived, or pixels
+ * that could not be inspected (detectors "undecodable-frame" and "nested-pixels"), which
+ * always block. */
 int verify_blocks(const verify_finding *f, verify_severity fail_on);
 
 #endif

@@ -197,6 +197,13 @@ grep -q "$nin files ($nin paired with their originals)" "$tmp/VP.out" ||
 grep -q "$nin files ($nin paired with their originals)" "$tmp/VP.out" ||
     fail "verify --audit without --key did not pair: $(cat "$tmp/VP.out")"
 
+# A release de-identified again (a second stage, a re-run) gives no leak: the earlier
+# pseudonyms share their prefix with the new ones, not their identity.
+"$DEIDTK" run "$tmp/R-moved" -o "$tmp/RR" --key "$key" --no-ocr --no-audit \
+    --report "$tmp/RR" >"$tmp/RR.out" 2>&1 ||
+    fail "run over its own output exit $?: $(tail -2 "$tmp/RR.out" | head -1)"
+grep -q "(leak 0, phi 0," "$tmp/RR.out" || fail "run over its own output: $(tail -2 "$tmp/RR.out")"
+
 # An input is no output of the trail: it has no original to pair with.
 "$DEIDTK" verify "$in" --key "$key" --audit "$tmp/A.sqlite" --no-ocr --report "$tmp/VI" \
     >"$tmp/VI.out" 2>&1

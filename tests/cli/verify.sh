@@ -26,8 +26,9 @@ for n, l in enumerate(open(sys.argv[1]), 1):
     json.loads(l)' "$tmp/raw.jsonl" || fail "--jsonl: a line is not one JSON value"
 fi
 grep -q "gate: BLOCKED" "$tmp/raw.err" || fail "summary not on stderr with --jsonl"
-jq -e 'select(.severity | test("^(leak|phi|suspect|policy|info)$") | not)' "$tmp/raw.jsonl" \
-    >/dev/null && fail "--jsonl: unknown severity"
+# (jq 1.6's -e reads only the last line's result: the matches are counted instead)
+[ -z "$(jq -r 'select(.severity | test("^(leak|phi|suspect|policy|info)$") | not) | .id' \
+    "$tmp/raw.jsonl")" ] || fail "--jsonl: unknown severity"
 [ "$(jq -r .file "$tmp/raw.jsonl" | sort -u | wc -l)" -eq "$(ls "$in" | wc -l)" ] ||
     fail "not every raw input has a finding"
 # the counts of the summary are the lines printed
@@ -105,5 +106,35 @@ if command -v dump2dcm >/dev/null 2>&1; then
         sed -n 's/^type 1 attribute \(.*\) is missing or empty$/\1/p' >"$tmp/t1.got"
     printf '%s\n' "Study Instance UID" "Series Instance UID" "Modality" >"$tmp/t1.want"
     cmp -s "$tmp/t1.got" "$tmp/t1.want" || fail "type 1 findings: $(cat "$tmp/t1.got")"
+fi
+
+# An icon image left in a de-identified file: its sequence is one the policy removes, and
+# its pixels are not searched, which blocks whatever --fail-on says. run removes it.
+if command -v dcmodify >/dev/null 2>&1; then
+    "$DEIDTK" run "$in/IM0002.dcm" -o "$tmp/I" --key "$key" --no-ocr --no-audit \
+        >/dev/null 2>&1 || fail "run of IM0002 exit $?"
+    mkdir -p "$tmp/icon"
+    cp "$(find "$tmp/I" -name '*.dcm' | head -1)" "$tmp/icon/icon.dcm"
+    head -c 4096 /dev/zero >"$tmp/icon.raw"
+    icon="(0088,0200)[0]"
+    dcmodify -nb -i "$icon.(0028,0002)=1" -i "$icon.(0028,0004)=MONOCHROME2" \
+        -i "$icon.(0028,0010)=64" -i "$icon.(0028,0011)=64" -i "$icon.(0028,0100)=8" \
+        -i "$icon.(0028,0101)=8" -i "$icon.(0028,0102)=7" -i "$icon.(0028,0103)=0" \
+        -if "$icon.(7fe0,0010)=$tmp/icon.raw" "$tmp/icon/icon.dcm" >/dev/null 2>&1 ||
+        fail "dcmodify could not add an icon"
+    "$DEIDTK" verify "$tmp/icon" --no-ocr --fail-on leak --jsonl --report "$tmp/ir" \
+        >"$tmp/icon.jsonl" 2>/dev/null
+    rc=$?
+    [ $rc -eq 1 ] || fail "verify of a file with an icon exit $rc, expected 1 (blocked)"
+    found() { jq -r "select(.detector == \"$1\" and .where == \"$2\") | .id" "$tmp/icon.jsonl"; }
+    [ -n "$(found nested-pixels "(0088,0200)[0].(7FE0,0010)")" ] ||
+        fail "icon pixels not reported: $(cat "$tmp/icon.jsonl")"
+    [ -n "$(found policy-action "(0088,0200)")" ] ||
+        fail "the removed Icon Image Sequence not reported: $(cat "$tmp/icon.jsonl")"
+    "$DEIDTK" run "$tmp/icon" -o "$tmp/I2" --key "$key" --no-ocr --no-audit \
+        >/dev/null 2>&1 || fail "run of the file with an icon exit $?"
+    "$DEIDTK" verify "$tmp/I2" --no-ocr --jsonl --report "$tmp/ir2" >"$tmp/icon2.jsonl" \
+        2>/dev/null
+    ! grep -q "0088,0200" "$tmp/icon2.jsonl" || fail "run left the icon: $(cat "$tmp/icon2.jsonl")"
 fi
 finish

@@ -219,6 +219,17 @@ static void test_id_template(void **state)
         if (deid_id_template_check(bad[i], err, sizeof err) == 0)
             fail_msg("template '%s' accepted", bad[i]);
     assert_int_equal(deid_id_template_check(DEID_ID_TEMPLATE_DEFAULT, err, sizeof err), 0);
+
+    /* What the templates make is recognised as a pseudonym; nothing else is. */
+    assert_true(deid_id_matches_template(NULL, "DEID-7073973774"));
+    assert_true(deid_id_matches_template("{hex:8}-X", "31948B93-X"));
+    assert_true(deid_id_matches_template("SUBJ-{digits:8}", out));
+    const char *not[] = {"DEID-707397377", "DEID-70739737745", "DEID-70739737a4", "deid-7073973774",
+                         "DEID", "", "XDEID-7073973774", NULL};
+    for (int i = 0; not[i]; i++)
+        if (deid_id_matches_template(NULL, not[i]))
+            fail_msg("'%s' taken for a pseudonym", not[i]);
+    assert_false(deid_id_matches_template("{hex:8}-X", "31948b93-X"));
 }
 
 static void test_date_offset(void **state)
