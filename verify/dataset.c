@@ -73,6 +73,8 @@ static int cmp_rows(const void *a, const void *b, void *key)
 static int check_unique(verify_dataset *d, field_fn key, field_fn value, const char *detector,
                         const char *message, verify_findings *out)
 {
+    if (d->n < 2)
+        return 0;  /* nothing to compare (and no array to sort when nothing was read) */
     qsort_r(d->rows, d->n, sizeof *d->rows, cmp_rows, &key);
     for (size_t i = 0; i < d->n;) {
         char kb[32];

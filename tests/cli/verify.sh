@@ -92,6 +92,13 @@ for n in empty readme cut; do
         fail "expected one stderr line naming $n.dcm: $(cat "$tmp/m.err")"
 done
 grep -q "3 unreadable" "$tmp/m.err" || fail "summary: $(cat "$tmp/m.err")"
+# nothing readable at all: the one line, exit 3, and the dataset checks over no file
+mkdir -p "$tmp/none"
+printf 'not DICOM' >"$tmp/none/x.dcm"
+"$DEIDTK" verify "$tmp/none" --no-ocr --report "$tmp/none-r" >"$tmp/none.out" 2>&1
+rc=$?
+[ $rc -eq 3 ] && [ "$(grep -c "x\.dcm" "$tmp/none.out")" -eq 1 ] ||
+    fail "verify of only an unreadable file exit $rc: $(cat "$tmp/none.out")"
 
 # type 1 attributes: missing, empty or only padding are reported; one stored as UN with
 # bytes counts as there, one as UN without bytes does not
