@@ -385,6 +385,27 @@ static deid_result identifying_of(const char *path)
     return r;
 }
 
+/* Clean Pixel Data with OCR boxes on the file at in, saved to out; the result is the
+ * caller's (deid_result_free). */
+static deid_result clean_ocr(const char *in, const char *out)
+{
+    deid_engine e;
+    struct deid_pseudo ps;
+    deid_policy *p;
+    engine_init(&e, &ps, &p);
+    e.clean_pixels = DEID_PIXELS_OCR;
+    deid_result r;
+    memset(&r, 0, sizeof r);
+    dcm_file *f = open_file(in);
+    if (deid_apply(&e, f, &r, err, sizeof err) != 0)
+        fail_msg("%s: deid_apply: %s", in, err);
+    if (dcm_save(f, out, err, sizeof err) != DCM_OK)
+        fail_msg("%s: save: %s", out, err);
+    dcm_close(f);
+    deid_policy_free(p);
+    return r;
+}
+
 /* ---- tests ----------------------------------------------------------------------------- */
 
 /* Every variant decodes to the picture that was drawn (the window maps the 12-bit values
@@ -509,23 +530,11 @@ static void test_clean_end_to_end(void **state)
     (void)state;
     for (size_t k = 0; k < COUNT(with_text); k++) {
         variant *v = with_text[k];
-        deid_engine e;
-        struct deid_pseudo ps;
-        deid_policy *p;
-        engine_init(&e, &ps, &p);
-        e.clean_pixels = DEID_PIXELS_OCR;
-        deid_result r;
-        memset(&r, 0, sizeof r);
-        dcm_file *f = open_file(v->path);
-        if (deid_apply(&e, f, &r, err, sizeof err) != 0)
-            fail_msg("%s: deid_apply: %s", v->name, err);
-        assert_int_equal(r.pixels_cleaned, 1);
-        assert_true(r.pixel_regions >= v->nlines);
         char out[600];
         snprintf(out, sizeof out, "%s/%s-clean.dcm", tu_dir, v->name);
-        if (dcm_save(f, out, err, sizeof err) != DCM_OK)
-            fail_msg("%s: save: %s", v->name, err);
-        dcm_close(f);
+        deid_result r = clean_ocr(v->path, out);
+        assert_int_equal(r.pixels_cleaned, 1);
+        assert_true(r.pixel_regions >= v->nlines);
 
         dcm_file *in = open_file(v->path), *o = open_file(out);
         char *bia = NULL;
@@ -600,7 +609,6 @@ static void test_clean_end_to_end(void **state)
                          fs.v[i].where);
         verify_findings_clear(&fs);
         deid_result_free(&r);
-        deid_policy_free(p);
     }
 }
 
@@ -711,21 +719,8 @@ static void test_text_the_window_hides(void **state)
         verify_findings_clear(&fs);
         deid_result_free(&ids);
 
-        deid_engine e;
-        struct deid_pseudo ps;
-        deid_policy *p;
-        engine_init(&e, &ps, &p);
-        e.clean_pixels = DEID_PIXELS_OCR;
-        deid_result res;
-        memset(&res, 0, sizeof res);
-        f = open_file(path);
-        if (deid_apply(&e, f, &res, err, sizeof err) != 0)
-            fail_msg("deid_apply: %s", err);
+        deid_result res = clean_ocr(path, out);
         assert_true(res.pixel_regions >= 1);
-        if (dcm_save(f, out, err, sizeof err) != DCM_OK)
-            fail_msg("save: %s", err);
-        dcm_close(f);
-        deid_policy_free(p);
         const char *after[2] = {out, free_path};
         for (int k = 0; k < 2; k++) {
             deid_result ids2 = k == 0 ? res : identifying_of(free_path);
