@@ -18,6 +18,8 @@ typedef struct ocr_text {
     ocr_box box;     /* where the text is */
     char *text;      /* UTF-8, trimmed, possibly empty; owned by the array (ocr_texts_free) */
     int confidence;  /* Tesseract mean word confidence, 0..100 */
+    int view;        /* where it was read: 0 the frame, k the extra view k - 1
+                        (ocr_find_text_views) */
 } ocr_text;
 
 typedef struct ocr_reader ocr_reader;

@@ -388,6 +388,7 @@ static int read_sheet(ocr_reader *r, int width, int height, int channels,
         out[i].box = boxes[i];
         out[i].text = calloc(1, 1);
         out[i].confidence = 0;
+        out[i].view = 0;
         if (!out[i].text)
             goto oom;
         crops[i] = prepare_crop(width, height, channels, pixels, &boxes[i], rule);
@@ -639,8 +640,10 @@ int ocr_find_text_views(ocr_reader *r, int width, int height, int channels,
             ocr_text got[MAX_ROWS];
             rc = read_boxes(r, width, height, v ? 1 : channels, v ? extra[v - 1] : pixels,
                             batch + i, m, got, err, errlen);
-            for (size_t j = 0; rc == 0 && j < m; j++)
+            for (size_t j = 0; rc == 0 && j < m; j++) {
                 texts[at[i + j]] = got[j];
+                texts[at[i + j]].view = v;
+            }
         }
     }
     free(boxes);

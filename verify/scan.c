@@ -331,16 +331,21 @@ static void check_structure(struct scan *s, dcm_file *f)
 }
 
 /* A small PNG of the frame with its text boxes outlined, for the report; the text itself
- * blacked out unless values may be shown. Returns its path relative to the report (malloc'd)
- * or NULL when none could be written: a missing picture never hides a finding. */
+ * blacked out unless values may be shown, and then, for text found in the view of what the
+ * window clips, shown from that view (on screen it is white on white). Returns its path
+ * relative to the report (malloc'd) or NULL when none could be written: a missing picture
+ * never hides a finding. */
 static char *thumbnail(struct scan *s, int frame, const dcm_image *img, const ocr_text *t,
                        size_t n)
 {
     if (!s->c->thumb_dir)
         return NULL;
+    int show = s->c->thumb_show_text, reveal = 0;
+    for (size_t i = 0; i < n; i++)
+        reveal |= show && t[i].view == 1 && img->clipped;
     ocr_box *boxes = malloc(n * sizeof *boxes);
     size_t size = (size_t)img->width * img->height * img->channels;
-    unsigned char *px = s->c->thumb_show_text ? img->pixels : malloc(size);
+    unsigned char *px = show && !reveal ? img->pixels : malloc(size);
     if (!boxes || !px) {
         free(boxes);
         if (px != img->pixels)
@@ -351,12 +356,16 @@ static char *thumbnail(struct scan *s, int frame, const dcm_image *img, const oc
         memcpy(px, img->pixels, size);
     for (size_t i = 0; i < n; i++) {
         boxes[i] = t[i].box;
-        if (px == img->pixels)
+        if (show && !(t[i].view == 1 && img->clipped))
             continue;
         for (int y = boxes[i].y; y < boxes[i].y + boxes[i].h && y < img->height; y++)
-            for (int x = boxes[i].x; x < boxes[i].x + boxes[i].w && x < img->width; x++)
-                memset(px + ((size_t)y * img->width + x) * img->channels, 0,
-                       (size_t)img->channels);
+            for (int x = boxes[i].x; x < boxes[i].x + boxes[i].w && x < img->width; x++) {
+                size_t k = (size_t)y * img->width + x;
+                if (show)
+                    px[k] = img->clipped[k];  /* clipped views are grey, like their frames */
+                else
+                    memset(px + k * img->channels, 0, (size_t)img->channels);
+            }
     }
     /* Named by the file and frame, so reruns overwrite rather than accumulate. */
     char id[17], name[64], full[4096], err[256];

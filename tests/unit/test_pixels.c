@@ -323,13 +323,17 @@ static int paired_on(const verify_findings *fs, const line *ln, const char *expe
 
 /* Findings of verify_file whose detector starts with "ocr-"; "ocr-text" boxes into hits. */
 static void verify(const char *path, int frames, const verify_pair_set *ids,
-                   verify_findings *out)
+                   const char *thumbs, verify_findings *out)
 {
     deid_policy *p = deid_policy_new();
     assert_non_null(p);
     verify_config c = {0};
     c.policy = p;
     c.ocr = 1;
+    /* thumbs: thumbnails, text shown, go there */
+    c.thumb_dir = thumbs;
+    c.thumb_rel = "t";
+    c.thumb_show_text = 1;
     verify_facts facts;
     if (verify_file(&c, path, ids, NULL, out, &facts, err, sizeof err) != 0)
         fail_msg("verify_file: %s", err);
@@ -470,7 +474,7 @@ static void test_verify_finds_each_line(void **state)
         variant *v = with_text[k];
         deid_result ids = identifying_of(v->path);
         verify_findings fs = {0};
-        verify(v->path, v->frames, ids.identifying, &fs);
+        verify(v->path, v->frames, ids.identifying, NULL, &fs);
         ocr_hit hits[32];
         size_t n = ocr_boxes(&fs, hits, 32);
         for (int l = 0; l < v->nlines; l++) {
@@ -510,7 +514,7 @@ static void test_text_free_has_no_ocr_findings(void **state)
     for (size_t k = 0; k < COUNT(text_free); k++) {
         deid_result ids = identifying_of(text_free[k]->path);
         verify_findings fs = {0};
-        verify(text_free[k]->path, text_free[k]->frames, ids.identifying, &fs);
+        verify(text_free[k]->path, text_free[k]->frames, ids.identifying, NULL, &fs);
         for (size_t i = 0; i < fs.n; i++)
             if (strncmp(fs.v[i].detector, "ocr-", 4) == 0 ||
                 strcmp(fs.v[i].detector, "undecodable-frame") == 0)
@@ -600,7 +604,7 @@ static void test_clean_end_to_end(void **state)
         dcm_close(o);
 
         verify_findings fs = {0};
-        verify(out, v->frames, r.identifying, &fs);
+        verify(out, v->frames, r.identifying, NULL, &fs);
         for (size_t i = 0; i < fs.n; i++)
             if (strncmp(fs.v[i].detector, "ocr-", 4) == 0 ||
                 strcmp(fs.v[i].detector, "undecodable-frame") == 0 ||
@@ -706,7 +710,33 @@ static void test_text_the_window_hides(void **state)
         line ln = {"MRN 4471123", "4471123", 0, 12, r};
         deid_result ids = identifying_of(path);
         verify_findings fs = {0};
-        verify(path, 1, ids.identifying, &fs);
+        char thumbs[600];
+        snprintf(thumbs, sizeof thumbs, "%s/thumbs%d", tu_dir, invert);
+        tu_sh("mkdir -p '%s'", thumbs);
+        verify(path, 1, ids.identifying, thumbs, &fs);
+        /* The thumbnail shows the line (from the clipped view), not white on white. */
+        PIX *th = NULL;
+        for (size_t i = 0; i < fs.n && !th; i++)
+            if (fs.v[i].thumbnail) {
+                char png[700];
+                snprintf(png, sizeof png, "%s/%s", thumbs, strchr(fs.v[i].thumbnail, '/') + 1);
+                PIX *rgb = pixRead(png);
+                th = rgb && pixGetDepth(rgb) == 32 ? pixConvertRGBToLuminance(rgb) : pixClone(rgb);
+                pixDestroy(&rgb);
+            }
+        if (!th)
+            fail_msg("invert %d: no thumbnail", invert);
+        l_int32 lo = 255, hi = 0;
+        for (int y = r.y; y < r.y + r.h; y++)
+            for (int x = r.x; x < r.x + r.w; x++) {
+                l_uint32 g;
+                pixGetPixel(th, x, y, &g);
+                lo = (l_int32)g < lo ? (l_int32)g : lo;
+                hi = (l_int32)g > hi ? (l_int32)g : hi;
+            }
+        pixDestroy(&th);
+        if (hi - lo < 128)
+            fail_msg("invert %d: the thumbnail shows no line (grey %d..%d)", invert, lo, hi);
         ocr_hit hits[8];
         size_t n = ocr_boxes(&fs, hits, 8);
         int covered = 0;
@@ -724,7 +754,7 @@ static void test_text_the_window_hides(void **state)
         const char *after[2] = {out, free_path};
         for (int k = 0; k < 2; k++) {
             deid_result ids2 = k == 0 ? res : identifying_of(free_path);
-            verify(after[k], 1, ids2.identifying, &fs);
+            verify(after[k], 1, ids2.identifying, NULL, &fs);
             for (size_t i = 0; i < fs.n; i++)
                 if (strncmp(fs.v[i].detector, "ocr-", 4) == 0)
                     fail_msg("invert %d, %s: %s finding at %s", invert,
