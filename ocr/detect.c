@@ -30,6 +30,7 @@
 #define EXT_BG_DELTA 40       /* grey distance from it that counts as background */
 #define MAX_LINE_H 44
 #define MAX_PARTS 20000       /* more parts than this is noise, not text */
+#define BOLD_SOLIDITY 0.8     /* share of a bold line's ink left by a 3x3 erosion, at most */
 
 PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char *pixels,
                         int mode)
@@ -189,9 +190,13 @@ static int judge_line(const struct part *parts, const int *members, int nm, PIX 
     double fill = (double)area / ((double)lw * lh);
     if (fill < 0.08 || fill > 0.72)
         return 0;
-    /* Strokes vanish under a 3x3 erosion; blobs of bone or contrast do not. */
+    /* Strokes vanish under a 3x3 erosion; blobs of bone or contrast do not, and neither do
+     * the strokes of bold type, which only a plain ground tells from blobs. Lines in a
+     * halved frame must stand on one; at full size, clipped bone makes a plain white
+     * ground with air cells in it, so bold lines are looked for only halved. */
     double sol = area ? (double)solid / area : 1.0;
-    if (sol > (lh >= 16 ? 0.45 : 0.3))
+    int bold = sol > (lh >= 16 ? 0.45 : 0.3);
+    if (sol > BOLD_SOLIDITY || (bold && min_h <= MIN_LINE_H))
         return 0;
     float s = 0.4f + 0.1f * (nletter > 5 ? 5 : nletter) - (float)sol;
     *out = (struct cand){ x0, y0, lw, lh, s < 0.05f ? 0.05f : s > 1.0f ? 1.0f : s };
@@ -555,8 +560,8 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
             goto out;
         if (!uniform_ink(ink, grey, light, &c, peaks_agree(letters, members, nm, ink, grey, light)))
             continue;
-        /* In a halved frame, stripes of muscle and bowel look like large letters; titles
-         * and scanned forms stand on a plain ground. */
+        /* In a halved frame, stripes of muscle and bowel look like large letters, and bold
+         * letters like a row of blobs; titles and forms stand on a plain ground. */
         if (min_h > MIN_LINE_H && !flat_ground(grey, &c))
             continue;
         attach_marks(parts, np, &c);
@@ -1031,9 +1036,9 @@ static unsigned char *halve(int w, int h, int channels, const unsigned char *px)
 }
 
 /* Text taller than MAX_LINE_H (titles of screen captures, scanned forms) is looked for in
- * the frame halved, and halved again while the result can hold such a line: each level
- * keeps only lines too tall for the one before, so it adds no new way to mistake anatomy
- * for small text. */
+ * the frame halved, and halved again while the result can hold such a line and the line
+ * is at most a quarter of the frame's height: each level keeps only lines too tall for the
+ * one before, so it adds no new way to mistake anatomy for small text. */
 #define PYRAMID_MIN_SIDE (MAX_LINE_H + 4)
 
 /* ocr_detect, with the halved frames (pyramid) or without. */
@@ -1052,7 +1057,8 @@ static int detect_frame(int width, int height, int channels, const unsigned char
     const unsigned char *level = pixels;
     unsigned char *owned = NULL;
     int w = width, h = height;
-    for (int k = 1; rc == 0 && pyramid && (w < h ? w : h) / 2 >= PYRAMID_MIN_SIDE; k++) {
+    for (int k = 1; rc == 0 && pyramid && (w < h ? w : h) / 2 >= PYRAMID_MIN_SIDE &&
+                    (MAX_LINE_H / 2 - 2) << k <= height / 4; k++) {
         unsigned char *half = halve(w, h, channels, level);
         free(owned);
         owned = half;

@@ -35,6 +35,21 @@ for f in IM0016.dcm IM0022.dcm; do
 done
 clean_and_verify "$in" samples
 
+# A real colour JPEG 2000 frame with three words in large bold type (GDCM's test image, as
+# pydicom ships it): each is found and read, and cleaning removes them.
+gbr=/usr/lib/python3/dist-packages/pydicom/data/test_files/GDCMJ2K_TextGBR.dcm
+[ -r "$gbr" ] || gbr="$top_srcdir/../shared/corpus/real/GDCMJ2K_TextGBR.dcm"
+if [ -r "$gbr" ]; then
+    mkdir -p "$tmp/gbr-in"
+    cp "$gbr" "$tmp/gbr-in/"
+    "$DEIDTK" verify "$tmp/gbr-in" --jsonl --show-values --report "$tmp/G" >"$tmp/G.jsonl" 2>/dev/null
+    words=$(jq -r 'select(.detector == "ocr-text") | .value' "$tmp/G.jsonl" | sort | tr '\n' ' ')
+    [ "$words" = "blue green red " ] || bad "GDCMJ2K_TextGBR: read '$words', expected the three words"
+    clean_and_verify "$tmp/gbr-in" gbr
+else
+    echo "note: no GDCMJ2K_TextGBR.dcm (python3-pydicom); its checks skipped"
+fi
+
 dev="$top_srcdir/../shared/corpus/dev"
 if [ -r "$dev/key.json" ] && [ -d "$dev/in" ]; then
     jq -r '.files | to_entries[] | select((.value.burned_in.boxes // []) | length > 0) | .key' \
