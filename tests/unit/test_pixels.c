@@ -704,22 +704,29 @@ static void test_text_the_window_hides(void **state)
         view.pixels = img.clipped;
         if (mean_in(&view, r) < mean_in(&view, below) + 40)
             fail_msg("invert %d: the clipped view does not show the line", invert);
-        /* Compressed, the frame goes through DicomImage: the same view. */
-        char rle_path[600];
-        snprintf(rle_path, sizeof rle_path, "%s/hidden%d-rle.dcm", tu_dir, invert);
-        tu_sh("dcmcrle -q '%s' '%s'", path, rle_path);
-        dcm_file *fr = open_file(rle_path);
-        dcm_image other = decode(fr, 0);
-        assert_non_null(other.clipped);
-        int worst = 0;
-        for (size_t i = 0; i < (size_t)img.width * img.height; i++) {
-            int d = abs((int)img.clipped[i] - (int)other.clipped[i]);
-            worst = d > worst ? d : worst;
+        /* Compressed, the frame goes through DicomImage (RLE) or OpenJPEG (JPEG 2000, when
+         * gdcmconv is there to make it): the same view. */
+        int copies = system("command -v gdcmconv >/dev/null 2>&1") == 0 ? 2 : 1;
+        for (int c = 0; c < copies; c++) {
+            char copy[600];
+            snprintf(copy, sizeof copy, "%s/hidden%d-%s.dcm", tu_dir, invert, c ? "j2k" : "rle");
+            if (c)
+                tu_sh("gdcmconv --j2k '%s' '%s'", path, copy);
+            else
+                tu_sh("dcmcrle -q '%s' '%s'", path, copy);
+            dcm_file *fc = open_file(copy);
+            dcm_image other = decode(fc, 0);
+            assert_non_null(other.clipped);
+            int worst = 0;
+            for (size_t i = 0; i < (size_t)img.width * img.height; i++) {
+                int d = abs((int)img.clipped[i] - (int)other.clipped[i]);
+                worst = d > worst ? d : worst;
+            }
+            if (worst > 2)
+                fail_msg("invert %d, %s: the clipped view differs by up to %d", invert, copy, worst);
+            dcm_image_free(&other);
+            dcm_close(fc);
         }
-        if (worst > 2)
-            fail_msg("invert %d: DicomImage's clipped view differs by up to %d", invert, worst);
-        dcm_image_free(&other);
-        dcm_close(fr);
         dcm_image_free(&img);
         dcm_close(f);
 
