@@ -1,9 +1,10 @@
 /* tests/unit/test_pixels.c — the pixel path end to end on real DICOM files: text is drawn
  * with Leptonica's bitmap font into image-like frames (dark background, a bright "body",
  * noise), written with dump2dcm as 8-bit and 12-bit MONOCHROME2, MONOCHROME1, RGB, a
- * multi-frame and an RLE copy; then decoded (dicom/), inspected (verify_file with OCR:
- * boxes and the paired check on the text read) and cleaned (deid_apply with OCR boxes),
- * and the cleaned file is read back and compared pixel by pixel with its input. */
+ * multi-frame and an RLE copy, and 12-bit frames whose window hides a line (with RLE and
+ * JPEG 2000 copies); then decoded (dicom/), inspected (verify_file with OCR: boxes and the
+ * paired check on the text read) and cleaned (deid_apply with OCR boxes), and the cleaned
+ * file is read back and compared pixel by pixel with its input. */
 #include "config.h"
 #include <math.h>
 #include <stdint.h>
