@@ -143,12 +143,12 @@ typedef struct dcm_image {
     int width, height;
     int channels;           /* 1 grey, 3 RGB */
     unsigned char *pixels;  /* row-major, channels interleaved; free with dcm_image_free */
-    /* Grey frames whose window shows values of the frame as white that differ: the upper
-     * half of those (the extreme at 255, the rest of the frame 0), one byte a pixel; NULL
-     * when the window clips nothing on its white side. Burned-in text is drawn at or near
-     * the extreme so that it shows; where it crosses anatomy the window already shows
-     * white, only this view shows it. The lower half is left out: dense bone and lung
-     * texture there look like strokes. */
+    /* For a grey frame whose window shows several of its values as one white (it clips
+     * them): the upper half of those values stretched over 1..255, the frame's extreme at
+     * 255 and everything else 0, one byte a pixel; NULL when the window clips nothing on
+     * its white side. Burned-in text is drawn at or near the extreme so that it shows;
+     * where it crosses anatomy that the window already shows white, only this view shows
+     * it. The lower half is left out: dense bone there looks like strokes. */
     unsigned char *clipped;
 } dcm_image;
 
