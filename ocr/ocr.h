@@ -24,9 +24,10 @@ typedef struct ocr_text {
 
 typedef struct ocr_reader ocr_reader;
 
-/* Finds text-like regions: lines of light-on-dark or dark-on-light characters whose height
- * is about 6 to 40 px, grey or coloured. *boxes is malloc'd (free() it; NULL when *n is 0),
- * sorted top to bottom, left to right. Returns 0, or -1 with a message. */
+/* Finds text-like regions: lines of light-on-dark or dark-on-light characters, grey or
+ * coloured, about 5 to 44 px tall, and taller ones (titles, forms) on a plain ground.
+ * *boxes is malloc'd (free() it; NULL when *n is 0), sorted top to bottom, left to right.
+ * Returns 0, or -1 with a message. */
 int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
                ocr_box **boxes, size_t *n, char *err, size_t errlen);
 
