@@ -54,23 +54,6 @@ static int strlist_has(const strlist *sorted, const char *s)
     return sorted->n && bsearch(&s, sorted->v, sorted->n, sizeof *sorted->v, cmp_str) != NULL;
 }
 
-/* Is needle a whole word (or words) of some kept value (joined as in struct ctx)? A value the
- * policy keeps cannot leak, nor can a piece of it that an identifying attribute happens to
- * repeat (a GE suite ID "CT01" inside the kept Station Name "CT01_OC0"). */
-static int inside_kept(const char *joined, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (!n)
-        return 0;
-    for (const char *p = strstr(joined, needle); p; p = strstr(p + 1, needle)) {
-        int before = p == joined || !isalnum((unsigned char)p[-1]);
-        int after = !isalnum((unsigned char)p[n]);
-        if (before && after)
-            return 1;
-    }
-    return 0;
-}
-
 /* A name one of whose words is vocabulary of the kept values ("Last Name^First Name" beside
  * a kept Code Meaning "Recording Observer's Name") is searched only as a whole phrase. */
 static int word_is_kept(const char *joined, const char *normalised)
@@ -82,7 +65,7 @@ static int word_is_kept(const char *joined, const char *normalised)
         if (len < sizeof buf) {
             memcpy(buf, p, len);
             buf[len] = 0;
-            if (inside_kept(joined, buf))
+            if (verify_pair_in_words(joined, buf))
                 return 1;
         }
         p = sp ? sp + 1 : p + len;
@@ -454,8 +437,7 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
         /* Removing it would break a content item the profile keeps. Under Clean Structured
          * Content its text is cleaned; otherwise a dummy keeps the file valid and says
          * nothing. */
-        if (e->element == 0xA160 && e->group == 0x0040 && e->value &&
-            option_on(c, DEID_OPT_CLEAN_STRUCTURED_CONTENT)) {
+        if (e->value && deid_policy_cleaned_in_place(c->e->policy, e->group, e->element)) {
             if (c->pass == 1)
                 v->action = "clean";
             else
@@ -783,9 +765,13 @@ static int learn_pass(struct ctx *c, dcm_list *l, char *err, size_t errlen)
     if (rc == 0 && !c->failed) {
         if (c->blocks.n)
             qsort(c->blocks.v, c->blocks.n, sizeof *c->blocks.v, cmp_str);
-        /* The joined values find every non-empty kept value as a whole; only an empty
-         * one needs noting apart. */
+        /* A value the policy keeps cannot leak, nor can a piece of it that an identifying
+         * attribute happens to repeat (a GE suite ID "CT01" inside the kept Station Name
+         * "CT01_OC0"), nor a part of an identifying text. The joined values find every
+         * non-empty kept value as a whole; only an empty one needs noting apart. */
         const char *joined = c->kept ? c->kept : "";
+        if (verify_pair_set_kept(r->identifying, joined) != 0)
+            c->failed = 1;
         for (size_t i = 0; i < c->candidates.n && !c->failed; i++) {
             const char *cand = c->candidates.v[i];
             if (deid_is_dummy(cand + 1))
@@ -794,7 +780,7 @@ static int learn_pass(struct ctx *c, dcm_list *l, char *err, size_t errlen)
             verify_pair_kind kind = (verify_pair_kind)(cand[0] - '0');
             if (!n)
                 c->failed = 1;
-            else if (*n ? !inside_kept(joined, n) : !c->kept_empty) {
+            else if (*n ? !verify_pair_in_words(joined, n) : !c->kept_empty) {
                 /* A pseudonym of an earlier run ("DEID-5216619288") shares its prefix
                  * with every pseudonym: only the whole of it identifies. */
                 if (kind == VERIFY_PAIR_NAME &&

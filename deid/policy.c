@@ -269,6 +269,12 @@ static void override_decide(const struct override *o, deid_decision *d)
     d->option = DEID_OPT_COUNT;
 }
 
+int deid_policy_cleaned_in_place(const deid_policy *p, uint16_t group, uint16_t element)
+{
+    return group == 0x0040 && element == 0xA160 &&
+           (deid_policy_options(p) & DEID_OPTION_BIT(DEID_OPT_CLEAN_STRUCTURED_CONTENT));
+}
+
 int deid_policy_action(const deid_policy *p, uint16_t group, uint16_t element,
                        deid_decision *out)
 {

@@ -134,6 +134,11 @@ const char *deid_policy_preset(const deid_policy *p);
 int deid_policy_action(const deid_policy *p, uint16_t group, uint16_t element,
                        deid_decision *out);
 
+/* 1 when the attribute is removed by the table but must stay in a kept structure, where
+ * the policy cleans its text instead: Text Value (0040,A160), type 1 in the content items
+ * of a report, under Clean Structured Content. */
+int deid_policy_cleaned_in_place(const deid_policy *p, uint16_t group, uint16_t element);
+
 /* 1 when the private element (group odd, element the full element number, e.g. 0x1010
  * in the block reserved by `creator` at 0x0010) is on the safe private list and Retain
  * Safe Private is selected, or on the policy's own safe_private list; else 0.

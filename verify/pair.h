@@ -33,6 +33,17 @@ void verify_pair_free(verify_pair_set *set);
  * when out of memory. */
 int verify_pair_add(verify_pair_set *set, verify_pair_kind kind, const char *value);
 
+/* What the dataset keeps: its kept values, normalised as the paired check compares them
+ * (lower case, dots, hyphens and apostrophes dropped, one space between words) and joined
+ * by newlines (copied). Set it before adding values: a comma-separated part of a text
+ * value that is a whole word, or words, of it adds no needle of its own, since a part the
+ * dataset keeps elsewhere ("uncompressed" of an image comment, beside the code meaning
+ * "Uncompressed predecessor") cannot leak. Returns 0, or -1 when out of memory. */
+int verify_pair_set_kept(verify_pair_set *set, const char *kept);
+
+/* Whether needle (normalised) is a whole word, or words, of text (normalised values). */
+int verify_pair_in_words(const char *text, const char *needle);
+
 /* Number of values added, and the value at index i as given to verify_pair_add (owned by
  * the set). */
 size_t verify_pair_count(const verify_pair_set *set);

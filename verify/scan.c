@@ -217,8 +217,9 @@ static void check_action(struct scan *s, const dcm_elem *e, const deid_decision 
     default:
         return;
     }
-    if (e->element == 0x0000 || (e->value && deid_is_dummy(e->value)))
-        return;  /* group lengths carry no value of their own */
+    if (e->element == 0x0000 || (e->value && deid_is_dummy(e->value)) ||
+        deid_policy_cleaned_in_place(s->c->policy, e->group, e->element))
+        return;  /* group lengths carry no value of their own; cleaned text stays */
     int phi = vr_is(e, "PN") || vr_is(e, "DA") || vr_is(e, "DT") || e->group == 0x0010;
     add(s, e->path, "policy-action", phi ? SEV_PHI : SEV_POLICY, e->value,
         e->value ? "holds a value the policy removes or empties"

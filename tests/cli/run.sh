@@ -247,4 +247,15 @@ if command -v dciodvfy >/dev/null 2>&1; then
 else
     echo "note: dciodvfy (dicom3tools) not installed; validity not checked"
 fi
+# The Basic Profile over real files whose comments, code meanings and placeholders look
+# alike (pydicom's test files, when python3-pydicom is installed): no false leak.
+pyd=/usr/lib/python3/dist-packages/pydicom/data/test_files
+if [ -r "$pyd/MR_small.dcm" ] && [ -r "$pyd/SC_rgb_dcmtk_+eb+cr.dcm" ]; then
+    mkdir -p "$tmp/pyd"
+    cp "$pyd/MR_small.dcm" "$pyd/SC_rgb_dcmtk_+eb+cr.dcm" "$tmp/pyd/"
+    "$DEIDTK" run "$tmp/pyd" -o "$tmp/PB" --key "$key" --preset basic --no-ocr --no-audit \
+        --report "$tmp/PB" >"$tmp/PB.out" 2>&1
+    grep -q "(leak 0," "$tmp/PB.out" || fail "basic profile on pydicom files: $(tail -2 "$tmp/PB.out")"
+fi
+
 finish
