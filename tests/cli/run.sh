@@ -258,4 +258,12 @@ if [ -r "$pyd/MR_small.dcm" ] && [ -r "$pyd/SC_rgb_dcmtk_+eb+cr.dcm" ]; then
     grep -q "(leak 0," "$tmp/PB.out" || fail "basic profile on pydicom files: $(tail -2 "$tmp/PB.out")"
 fi
 
+# Clean Structured Content keeps a report's Text Values, cleaned: its own verification
+# takes them for kept, not for values the policy removes, and finds no leak.
+"$DEIDTK" run "$in" -o "$tmp/CSC" --key "$key" --option clean-structured-content --no-ocr \
+    --no-audit --report "$tmp/CSC" >"$tmp/CSC.out" 2>&1
+grep -q "(leak 0, phi 0, suspect 0," "$tmp/CSC.out" &&
+    [ -z "$(jq -r '.findings[] | select(.detector == "policy-action") | .where' "$tmp/CSC.json")" ] ||
+    fail "clean-structured-content: $(tail -2 "$tmp/CSC.out" | head -1)"
+
 finish
