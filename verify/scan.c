@@ -84,13 +84,18 @@ static void check_text(struct scan *s, const char *where, const char *vr, const 
     size_t n = vr ? verify_detect_value(vr, keyword, text, hits, MAX_HITS)
                   : verify_detect(text, hits, MAX_HITS);
     for (size_t i = 0; i < n; i++) {
-        if (kept && (hits[i].kind == VERIFY_HIT_ID || hits[i].kind == VERIFY_HIT_URL))
+        /* A value the policy keeps is a device's serial, a vendor's URL or, under Retain
+         * Institution Identity, the institution's address: the policy's choice, not a
+         * patient's. */
+        if (kept && (hits[i].kind == VERIFY_HIT_ID || hits[i].kind == VERIFY_HIT_URL ||
+                     hits[i].kind == VERIFY_HIT_ADDRESS))
             continue;
         char *v = span(text, hits[i].off, hits[i].len);
         snprintf(det, sizeof det, "%s%s", prefix, verify_hit_kind_name(hits[i].kind));
+        const char *what = hits[i].kind == VERIFY_HIT_ID ? "record number"
+                                                          : verify_hit_kind_name(hits[i].kind);
         char msg[96];
-        snprintf(msg, sizeof msg, "looks like %s %s", hits[i].kind == VERIFY_HIT_AGE ? "an" : "a",
-                 hits[i].kind == VERIFY_HIT_ID ? "record number" : verify_hit_kind_name(hits[i].kind));
+        snprintf(msg, sizeof msg, "looks like %s %s", strchr("aeiou", what[0]) ? "an" : "a", what);
         add(s, where, det, hits[i].severity, v, msg);
         free(v);
     }

@@ -266,4 +266,10 @@ grep -q "(leak 0, phi 0, suspect 0," "$tmp/CSC.out" &&
     [ -z "$(jq -r '.findings[] | select(.detector == "policy-action") | .where' "$tmp/CSC.json")" ] ||
     fail "clean-structured-content: $(tail -2 "$tmp/CSC.out" | head -1)"
 
+# Retain Institution Identity keeps the institution's address: not a patient's, no finding.
+"$DEIDTK" run "$in" -o "$tmp/RII" --key "$key" --option retain-institution-identity --no-ocr \
+    --no-audit --report "$tmp/RII" >"$tmp/RII.out" 2>&1
+grep -q "(leak 0, phi 0, suspect 0," "$tmp/RII.out" ||
+    fail "retain-institution-identity: $(tail -2 "$tmp/RII.out" | head -1)"
+
 finish
