@@ -282,10 +282,18 @@ static int walk(const dcm_elem *e, void *ud)
         }
         check_text(s, e->path, e->vr, dcm_keyword(e->group, e->element), e->value, "", kept);
     } else if (e->bytes && e->length) {
+        /* An ICC profile the policy keeps names its standard's web site. */
+        int kept = 0;
+        if (!(e->group & 1) && !e->is_meta) {
+            deid_decision d;
+            deid_policy_action(s->c->policy, e->group, e->element, &d);
+            kept = d.action == DEID_ACT_K || d.action == DEID_ACT_KEEP_SAFE ||
+                   d.action == DEID_ACT_OVR_KEEP;
+        }
         char *t = bytes_as_text(e->bytes, e->length);
         if (!t)
             return s->failed = 1;
-        check_text(s, e->path, NULL, NULL, t, "", 0);
+        check_text(s, e->path, NULL, NULL, t, "", kept);
         free(t);
     }
     return s->failed;

@@ -257,6 +257,15 @@ if [ -r "$pyd/MR_small.dcm" ] && [ -r "$pyd/SC_rgb_dcmtk_+eb+cr.dcm" ]; then
         --report "$tmp/PB" >"$tmp/PB.out" 2>&1
     grep -q "(leak 0," "$tmp/PB.out" || fail "basic profile on pydicom files: $(tail -2 "$tmp/PB.out")"
 fi
+# A kept ICC profile names its standard's web site: no finding.
+if [ -r "$pyd/../palettes/spring.dcm" ]; then
+    mkdir -p "$tmp/icc"
+    cp "$pyd/../palettes/spring.dcm" "$tmp/icc/"
+    "$DEIDTK" run "$tmp/icc" -o "$tmp/ICC" --key "$key" --no-ocr --no-audit --report "$tmp/ICC" \
+        >/dev/null 2>&1
+    [ -z "$(jq -r '.findings[] | select(.detector == "url") | .where' "$tmp/ICC.json")" ] ||
+        fail "a kept ICC profile gave a url finding"
+fi
 
 # Clean Structured Content keeps a report's Text Values, cleaned: its own verification
 # takes them for kept, not for values the policy removes, and finds no leak.
