@@ -236,6 +236,18 @@ static int private_data(const dcm_elem *e)
     return (e->group & 1) && e->element >= 0x1000;
 }
 
+/* Whether the policy keeps a public attribute of the dataset (its decision in *d); 0 for
+ * private and meta elements. */
+static int policy_keeps(const struct scan *s, const dcm_elem *e, deid_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    if ((e->group & 1) || e->is_meta)
+        return 0;
+    deid_policy_action(s->c->policy, e->group, e->element, d);
+    return d->action == DEID_ACT_K || d->action == DEID_ACT_KEEP_SAFE ||
+           d->action == DEID_ACT_OVR_KEEP;
+}
+
 static int walk(const dcm_elem *e, void *ud)
 {
     struct scan *s = ud;
@@ -272,24 +284,15 @@ static int walk(const dcm_elem *e, void *ud)
                 check_text(s, e->path, NULL, NULL, e->value, "", 1);
             return s->failed;
         }
-        int kept = 0;
-        if (!(e->group & 1) && !e->is_meta) {
-            deid_decision d;
-            deid_policy_action(s->c->policy, e->group, e->element, &d);
-            kept = d.action == DEID_ACT_K || d.action == DEID_ACT_KEEP_SAFE ||
-                   d.action == DEID_ACT_OVR_KEEP;
+        deid_decision d;
+        int kept = policy_keeps(s, e, &d);
+        if (!(e->group & 1) && !e->is_meta)
             check_action(s, e, &d);
-        }
         check_text(s, e->path, e->vr, dcm_keyword(e->group, e->element), e->value, "", kept);
     } else if (e->bytes && e->length) {
         /* An ICC profile the policy keeps names its standard's web site. */
-        int kept = 0;
-        if (!(e->group & 1) && !e->is_meta) {
-            deid_decision d;
-            deid_policy_action(s->c->policy, e->group, e->element, &d);
-            kept = d.action == DEID_ACT_K || d.action == DEID_ACT_KEEP_SAFE ||
-                   d.action == DEID_ACT_OVR_KEEP;
-        }
+        deid_decision d;
+        int kept = policy_keeps(s, e, &d);
         char *t = bytes_as_text(e->bytes, e->length);
         if (!t)
             return s->failed = 1;
