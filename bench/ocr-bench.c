@@ -1,8 +1,9 @@
-/* Times the ways of reading burned-in text over decoded frames: ocr_find_text (the
- * Leptonica detector, then Tesseract on each box) against ocr_read_full_frame (Tesseract
- * on the whole frame), at native size and enlarged as the reader enlarges its boxes, and
- * ocr_detect alone. Frame 0 of every file is decoded once, before timing. Prints one line
- * of key=value pairs (CPU milliseconds per frame) for bench/run.sh.
+/* Times the ways of reading burned-in text over decoded frames: ocr_find_text_views (the
+ * Leptonica detector over the frame and the view of what its window clips, as verify
+ * searches them, then Tesseract on each box) against ocr_read_full_frame (Tesseract on
+ * the whole frame), at native size and enlarged as the reader enlarges its boxes, and
+ * ocr_detect_views alone. Frame 0 of every file is decoded once, before timing. Prints one
+ * line of key=value pairs (CPU milliseconds per frame) for bench/run.sh.
  * usage: ocr-bench FILE... */
 #include "config.h"
 
@@ -55,6 +56,7 @@ static double reader_scale(const dcm_image *im)
 static dcm_image enlarge(const dcm_image *im, double s)
 {
     dcm_image o = *im;
+    o.clipped = NULL;  /* Tesseract reads the frame alone */
     o.width = (int)(im->width * s + 0.5);
     o.height = (int)(im->height * s + 0.5);
     int c = im->channels;
@@ -129,16 +131,18 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         ocr_box *b;
         size_t nb;
-        if (ocr_detect(imgs[i].width, imgs[i].height, imgs[i].channels, imgs[i].pixels, &b,
-                       &nb, err, sizeof err) == 0)
+        const unsigned char *clipped = imgs[i].clipped;
+        if (ocr_detect_views(imgs[i].width, imgs[i].height, imgs[i].channels, imgs[i].pixels,
+                             &clipped, 1, &b, &nb, err, sizeof err) == 0)
             free(b);
     }
     double t_detect = now_ms() - t0;
 
     t0 = now_ms();
     for (int i = 0; i < n; i++) {
-        if (ocr_find_text(r, imgs[i].width, imgs[i].height, imgs[i].channels, imgs[i].pixels,
-                          &texts, &nt, err, sizeof err) != 0) {
+        const unsigned char *clipped = imgs[i].clipped;
+        if (ocr_find_text_views(r, imgs[i].width, imgs[i].height, imgs[i].channels,
+                                imgs[i].pixels, &clipped, 1, &texts, &nt, err, sizeof err) != 0) {
             fprintf(stderr, "ocr-bench: %s\n", err);
             continue;
         }

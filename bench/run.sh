@@ -279,8 +279,8 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     echo "|---|---:|---|"
     for set in text textfree; do
         o() { echo "${ocr[$set.$1]:-?}"; }
-        echo "| $set: ocr_detect (detector only) | $(o detect_ms) | $(o boxes) boxes in $(o frames) frames |"
-        echo "| $set: ocr_find_text (detect + read) | $(o find_text_ms) | $(o boxes_read) of $(o boxes) boxes read, $(o read_chars) characters |"
+        echo "| $set: ocr_detect_views (detector, frame and clipped view) | $(o detect_ms) | $(o boxes) boxes in $(o frames) frames |"
+        echo "| $set: ocr_find_text_views (detect + read) | $(o find_text_ms) | $(o boxes_read) of $(o boxes) boxes read, $(o read_chars) characters |"
         echo "| $set: ocr_read_full_frame (Tesseract, whole frame) | $(o full_frame_ms) | $(o full_frame_chars) characters |"
         if [ "$set" = text ]; then
             echo "| $set: ocr_read_full_frame, frame enlarged as the reader enlarges boxes (x$(o full_up_scale) on average) | $(o full_up_ms) | $(o full_up_chars) characters |"
