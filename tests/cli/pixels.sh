@@ -3,7 +3,8 @@
 # that have some, and after run --clean-pixels ocr neither the run's own verification nor
 # a fresh verify finds any. On the shared development corpus and its answer key (when
 # ../shared is beside the source tree): verify flags every image with text and fewer than
-# 5% of the others, and the same cleaning leaves no text in any image.
+# 5% of the others, the same cleaning leaves no text in any image and blanks every PHI box
+# of the key, and the paired check names 90% of the PHI strings; the log gives the figures.
 . "${top_srcdir:-.}/tests/cli/lib.sh"
 need jq
 make_key "$tmp/k.key"
@@ -67,6 +68,7 @@ if [ -r "$dev/key.json" ] && [ -d "$dev/in" ]; then
     nfp=$(comm -12 "$tmp/free" "$tmp/flagged" | wc -l)
     [ $((nfp * 100)) -lt $((nfree * 5)) ] ||
         bad "dev: $nfp of $nfree text-free images flagged (5% allowed)"
+    echo "dev: text-free images flagged: $nfp of $nfree"
     clean_and_verify "$dev/in" dev
     # Every burned-in PHI box of the key is blanked: text the detector misses is neither
     # cleaned nor found again, so the check above cannot see it.
@@ -74,6 +76,7 @@ if [ -r "$dev/key.json" ] && [ -d "$dev/in" ]; then
         red=$(/usr/bin/python3 "$dev/score.py" "$dev/key.json" "$tmp/dev" 2>&1 |
               sed -n 's/.*pixel_redaction=\([0-9.]*\)%.*/\1/p')
         [ "$red" = "100.0" ] || bad "dev: --clean-pixels ocr redacted ${red:-?}% of the PHI boxes"
+        echo "dev: PHI boxes redacted by --clean-pixels ocr: $red%"
     else
         echo "note: no python3-pydicom; the redaction score is skipped"
     fi
@@ -101,6 +104,7 @@ if [ -r "$dev/key.json" ] && [ -d "$dev/in" ]; then
     set -- $named
     [ "$2" -gt 0 ] && [ $(($1 * 100)) -ge $(($2 * 90)) ] ||
         bad "dev: the paired check named $1 of $2 burned-in PHI strings (90% needed)"
+    echo "dev: burned-in PHI strings named by the paired check: $1 of $2"
 else
     echo "note: no shared dev corpus beside the source tree; its checks skipped"
 fi
