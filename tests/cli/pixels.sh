@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/cli/pixels.sh — burned-in text. On samples/: verify reads the text of the images
 # that have some, and after run --clean-pixels ocr neither the run's own verification nor
-# a fresh verify finds any. On the shared development corpus and its answer key (when
+# a fresh verify finds any. GDCM's colour test image (large bold words) is read and
+# cleaned. On the shared development corpus and its answer key (when
 # ../shared is beside the source tree): verify flags every image with text and fewer than
 # 5% of the others, the same cleaning leaves no text in any image and blanks every PHI box
 # of the key, and the paired check names 90% of the PHI strings; the log gives the figures.
