@@ -137,10 +137,10 @@ static PIX *core_of(PIX *ink, PIX **core)
     return *core;
 }
 
-/* 1 when the letters make a line at least min_h tall (*out), 0 when not, -1 when out of
- * memory. */
+/* 1 when the letters make a line at least min_h tall (*out), 2 when they do in bold
+ * strokes (bold_ok: such lines may be kept), 0 when not, -1 when out of memory. */
 static int judge_line(const struct part *parts, const int *members, int nm, PIX *ink,
-                      PIX **core, int *tab8, int min_h, struct cand *out)
+                      PIX **core, int *tab8, int min_h, int bold_ok, struct cand *out)
 {
     int x0 = INT32_MAX, y0 = INT32_MAX, x1 = 0, y1 = 0;
     for (int k = 0; k < nm; k++) {
@@ -191,16 +191,14 @@ static int judge_line(const struct part *parts, const int *members, int nm, PIX 
     if (fill < 0.08 || fill > 0.72)
         return 0;
     /* Strokes vanish under a 3x3 erosion; blobs of bone or contrast do not, and neither do
-     * the strokes of bold type, which only a plain ground tells from blobs. Lines in a
-     * halved frame must stand on one; at full size, clipped bone makes a plain white
-     * ground with air cells in it, so bold lines are looked for only halved. */
+     * the strokes of bold type, which only a plain ground tells from blobs. */
     double sol = area ? (double)solid / area : 1.0;
     int bold = sol > (lh >= 16 ? 0.45 : 0.3);
-    if (sol > BOLD_SOLIDITY || (bold && min_h <= MIN_LINE_H))
+    if (sol > BOLD_SOLIDITY || (bold && !bold_ok))
         return 0;
     float s = 0.4f + 0.1f * (nletter > 5 ? 5 : nletter) - (float)sol;
     *out = (struct cand){ x0, y0, lw, lh, s < 0.05f ? 0.05f : s > 1.0f ? 1.0f : s };
-    return 1;
+    return bold ? 2 : 1;
 }
 
 /* Share of the line's core ink pixels (those more than halfway from the background to the
@@ -485,9 +483,10 @@ static PIX *view_pix(struct view *v)
 }
 
 /* Finds lines of characters at least min_h tall in a 1 bpp ink map of one view (inkcount:
- * its set pixels; light: ink brighter than its surroundings). */
+ * its set pixels; light: ink brighter than its surroundings; bold_ok: lines in bold type
+ * may be kept). */
 static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, int min_h,
-                      struct cand **cands, size_t *ncand, size_t *cap)
+                      int bold_ok, struct cand **cands, size_t *ncand, size_t *cap)
 {
     int rc = -1;
     int *tab8 = makePixelSumTab8();
@@ -550,7 +549,7 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
         if (nm < 2)
             continue;
         struct cand c;
-        int line = judge_line(letters, members, nm, ink, &core, tab8, min_h, &c);
+        int line = judge_line(letters, members, nm, ink, &core, tab8, min_h, bold_ok, &c);
         if (line < 0)
             goto out;
         if (!line)
@@ -561,8 +560,9 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
         if (!uniform_ink(ink, grey, light, &c, peaks_agree(letters, members, nm, ink, grey, light)))
             continue;
         /* In a halved frame, stripes of muscle and bowel look like large letters, and bold
-         * letters like a row of blobs; titles and forms stand on a plain ground. */
-        if (min_h > MIN_LINE_H && !flat_ground(grey, &c))
+         * letters like a row of blobs; titles, forms and bold labels stand on a plain
+         * ground. */
+        if ((line == 2 || min_h > MIN_LINE_H) && !flat_ground(grey, &c))
             continue;
         attach_marks(parts, np, &c);
         extend_line(ink, grey, light, &c);
@@ -972,9 +972,10 @@ static int cmp_cand(const void *a, const void *b)
     return (p->x > q->x) - (p->x < q->x);
 }
 
-/* The lines at least min_h tall in a frame at one scale, appended to *c. */
+/* The lines at least min_h tall in a frame at one scale (bold type too when bold_ok),
+ * appended to *c. */
 static int detect_at(int width, int height, int channels, const unsigned char *pixels,
-                     int min_h, struct cand **c, size_t *nc, size_t *cap)
+                     int min_h, int bold_ok, struct cand **c, size_t *nc, size_t *cap)
 {
     struct view views[3];
     int nviews = channels == 3 ? 3 : 1, rc = 0;
@@ -998,8 +999,8 @@ static int detect_at(int width, int height, int channels, const unsigned char *p
         for (int t = 0; t < 2 && rc == 0; t++) {
             l_int32 count;
             PIX *ink = ink_map(grey, width, height, types[t], &work, flat, &count);
-            rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, min_h, c,
-                                  nc, cap)
+            rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, min_h,
+                                  bold_ok, c, nc, cap)
                      : -1;
             pixDestroy(&ink);
         }
@@ -1041,9 +1042,13 @@ static unsigned char *halve(int w, int h, int channels, const unsigned char *px)
  * one before, so it adds no new way to mistake anatomy for small text. */
 #define PYRAMID_MIN_SIDE (MAX_LINE_H + 4)
 
-/* ocr_detect, with the halved frames (pyramid) or without. */
+/* ocr_detect, with the halved frames (pyramid) or without. clipped: the frame shows values
+ * beyond a window as one white or black, which makes plain grounds out of anatomy (air
+ * cells in clipped bone are a row of bold dark blobs on white): bold type is then looked
+ * for only in the halved frames. */
 static int detect_frame(int width, int height, int channels, const unsigned char *pixels,
-                        int pyramid, ocr_box **boxes, size_t *n, char *err, size_t errlen)
+                        int pyramid, int clipped, ocr_box **boxes, size_t *n, char *err,
+                        size_t errlen)
 {
     *boxes = NULL;
     *n = 0;
@@ -1053,7 +1058,7 @@ static int detect_frame(int width, int height, int channels, const unsigned char
     }
     struct cand *c = NULL;
     size_t nc = 0, cap = 0;
-    int rc = detect_at(width, height, channels, pixels, MIN_LINE_H, &c, &nc, &cap);
+    int rc = detect_at(width, height, channels, pixels, MIN_LINE_H, !clipped, &c, &nc, &cap);
     const unsigned char *level = pixels;
     unsigned char *owned = NULL;
     int w = width, h = height;
@@ -1066,7 +1071,7 @@ static int detect_frame(int width, int height, int channels, const unsigned char
         w /= 2;
         h /= 2;
         size_t first = nc;
-        rc = half ? detect_at(w, h, channels, half, MAX_LINE_H / 2 - 2, &c, &nc, &cap) : -1;
+        rc = half ? detect_at(w, h, channels, half, MAX_LINE_H / 2 - 2, 1, &c, &nc, &cap) : -1;
         for (size_t i = first; rc == 0 && i < nc; i++)
             c[i] = (struct cand){ c[i].x << k, c[i].y << k, c[i].w << k, c[i].h << k,
                                   c[i].score };
@@ -1100,7 +1105,7 @@ static int detect_frame(int width, int height, int channels, const unsigned char
 int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
                ocr_box **boxes, size_t *n, char *err, size_t errlen)
 {
-    return detect_frame(width, height, channels, pixels, 1, boxes, n, err, errlen);
+    return detect_frame(width, height, channels, pixels, 1, 0, boxes, n, err, errlen);
 }
 
 /* A box found in one view, and how large it was there. */
@@ -1149,6 +1154,10 @@ int ocr_detect_in_views(int width, int height, int channels, const unsigned char
     *n = 0;
     struct seen *s = NULL;
     size_t ns = 0;
+    /* A frame with views of what it hides clips values; so do the views themselves. */
+    int clipped = 0;
+    for (int v = 0; v < nextra; v++)
+        clipped |= extra[v] != NULL;
     for (int v = 0; v <= nextra; v++) {
         if (v > 0 && !extra[v - 1])
             continue;
@@ -1156,8 +1165,8 @@ int ocr_detect_in_views(int width, int height, int channels, const unsigned char
         size_t nb;
         /* Titles large enough for the pyramid are drawn to be seen, not hidden by a
          * window: the extra views are searched at full size only. */
-        if (detect_frame(width, height, v ? 1 : channels, v ? extra[v - 1] : pixels, v == 0, &b,
-                         &nb, err, errlen) != 0) {
+        if (detect_frame(width, height, v ? 1 : channels, v ? extra[v - 1] : pixels, v == 0,
+                         clipped, &b, &nb, err, errlen) != 0) {
             free(s);
             return -1;
         }

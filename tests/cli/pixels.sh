@@ -51,6 +51,15 @@ if [ -r "$gbr" ]; then
 else
     echo "note: no GDCMJ2K_TextGBR.dcm (python3-pydicom); its checks skipped"
 fi
+# A head CT whose window clips bone white: the air cells in it are no bold text.
+ct="$(dirname "$gbr")/J2K_pixelrep_mismatch.dcm"
+if [ -r "$ct" ]; then
+    mkdir -p "$tmp/ct-in"
+    cp "$ct" "$tmp/ct-in/"
+    "$DEIDTK" verify "$tmp/ct-in" --jsonl --report "$tmp/CT" >"$tmp/CT.jsonl" 2>/dev/null
+    boxes=$(jq -r 'select(.detector == "ocr-text") | .where' "$tmp/CT.jsonl")
+    [ -z "$boxes" ] || bad "J2K_pixelrep_mismatch (no text): boxes at $boxes"
+fi
 
 dev="$top_srcdir/../shared/corpus/dev"
 if [ -r "$dev/key.json" ] && [ -d "$dev/in" ]; then

@@ -441,6 +441,58 @@ static void test_large_text(void **state)
     }
 }
 
+/* Bold type on a plain ground, as screen captures draw labels: the bitmap font drawn eight
+ * times larger, its strokes widened by `bold` pixels there, then reduced by area mapping
+ * to `height`. Found at full size in a frame that no window clips. */
+static PIX *render_bold(const char *text, int height, int bold)
+{
+    L_BMF *bmf = bmfCreate(NULL, 10);
+    PIX *mask = pixCreate(2000, 120, 1), *tight = NULL;
+    assert_true(bmf && mask);
+    l_int32 width = 0, overflow = 0;
+    assert_int_equal(pixSetTextline(mask, bmf, text, 1, 10, 80, &width, &overflow), 0);
+    assert_int_equal(pixClipToForeground(mask, &tight, NULL), 0);
+    PIX *big = pixExpandReplicate(tight, 8);
+    PIX *thick = pixDilateBrick(NULL, big, bold, bold);
+    PIX *grey = pixConvert1To8(NULL, thick, 0, 255);
+    float scale = (float)height / (float)pixGetHeight(grey);
+    PIX *out = pixScaleAreaMap(grey, scale, scale);
+    assert_non_null(out);
+    pixDestroy(&grey);
+    pixDestroy(&thick);
+    pixDestroy(&big);
+    pixDestroy(&tight);
+    pixDestroy(&mask);
+    bmfDestroy(&bmf);
+    return out;
+}
+
+static void test_bold_text(void **state)
+{
+    (void)state;
+    static const int sizes[] = { 16, 24, 32, 40 };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int white = k % 2;
+        frame f = make_frame(1, white ? BG_WHITE : BG_BLACK);
+        PIX *t = render_bold("JANE DOE 4471", sizes[k], 9);
+        rect r = { 6, 6, pixGetWidth(t), pixGetHeight(t) };
+        for (int y = 0; y < r.h; y++)
+            for (int x = 0; x < r.w; x++) {
+                l_uint32 a;
+                pixGetPixel(t, x, y, &a);
+                unsigned char *p = f.px + (size_t)(r.y + y) * f.w + r.x + x;
+                *p = (unsigned char)((*p * (255 - (int)a) + (white ? 0 : 250) * (int)a) / 255);
+            }
+        pixDestroy(&t);
+        ocr_box *b;
+        size_t n = detect(&f, &b);
+        if (!overlaps(&r, b, n))
+            fail_msg("a bold line %d px tall was not found (%zu boxes)", sizes[k], n);
+        free(b);
+        free(f.px);
+    }
+}
+
 static void test_read_box_and_full_frame(void **state)
 {
     (void)state;
@@ -565,6 +617,7 @@ int main(void)
     const struct CMUnitTest read_tests[] = {
         cmocka_unit_test(test_read_sizes_and_polarities),
         cmocka_unit_test(test_large_text),
+        cmocka_unit_test(test_bold_text),
         cmocka_unit_test(test_read_box_and_full_frame),
         cmocka_unit_test(test_read_many_boxes_keeps_texts_apart),
     };
