@@ -441,32 +441,8 @@ static void test_large_text(void **state)
     }
 }
 
-/* Bold type on a plain ground, as screen captures draw labels: the bitmap font drawn eight
- * times larger, its strokes widened by `bold` pixels there, then reduced by area mapping
- * to `height`. Found at full size in a frame that no window clips. */
-static PIX *render_bold(const char *text, int height, int bold)
-{
-    L_BMF *bmf = bmfCreate(NULL, 10);
-    PIX *mask = pixCreate(2000, 120, 1), *tight = NULL;
-    assert_true(bmf && mask);
-    l_int32 width = 0, overflow = 0;
-    assert_int_equal(pixSetTextline(mask, bmf, text, 1, 10, 80, &width, &overflow), 0);
-    assert_int_equal(pixClipToForeground(mask, &tight, NULL), 0);
-    PIX *big = pixExpandReplicate(tight, 8);
-    PIX *thick = pixDilateBrick(NULL, big, bold, bold);
-    PIX *grey = pixConvert1To8(NULL, thick, 0, 255);
-    float scale = (float)height / (float)pixGetHeight(grey);
-    PIX *out = pixScaleAreaMap(grey, scale, scale);
-    assert_non_null(out);
-    pixDestroy(&grey);
-    pixDestroy(&thick);
-    pixDestroy(&big);
-    pixDestroy(&tight);
-    pixDestroy(&mask);
-    bmfDestroy(&bmf);
-    return out;
-}
-
+/* Bold type on a plain ground, as screen captures draw labels: found at full size in a
+ * frame that no window clips. */
 static void test_bold_text(void **state)
 {
     (void)state;
@@ -474,7 +450,7 @@ static void test_bold_text(void **state)
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int white = k % 2;
         frame f = make_frame(1, white ? BG_WHITE : BG_BLACK);
-        PIX *t = render_bold("JANE DOE 4471", sizes[k], 9);
+        PIX *t = tu_render_weighted("JANE DOE 4471", sizes[k], 9);
         rect r = { 6, 6, pixGetWidth(t), pixGetHeight(t) };
         for (int y = 0; y < r.h; y++)
             for (int x = 0; x < r.w; x++) {
