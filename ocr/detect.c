@@ -31,6 +31,7 @@
 #define MAX_LINE_H 44
 #define MAX_PARTS 20000       /* more parts than this is noise, not text */
 #define BOLD_SOLIDITY 0.8     /* share of a bold line's ink left by a 3x3 erosion, at most */
+#define WORD_PARTS 12         /* a part as wide as this many heights may be a word */
 
 PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char *pixels,
                         int mode)
@@ -66,7 +67,7 @@ PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char
 
 struct cand { int x, y, w, h; float score; };
 
-struct part { int x, y, w, h, group; };
+struct part { int x, y, w, h, group, piece; };  /* piece: cut from a word (split_word) */
 
 static int overlap_1d(int a0, int a1, int b0, int b1)
 {
@@ -482,6 +483,48 @@ static PIX *view_pix(struct view *v)
     return v->pix;
 }
 
+/* A part wider than a letter can be a word whose letters touch (small bold type), joined
+ * by a pixel or two of ink: it is cut at the columns where its ink is that thin, and each
+ * piece bounded by its own ink. Appends the pieces to parts (*np, growing *cap); 0, or -1
+ * when out of memory. */
+static int split_word(PIX *ink, int x, int y, int w, int h, struct part **parts, int *np,
+                      int *cap)
+{
+    l_uint32 *data = pixGetData(ink);
+    int wpl = pixGetWpl(ink), thin = h / 8 > 2 ? h / 8 : 2, x0 = -1, top = 0, bottom = 0;
+    for (int cx = x; cx <= x + w; cx++) {
+        int count = 0, t = -1, b = -1;
+        for (int cy = y; cx < x + w && cy < y + h; cy++)
+            if (GET_DATA_BIT(data + (size_t)cy * wpl, cx)) {
+                count++;
+                t = t < 0 ? cy : t;
+                b = cy;
+            }
+        if (count > thin) {
+            if (x0 < 0) {
+                x0 = cx;
+                top = t;
+                bottom = b;
+            }
+            top = t < top ? t : top;
+            bottom = b > bottom ? b : bottom;
+            continue;
+        }
+        if (x0 < 0)
+            continue;
+        if (*np == *cap) {
+            struct part *g = realloc(*parts, (size_t)*cap * 2 * sizeof *g);
+            if (!g)
+                return -1;
+            *parts = g;
+            *cap *= 2;
+        }
+        (*parts)[(*np)++] = (struct part){ x0, top, cx - x0, bottom + 1 - top, 0, 1 };
+        x0 = -1;
+    }
+    return 0;
+}
+
 /* Finds lines of characters at least min_h tall in a 1 bpp ink map of one view (inkcount:
  * its set pixels; light: ink brighter than its surroundings; bold_ok: lines in bold type
  * may be kept). */
@@ -508,20 +551,42 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
         rc = 0;
         goto out;
     }
-    parts = malloc((size_t)(nb ? nb : 1) * sizeof *parts);
-    letters = malloc((size_t)(nb ? nb : 1) * sizeof *letters);
-    members = malloc((size_t)(nb ? nb : 1) * sizeof *members);
-    if (!parts || !letters || !members)
+    int np = 0, nl = 0, pcap = nb > 16 ? nb : 16;
+    parts = malloc((size_t)pcap * sizeof *parts);
+    if (!parts)
         goto out;
-    int np = 0, nl = 0;
     for (int i = 0; i < nb; i++) {
         l_int32 x, y, w, h;
         boxaGetBoxGeometry(boxa, i, &x, &y, &w, &h);
-        /* Character-sized, or a short mark such as '-', '.' or '/'. */
-        if (h > MAX_LINE_H || w > 2 * h + 4 || w > 2 * MAX_LINE_H)
+        if (h > MAX_LINE_H)
             continue;
-        parts[np++] = (struct part){ x, y, w, h, 0 };
+        /* Character-sized, or a short mark such as '-', '.' or '/'. Wider, perhaps a word
+         * whose letters touch: cut where bold type may be (it stands on a plain ground). */
+        if (w > 2 * h + 4 || w > 2 * MAX_LINE_H) {
+            if (bold_ok && h >= MIN_LETTER_H && w <= WORD_PARTS * h &&
+                split_word(ink, x, y, w, h, &parts, &np, &pcap) != 0)
+                goto out;
+            continue;
+        }
+        if (np == pcap) {
+            struct part *g = realloc(parts, (size_t)pcap * 2 * sizeof *g);
+            if (!g)
+                goto out;
+            parts = g;
+            pcap *= 2;
+        }
+        parts[np++] = (struct part){ x, y, w, h, 0, 0 };
     }
+    /* Pieces still wider than a letter are left out. */
+    int kept = 0;
+    for (int i = 0; i < np; i++)
+        if (parts[i].w <= 2 * parts[i].h + 4 && parts[i].w <= 2 * MAX_LINE_H)
+            parts[kept++] = parts[i];
+    np = kept;
+    letters = malloc((size_t)(np ? np : 1) * sizeof *letters);
+    members = malloc((size_t)(np ? np : 1) * sizeof *members);
+    if (!letters || !members)
+        goto out;
     qsort(parts, (size_t)np, sizeof *parts, cmp_part_x);
     for (int i = 0; i < np; i++)
         if (is_letter(&parts[i]))
@@ -562,7 +627,10 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
         /* In a halved frame, stripes of muscle and bowel look like large letters, and bold
          * letters like a row of blobs; titles, forms and bold labels stand on a plain
          * ground. */
-        if ((line == 2 || min_h > MIN_LINE_H) && !flat_ground(grey, &c))
+        int pieces = 0;
+        for (int k = 0; k < nm; k++)
+            pieces |= letters[members[k]].piece;
+        if ((line == 2 || pieces || min_h > MIN_LINE_H) && !flat_ground(grey, &c))
             continue;
         attach_marks(parts, np, &c);
         extend_line(ink, grey, light, &c);

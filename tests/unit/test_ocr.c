@@ -446,11 +446,16 @@ static void test_large_text(void **state)
 static void test_bold_text(void **state)
 {
     (void)state;
-    static const int sizes[] = { 16, 24, 32, 40 };
-    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
-        int white = k % 2;
+    /* In the lower-case lines the letters touch: each word is one blob. */
+    static const struct { int size, bold, white; const char *text; } lines[] = {
+        { 16, 9, 0, "JANE DOE 4471" }, { 24, 9, 1, "JANE DOE 4471" },
+        { 32, 9, 0, "JANE DOE 4471" }, { 40, 9, 1, "JANE DOE 4471" },
+        { 12, 5, 0, "red green" }, { 16, 5, 0, "red green" }, { 20, 9, 0, "red green" },
+    };
+    for (size_t k = 0; k < sizeof lines / sizeof lines[0]; k++) {
+        int white = lines[k].white;
         frame f = make_frame(1, white ? BG_WHITE : BG_BLACK);
-        PIX *t = tu_render_weighted("JANE DOE 4471", sizes[k], 9);
+        PIX *t = tu_render_weighted(lines[k].text, lines[k].size, lines[k].bold);
         rect r = { 6, 6, pixGetWidth(t), pixGetHeight(t) };
         for (int y = 0; y < r.h; y++)
             for (int x = 0; x < r.w; x++) {
@@ -463,7 +468,8 @@ static void test_bold_text(void **state)
         ocr_box *b;
         size_t n = detect(&f, &b);
         if (!overlaps(&r, b, n))
-            fail_msg("a bold line %d px tall was not found (%zu boxes)", sizes[k], n);
+            fail_msg("bold '%s' %d px tall was not found (%zu boxes)", lines[k].text,
+                     lines[k].size, n);
         free(b);
         free(f.px);
     }
