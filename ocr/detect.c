@@ -483,6 +483,20 @@ static PIX *view_pix(struct view *v)
     return v->pix;
 }
 
+/* Appends p to parts (*np of *cap, doubled when full); 0, or -1 when out of memory. */
+static int push_part(struct part **parts, int *np, int *cap, struct part p)
+{
+    if (*np == *cap) {
+        struct part *g = realloc(*parts, (size_t)*cap * 2 * sizeof *g);
+        if (!g)
+            return -1;
+        *parts = g;
+        *cap *= 2;
+    }
+    (*parts)[(*np)++] = p;
+    return 0;
+}
+
 /* A part wider than a letter can be a word whose letters touch (small bold type), joined
  * by a pixel or two of ink: it is cut at the columns where its ink is that thin, and each
  * piece bounded by its own ink. Appends the pieces to parts (*np, growing *cap); 0, or -1
@@ -512,14 +526,8 @@ static int split_word(PIX *ink, int x, int y, int w, int h, struct part **parts,
         }
         if (x0 < 0)
             continue;
-        if (*np == *cap) {
-            struct part *g = realloc(*parts, (size_t)*cap * 2 * sizeof *g);
-            if (!g)
-                return -1;
-            *parts = g;
-            *cap *= 2;
-        }
-        (*parts)[(*np)++] = (struct part){ x0, top, cx - x0, bottom + 1 - top, 0, 1 };
+        if (push_part(parts, np, cap, (struct part){ x0, top, cx - x0, bottom + 1 - top, 0, 1 }))
+            return -1;
         x0 = -1;
     }
     return 0;
@@ -568,14 +576,8 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
                 goto out;
             continue;
         }
-        if (np == pcap) {
-            struct part *g = realloc(parts, (size_t)pcap * 2 * sizeof *g);
-            if (!g)
-                goto out;
-            parts = g;
-            pcap *= 2;
-        }
-        parts[np++] = (struct part){ x, y, w, h, 0, 0 };
+        if (push_part(&parts, &np, &pcap, (struct part){ x, y, w, h, 0, 0 }))
+            goto out;
     }
     /* Pieces still wider than a letter are left out. */
     int kept = 0;
@@ -996,13 +998,29 @@ PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type)
 /* Both polarities can fire on one line (the gaps between light letters are dark strokes),
  * and the words of one line are found apart: boxes that overlap, or stand on one baseline
  * at most two character heights apart, are merged into their union. */
-static int mergeable(const struct cand *a, const struct cand *b)
+/* Whether two boxes overlap by half the smaller one. */
+static int half_overlap(const struct cand *a, const struct cand *b)
 {
     int ox = overlap_1d(a->x, a->x + a->w, b->x, b->x + b->w);
     int oy = overlap_1d(a->y, a->y + a->h, b->y, b->y + b->h);
     long sa = (long)a->w * a->h, sb = (long)b->w * b->h;
-    if ((long)ox * oy * 2 >= (sa < sb ? sa : sb))
+    return (long)ox * oy * 2 >= (sa < sb ? sa : sb);
+}
+
+/* a becomes the union of a and b, with the higher score. */
+static void unite(struct cand *a, const struct cand *b)
+{
+    int x0 = a->x < b->x ? a->x : b->x, y0 = a->y < b->y ? a->y : b->y;
+    int x1 = a->x + a->w > b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y1 = a->y + a->h > b->y + b->h ? a->y + a->h : b->y + b->h;
+    *a = (struct cand){ x0, y0, x1 - x0, y1 - y0, a->score > b->score ? a->score : b->score };
+}
+
+static int mergeable(const struct cand *a, const struct cand *b)
+{
+    if (half_overlap(a, b))
         return 1;
+    int oy = overlap_1d(a->y, a->y + a->h, b->y, b->y + b->h);
     int hmax = a->h > b->h ? a->h : b->h, hmin = a->h < b->h ? a->h : b->h;
     int gap = a->x < b->x ? b->x - (a->x + a->w) : a->x - (b->x + b->w);
     return gap <= 2 * hmax && hmin * 3 >= hmax * 2 && oy * 10 >= hmin * 6;
@@ -1017,12 +1035,7 @@ static size_t merge_lines(struct cand *c, size_t n)
             for (size_t j = i + 1; j < n; j++) {
                 if (!mergeable(&c[i], &c[j]))
                     continue;
-                int x0 = c[i].x < c[j].x ? c[i].x : c[j].x;
-                int y0 = c[i].y < c[j].y ? c[i].y : c[j].y;
-                int x1 = c[i].x + c[i].w > c[j].x + c[j].w ? c[i].x + c[i].w : c[j].x + c[j].w;
-                int y1 = c[i].y + c[i].h > c[j].y + c[j].h ? c[i].y + c[i].h : c[j].y + c[j].h;
-                c[i] = (struct cand){ x0, y0, x1 - x0, y1 - y0,
-                                      c[i].score > c[j].score ? c[i].score : c[j].score };
+                unite(&c[i], &c[j]);
                 c[j] = c[--n];
                 changed = 1;
                 j = i;
@@ -1176,32 +1189,17 @@ int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
     return detect_frame(width, height, channels, pixels, 1, 0, boxes, n, err, errlen);
 }
 
-/* A box found in one view, and how large it was there. */
-struct seen { ocr_box b; int view; long area; };
-
-static int cmp_seen(const void *a, const void *b)
-{
-    const ocr_box *p = &((const struct seen *)a)->b, *q = &((const struct seen *)b)->b;
-    if (p->y != q->y)
-        return p->y < q->y ? -1 : 1;
-    return (p->x > q->x) - (p->x < q->x);
-}
+/* A box found in one view (first, so cmp_cand sorts these), and how large it was there. */
+struct seen { struct cand c; int view; long area; };
 
 /* Boxes of two views that overlap by half the smaller one are one piece of text. */
 static size_t merge_views(struct seen *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         for (size_t j = i + 1; j < n; j++) {
-            ocr_box *a = &s[i].b, *b = &s[j].b;
-            int ox = overlap_1d(a->x, a->x + a->w, b->x, b->x + b->w);
-            int oy = overlap_1d(a->y, a->y + a->h, b->y, b->y + b->h);
-            long sa = (long)a->w * a->h, sb = (long)b->w * b->h;
-            if ((long)ox * oy * 2 < (sa < sb ? sa : sb))
+            if (!half_overlap(&s[i].c, &s[j].c))
                 continue;
-            int x0 = a->x < b->x ? a->x : b->x, y0 = a->y < b->y ? a->y : b->y;
-            int x1 = a->x + a->w > b->x + b->w ? a->x + a->w : b->x + b->w;
-            int y1 = a->y + a->h > b->y + b->h ? a->y + a->h : b->y + b->h;
-            *a = (ocr_box){ x0, y0, x1 - x0, y1 - y0, a->score > b->score ? a->score : b->score };
+            unite(&s[i].c, &s[j].c);
             if (s[j].area > s[i].area) {
                 s[i].view = s[j].view;
                 s[i].area = s[j].area;
@@ -1249,13 +1247,14 @@ int ocr_detect_in_views(int width, int height, int channels, const unsigned char
         }
         s = grown;
         for (size_t i = 0; i < nb; i++)
-            s[ns++] = (struct seen){ b[i], v, (long)b[i].w * b[i].h };
+            s[ns++] = (struct seen){ { b[i].x, b[i].y, b[i].w, b[i].h, b[i].score }, v,
+                                     (long)b[i].w * b[i].h };
         free(b);
     }
     if (ns == 0)
         return 0;
     ns = merge_views(s, ns);
-    qsort(s, ns, sizeof *s, cmp_seen);
+    qsort(s, ns, sizeof *s, cmp_cand);
     *boxes = malloc(ns * sizeof **boxes);
     *views = malloc(ns * sizeof **views);
     if (!*boxes || !*views) {
@@ -1268,7 +1267,7 @@ int ocr_detect_in_views(int width, int height, int channels, const unsigned char
         return -1;
     }
     for (size_t i = 0; i < ns; i++) {
-        (*boxes)[i] = s[i].b;
+        (*boxes)[i] = (ocr_box){ s[i].c.x, s[i].c.y, s[i].c.w, s[i].c.h, s[i].c.score };
         (*views)[i] = s[i].view;
     }
     free(s);

@@ -266,7 +266,7 @@ static int walk(const dcm_elem *e, void *ud)
      * Request Attributes, ...) is itself a sign the policy was not applied. */
     if (vr_is(e, "SQ") && e->nitems > 0 && !(e->group & 1) && !e->is_meta) {
         deid_decision d;
-        deid_policy_action(s->c->policy, e->group, e->element, &d);
+        policy_keeps(s, e, &d);
         check_action(s, e, &d);
         return s->failed;
     }
