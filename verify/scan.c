@@ -357,6 +357,7 @@ static char *thumbnail(struct scan *s, int frame, const dcm_image *img, const oc
 {
     if (!s->c->thumb_dir)
         return NULL;
+    /* View 1 is img->clipped, the one extra view check_pixels searches. */
     int show = s->c->thumb_show_text, reveal = 0;
     for (size_t i = 0; i < n; i++)
         reveal |= show && t[i].view == 1 && img->clipped;
