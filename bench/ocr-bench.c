@@ -108,6 +108,14 @@ int main(int argc, char **argv)
     }
     if (n == 0)
         return 1;
+    /* The frames as verify searches them (the view of what the window clips, the tiles). */
+    ocr_frame *frames = calloc((size_t)n, sizeof *frames);
+    for (int i = 0; frames && i < n; i++)
+        frames[i] = (ocr_frame){ imgs[i].width, imgs[i].height, imgs[i].channels, imgs[i].pixels,
+                                 (const unsigned char *const *)&imgs[i].clipped, 1,
+                                 imgs[i].tile_w, imgs[i].tile_h };
+    if (!frames)
+        return 1;
     ocr_reader *r = ocr_reader_new(NULL, err, sizeof err);
     if (!r) {
         fprintf(stderr, "ocr-bench: %s\n", err);
@@ -131,18 +139,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         ocr_box *b;
         size_t nb;
-        const unsigned char *clipped = imgs[i].clipped;
-        if (ocr_detect_views(imgs[i].width, imgs[i].height, imgs[i].channels, imgs[i].pixels,
-                             &clipped, 1, &b, &nb, err, sizeof err) == 0)
+        if (ocr_detect_views(&frames[i], &b, &nb, err, sizeof err) == 0)
             free(b);
     }
     double t_detect = now_ms() - t0;
 
     t0 = now_ms();
     for (int i = 0; i < n; i++) {
-        const unsigned char *clipped = imgs[i].clipped;
-        if (ocr_find_text_views(r, imgs[i].width, imgs[i].height, imgs[i].channels,
-                                imgs[i].pixels, &clipped, 1, &texts, &nt, err, sizeof err) != 0) {
+        if (ocr_find_text_views(r, &frames[i], &texts, &nt, err, sizeof err) != 0) {
             fprintf(stderr, "ocr-bench: %s\n", err);
             continue;
         }
@@ -203,5 +207,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         dcm_image_free(&imgs[i]);
     free(imgs);
+    free(frames);
     return 0;
 }

@@ -131,8 +131,9 @@ int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *e
             ocr_box *boxes = NULL;
             size_t nb = 0;
             const unsigned char *clipped = img.clipped;
-            rc = ocr_detect_views(img.width, img.height, img.channels, img.pixels, &clipped, 1,
-                                  &boxes, &nb, err, errlen);
+            ocr_frame view = { img.width, img.height, img.channels, img.pixels, &clipped, 1,
+                               img.tile_w, img.tile_h };
+            rc = ocr_detect_views(&view, &boxes, &nb, err, errlen);
             search[fr] = rc == 0 && nb > 0;
             for (size_t i = 0; rc == 0 && i < nb && n < MAX_RECTS; i++)
                 rects[n++] = padded(fr, &boxes[i]);

@@ -150,6 +150,9 @@ typedef struct dcm_image {
      * where it crosses anatomy that the window already shows white, only this view shows
      * it. The lower half is left out: dense bone there looks like strokes. */
     unsigned char *clipped;
+    /* A mosaic (Siemens MOSAIC: the slices of a volume side by side in one frame): the size
+     * of its tiles, each an image of its own; 0 when the frame is one image. */
+    int tile_w, tile_h;
 } dcm_image;
 
 /* Decodes frame n (0-based) to 8 bits: grey with the file's VOI window (else min-max),

@@ -284,7 +284,65 @@ static int clipped_view(DicomImage &img, dcm_image *out)
     return 0;
 }
 
-extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen)
+// The slice count of a Siemens MOSAIC, from its private SIEMENS MR HEADER block of group
+// 0019 (element 0A); 0 when absent.
+static int siemens_mosaic_count(DcmDataset *ds)
+{
+    for (Uint16 block = 0x10; block <= 0xff; block++) {
+        OFString creator;
+        if (ds->findAndGetOFString(DcmTagKey(0x0019, block), creator).bad())
+            continue;
+        if (creator != "SIEMENS MR HEADER")
+            continue;
+        DcmElement *el = NULL;
+        if (ds->findAndGetElement(DcmTagKey(0x0019, (Uint16)(block << 8 | 0x0a)), el).bad() || !el)
+            return 0;
+        Uint16 v = 0;
+        if (el->ident() == EVR_US && el->getUint16(v).good())
+            return v;
+        // Read without the private dictionary (implicit VR): two little-endian bytes.
+        Uint8 *b = NULL;
+        if (el->getLength() == 2 && el->getUint8Array(b).good() && b)
+            return b[0] | b[1] << 8;
+        return 0;
+    }
+    return 0;
+}
+
+// A Siemens MOSAIC holds the slices of a volume side by side, a square grid of square
+// tiles: as many columns as the ceiling of the square root of the slice count, or, when
+// that count is missing, tiles the size of the acquisition matrix.
+static void mosaic_tiles(dcm_file *f, dcm_image *out)
+{
+    DcmDataset *ds = f->ff.getDataset();
+    bool mosaic = false;
+    OFString value;
+    for (unsigned long i = 0; !mosaic && ds->findAndGetOFString(DCM_ImageType, value, i).good(); i++)
+        mosaic = value == "MOSAIC";
+    if (!mosaic)
+        return;
+    int tile = 0, count = siemens_mosaic_count(ds);
+    if (count > 1) {
+        int grid = (int)std::ceil(std::sqrt((double)count));
+        if (out->width % grid == 0 && out->height % grid == 0 && out->width == out->height)
+            tile = out->width / grid;
+    } else {
+        Uint16 m = 0;
+        for (unsigned long i = 0; i < 4; i++) {
+            Uint16 v = 0;
+            if (ds->findAndGetUint16(DCM_AcquisitionMatrix, v, i).good() && v > m)
+                m = v;
+        }
+        if (m > 0 && out->width % m == 0 && out->height % m == 0)
+            tile = m;
+    }
+    if (tile > 0 && (tile < out->width || tile < out->height)) {
+        out->tile_w = tile;
+        out->tile_h = tile;
+    }
+}
+
+static int decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     int frames = 0;
@@ -351,6 +409,14 @@ extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, s
         dcm_seterr(err, errlen, "%s: cannot decode frame %d", f->path.c_str(), n);
         return DCM_EUNSUPPORTED;
     }
+}
+
+extern "C" int dcm_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t errlen)
+{
+    int rc = decode_frame(f, n, out, err, errlen);
+    if (rc == DCM_OK)
+        mosaic_tiles(f, out);
+    return rc;
 }
 
 // The background a rectangle of text sits on: the most frequent pixel (all samples

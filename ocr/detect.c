@@ -533,11 +533,17 @@ static int split_word(PIX *ink, int x, int y, int w, int h, struct part **parts,
     return 0;
 }
 
-/* Finds lines of characters at least min_h tall in a 1 bpp ink map of one view (inkcount:
- * its set pixels; light: ink brighter than its surroundings; bold_ok: lines in bold type
- * may be kept). */
-static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, int min_h,
-                      int bold_ok, struct cand **cands, size_t *ncand, size_t *cap)
+/* What a search of one frame at one scale accepts. */
+struct rules {
+    int min_h;    /* lines at least this tall */
+    int bold_ok;  /* lines in bold type too */
+    int plain;    /* only lines on a plain ground */
+};
+
+/* Finds lines of characters in a 1 bpp ink map of one view (inkcount: its set pixels;
+ * light: ink brighter than its surroundings). */
+static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
+                      const struct rules *rl, struct cand **cands, size_t *ncand, size_t *cap)
 {
     int rc = -1;
     int *tab8 = makePixelSumTab8();
@@ -571,7 +577,7 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
         /* Character-sized, or a short mark such as '-', '.' or '/'. Wider, perhaps a word
          * whose letters touch: cut where bold type may be (it stands on a plain ground). */
         if (w > 2 * h + 4 || w > 2 * MAX_LINE_H) {
-            if (bold_ok && h >= MIN_LETTER_H && w <= WORD_PARTS * h &&
+            if (rl->bold_ok && h >= MIN_LETTER_H && w <= WORD_PARTS * h &&
                 split_word(ink, x, y, w, h, &parts, &np, &pcap) != 0)
                 goto out;
             continue;
@@ -616,7 +622,8 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
         if (nm < 2)
             continue;
         struct cand c;
-        int line = judge_line(letters, members, nm, ink, &core, tab8, min_h, bold_ok, &c);
+        int line = judge_line(letters, members, nm, ink, &core, tab8, rl->min_h, rl->bold_ok,
+                              &c);
         if (line < 0)
             goto out;
         if (!line)
@@ -632,7 +639,8 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light, 
         int pieces = 0;
         for (int k = 0; k < nm; k++)
             pieces |= letters[members[k]].piece;
-        if ((line == 2 || pieces || min_h > MIN_LINE_H) && !flat_ground(grey, &c))
+        if ((line == 2 || pieces || rl->plain || rl->min_h > MIN_LINE_H) &&
+            !flat_ground(grey, &c))
             continue;
         attach_marks(parts, np, &c);
         extend_line(ink, grey, light, &c);
@@ -1053,10 +1061,9 @@ static int cmp_cand(const void *a, const void *b)
     return (p->x > q->x) - (p->x < q->x);
 }
 
-/* The lines at least min_h tall in a frame at one scale (bold type too when bold_ok),
- * appended to *c. */
+/* The lines of a frame at one scale that rl accepts, appended to *c. */
 static int detect_at(int width, int height, int channels, const unsigned char *pixels,
-                     int min_h, int bold_ok, struct cand **c, size_t *nc, size_t *cap)
+                     const struct rules *rl, struct cand **c, size_t *nc, size_t *cap)
 {
     struct view views[3];
     int nviews = channels == 3 ? 3 : 1, rc = 0;
@@ -1080,8 +1087,8 @@ static int detect_at(int width, int height, int channels, const unsigned char *p
         for (int t = 0; t < 2 && rc == 0; t++) {
             l_int32 count;
             PIX *ink = ink_map(grey, width, height, types[t], &work, flat, &count);
-            rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, min_h,
-                                  bold_ok, c, nc, cap)
+            rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, rl, c, nc,
+                                  cap)
                      : -1;
             pixDestroy(&ink);
         }
@@ -1123,13 +1130,19 @@ static unsigned char *halve(int w, int h, int channels, const unsigned char *px)
  * one before, so it adds no new way to mistake anatomy for small text. */
 #define PYRAMID_MIN_SIDE (MAX_LINE_H + 4)
 
-/* ocr_detect, with the halved frames (pyramid) or without. clipped: the frame shows values
- * beyond a window as one white or black, which makes plain grounds out of anatomy (air
- * cells in clipped bone are a row of bold dark blobs on white): bold type is then looked
- * for only in the halved frames. */
+/* How detect_frame searches. */
+enum {
+    DETECT_PYRAMID = 1,  /* the halved frames too */
+    /* The frame shows values beyond a window as one white or black, which makes plain
+     * grounds out of anatomy (air cells in clipped bone are a row of bold dark blobs on
+     * white): bold type is then looked for only in the halved frames. */
+    DETECT_CLIPPED = 2,
+    DETECT_PLAIN = 4     /* only lines on a plain ground */
+};
+
+/* ocr_detect, as flags (DETECT_*) ask. */
 static int detect_frame(int width, int height, int channels, const unsigned char *pixels,
-                        int pyramid, int clipped, ocr_box **boxes, size_t *n, char *err,
-                        size_t errlen)
+                        int flags, ocr_box **boxes, size_t *n, char *err, size_t errlen)
 {
     *boxes = NULL;
     *n = 0;
@@ -1139,12 +1152,15 @@ static int detect_frame(int width, int height, int channels, const unsigned char
     }
     struct cand *c = NULL;
     size_t nc = 0, cap = 0;
-    int rc = detect_at(width, height, channels, pixels, MIN_LINE_H, !clipped, &c, &nc, &cap);
+    int plain = (flags & DETECT_PLAIN) != 0;
+    struct rules full = { MIN_LINE_H, !(flags & DETECT_CLIPPED), plain },
+                 halved = { MAX_LINE_H / 2 - 2, 1, plain };
+    int rc = detect_at(width, height, channels, pixels, &full, &c, &nc, &cap);
     const unsigned char *level = pixels;
     unsigned char *owned = NULL;
     int w = width, h = height;
-    for (int k = 1; rc == 0 && pyramid && (w < h ? w : h) / 2 >= PYRAMID_MIN_SIDE &&
-                    (MAX_LINE_H / 2 - 2) << k <= height / 4; k++) {
+    for (int k = 1; rc == 0 && (flags & DETECT_PYRAMID) && (w < h ? w : h) / 2 >= PYRAMID_MIN_SIDE &&
+                    halved.min_h << k <= height / 4; k++) {
         unsigned char *half = halve(w, h, channels, level);
         free(owned);
         owned = half;
@@ -1152,7 +1168,7 @@ static int detect_frame(int width, int height, int channels, const unsigned char
         w /= 2;
         h /= 2;
         size_t first = nc;
-        rc = half ? detect_at(w, h, channels, half, MAX_LINE_H / 2 - 2, 1, &c, &nc, &cap) : -1;
+        rc = half ? detect_at(w, h, channels, half, &halved, &c, &nc, &cap) : -1;
         for (size_t i = first; rc == 0 && i < nc; i++)
             c[i] = (struct cand){ c[i].x << k, c[i].y << k, c[i].w << k, c[i].h << k,
                                   c[i].score };
@@ -1186,7 +1202,7 @@ static int detect_frame(int width, int height, int channels, const unsigned char
 int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
                ocr_box **boxes, size_t *n, char *err, size_t errlen)
 {
-    return detect_frame(width, height, channels, pixels, 1, 0, boxes, n, err, errlen);
+    return detect_frame(width, height, channels, pixels, DETECT_PYRAMID, boxes, n, err, errlen);
 }
 
 /* A box found in one view (first, so cmp_cand sorts these), and how large it was there. */
@@ -1211,9 +1227,70 @@ static size_t merge_views(struct seen *s, size_t n)
     return n;
 }
 
-int ocr_detect_in_views(int width, int height, int channels, const unsigned char *pixels,
-                        const unsigned char *const *extra, int nextra, ocr_box **boxes,
-                        int **views, size_t *n, char *err, size_t errlen)
+/* detect_frame over view v of f (0: its pixels, k: extra[k - 1]), a mosaic tile by tile,
+ * with the boxes in the frame's coordinates. Titles large enough for the pyramid are drawn
+ * to be seen, not hidden by a window: the extra views are searched at full size only. A
+ * mosaic's tiles are slices, anatomy from edge to edge but for their corners, written for
+ * processing rather than for display: only text on a plain ground is looked for there, as
+ * the texture of a low-resolution slice has letter-sized blobs in rows. */
+static int detect_view(const ocr_frame *f, int v, int clipped, ocr_box **boxes, size_t *n,
+                       char *err, size_t errlen)
+{
+    int channels = v ? 1 : f->channels, tw = f->tile_w, th = f->tile_h;
+    int flags = (v == 0 ? DETECT_PYRAMID : 0) | (clipped ? DETECT_CLIPPED : 0);
+    const unsigned char *px = v ? f->extra[v - 1] : f->pixels;
+    if (tw <= 0 || th <= 0 || (tw >= f->width && th >= f->height) || !px || f->width <= 0 ||
+        f->height <= 0)
+        return detect_frame(f->width, f->height, channels, px, flags, boxes, n, err, errlen);
+    *boxes = NULL;
+    *n = 0;
+    unsigned char *tile = malloc((size_t)tw * th * channels);
+    struct cand *all = NULL;
+    size_t nall = 0;
+    int rc = tile ? 0 : -1;
+    for (int y0 = 0; rc == 0 && y0 < f->height; y0 += th)
+        for (int x0 = 0; rc == 0 && x0 < f->width; x0 += tw) {
+            int w = f->width - x0 < tw ? f->width - x0 : tw;
+            int h = f->height - y0 < th ? f->height - y0 : th;
+            size_t row = (size_t)w * channels;
+            for (int y = 0; y < h; y++)
+                memcpy(tile + y * row, px + ((size_t)(y0 + y) * f->width + x0) * channels, row);
+            ocr_box *b;
+            size_t nb;
+            if (detect_frame(w, h, channels, tile, flags | DETECT_PLAIN, &b, &nb, err,
+                             errlen) != 0) {
+                free(tile);
+                free(all);
+                return -1;
+            }
+            struct cand *grown = nb ? realloc(all, (nall + nb) * sizeof *all) : NULL;
+            if (nb && !grown)
+                rc = -1;
+            for (size_t i = 0; grown && i < nb; i++)
+                grown[nall++] = (struct cand){ b[i].x + x0, b[i].y + y0, b[i].w, b[i].h,
+                                               b[i].score };
+            all = grown ? grown : all;
+            free(b);
+        }
+    free(tile);
+    /* A line across a border between tiles was found in pieces. */
+    nall = rc == 0 ? merge_lines(all, nall) : 0;
+    ocr_box *out = nall ? malloc(nall * sizeof *out) : NULL;
+    if (rc != 0 || (nall && !out)) {
+        free(all);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < nall; i++)
+        out[i] = (ocr_box){ all[i].x, all[i].y, all[i].w, all[i].h, all[i].score };
+    free(all);
+    *boxes = out;
+    *n = nall;
+    return 0;
+}
+
+int ocr_detect_in_views(const ocr_frame *f, ocr_box **boxes, int **views, size_t *n, char *err,
+                        size_t errlen)
 {
     *boxes = NULL;
     *views = NULL;
@@ -1222,17 +1299,14 @@ int ocr_detect_in_views(int width, int height, int channels, const unsigned char
     size_t ns = 0;
     /* A frame with views of what it hides clips values; so do the views themselves. */
     int clipped = 0;
-    for (int v = 0; v < nextra; v++)
-        clipped |= extra[v] != NULL;
-    for (int v = 0; v <= nextra; v++) {
-        if (v > 0 && !extra[v - 1])
+    for (int v = 0; v < f->nextra; v++)
+        clipped |= f->extra[v] != NULL;
+    for (int v = 0; v <= f->nextra; v++) {
+        if (v > 0 && !f->extra[v - 1])
             continue;
         ocr_box *b;
         size_t nb;
-        /* Titles large enough for the pyramid are drawn to be seen, not hidden by a
-         * window: the extra views are searched at full size only. */
-        if (detect_frame(width, height, v ? 1 : channels, v ? extra[v - 1] : pixels, v == 0,
-                         clipped, &b, &nb, err, errlen) != 0) {
+        if (detect_view(f, v, clipped, &b, &nb, err, errlen) != 0) {
             free(s);
             return -1;
         }
@@ -1275,13 +1349,10 @@ int ocr_detect_in_views(int width, int height, int channels, const unsigned char
     return 0;
 }
 
-int ocr_detect_views(int width, int height, int channels, const unsigned char *pixels,
-                     const unsigned char *const *extra, int nextra, ocr_box **boxes,
-                     size_t *n, char *err, size_t errlen)
+int ocr_detect_views(const ocr_frame *f, ocr_box **boxes, size_t *n, char *err, size_t errlen)
 {
     int *views;
-    int rc = ocr_detect_in_views(width, height, channels, pixels, extra, nextra, boxes, &views,
-                                 n, err, errlen);
+    int rc = ocr_detect_in_views(f, boxes, &views, n, err, errlen);
     free(views);
     return rc;
 }

@@ -20,10 +20,9 @@ PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char
 PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type);
 
 /* ocr_detect_views, and for each box the view it was found largest in (0: pixels, k:
- * extra[k - 1]) in *views (malloc'd, free() it; NULL when *n is 0). */
-int ocr_detect_in_views(int width, int height, int channels, const unsigned char *pixels,
-                        const unsigned char *const *extra, int nextra, ocr_box **boxes,
-                        int **views, size_t *n, char *err, size_t errlen);
+ * f->extra[k - 1]) in *views (malloc'd, free() it; NULL when *n is 0). */
+int ocr_detect_in_views(const ocr_frame *f, ocr_box **boxes, int **views, size_t *n, char *err,
+                        size_t errlen);
 
 /* A reader whose Tesseract starts on its first read (most frames hold no text, and
  * starting costs tens of milliseconds); a read then fails with ocr_reader_new's message

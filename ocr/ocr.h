@@ -58,18 +58,25 @@ int ocr_find_text(ocr_reader *r, int width, int height, int channels,
                   const unsigned char *pixels, ocr_text **out, size_t *n,
                   char *err, size_t errlen);
 
-/* A frame can be seen several ways: the rendering a viewer shows (pixels: grey or RGB)
- * and grey renderings of the same frame that show what that one hides (extra[0..nextra),
- * NULL ones skipped), such as values a display window clips. These search every view:
- * boxes that overlap across views become one box, their union, which ocr_find_text_views
- * reads in the view where it was found largest. Otherwise as ocr_detect and
- * ocr_find_text. */
-int ocr_detect_views(int width, int height, int channels, const unsigned char *pixels,
-                     const unsigned char *const *extra, int nextra, ocr_box **boxes,
-                     size_t *n, char *err, size_t errlen);
-int ocr_find_text_views(ocr_reader *r, int width, int height, int channels,
-                        const unsigned char *pixels, const unsigned char *const *extra,
-                        int nextra, ocr_text **out, size_t *n, char *err, size_t errlen);
+/* A frame as the search sees it. It can be seen several ways: the rendering a viewer shows
+ * (pixels: grey or RGB) and grey renderings of the same frame that show what that one hides
+ * (extra[0..nextra), NULL ones skipped), such as values a display window clips. A mosaic
+ * (the slices of a volume side by side) names the size of its tiles: each is searched as an
+ * image of its own, as a row of slices on a plain ground reads as a line of letters. */
+typedef struct ocr_frame {
+    int width, height, channels;
+    const unsigned char *pixels;
+    const unsigned char *const *extra;
+    int nextra;
+    int tile_w, tile_h;  /* 0: one image */
+} ocr_frame;
+
+/* These search every view of f: boxes that overlap across views become one box, their
+ * union, which ocr_find_text_views reads in the view where it was found largest.
+ * Otherwise as ocr_detect and ocr_find_text. */
+int ocr_detect_views(const ocr_frame *f, ocr_box **boxes, size_t *n, char *err, size_t errlen);
+int ocr_find_text_views(ocr_reader *r, const ocr_frame *f, ocr_text **out, size_t *n, char *err,
+                        size_t errlen);
 
 /* Frees the texts of an array and the array itself. */
 void ocr_texts_free(ocr_text *texts, size_t n);

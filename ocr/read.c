@@ -608,17 +608,15 @@ int ocr_read_full_frame(ocr_reader *r, int width, int height, int channels,
     return rc;
 }
 
-int ocr_find_text_views(ocr_reader *r, int width, int height, int channels,
-                        const unsigned char *pixels, const unsigned char *const *extra,
-                        int nextra, ocr_text **out, size_t *n, char *err, size_t errlen)
+int ocr_find_text_views(ocr_reader *r, const ocr_frame *f, ocr_text **out, size_t *n, char *err,
+                        size_t errlen)
 {
     *out = NULL;
     *n = 0;
     ocr_box *boxes;
     int *views;
     size_t nb;
-    if (ocr_detect_in_views(width, height, channels, pixels, extra, nextra, &boxes, &views, &nb,
-                            err, errlen) != 0)
+    if (ocr_detect_in_views(f, &boxes, &views, &nb, err, errlen) != 0)
         return -1;
     if (nb == 0)
         return 0;
@@ -628,7 +626,7 @@ int ocr_find_text_views(ocr_reader *r, int width, int height, int channels,
     int rc = texts && batch && at ? 0 : -1;
     if (rc != 0)
         snprintf(err, errlen, "out of memory");
-    for (int v = 0; rc == 0 && v <= nextra; v++) {
+    for (int v = 0; rc == 0 && v <= f->nextra; v++) {
         size_t k = 0;
         for (size_t i = 0; i < nb; i++)
             if (views[i] == v) {
@@ -638,8 +636,8 @@ int ocr_find_text_views(ocr_reader *r, int width, int height, int channels,
         for (size_t i = 0; rc == 0 && i < k; i += MAX_ROWS) {
             size_t m = k - i < MAX_ROWS ? k - i : MAX_ROWS;
             ocr_text got[MAX_ROWS];
-            rc = read_boxes(r, width, height, v ? 1 : channels, v ? extra[v - 1] : pixels,
-                            batch + i, m, got, err, errlen);
+            rc = read_boxes(r, f->width, f->height, v ? 1 : f->channels,
+                            v ? f->extra[v - 1] : f->pixels, batch + i, m, got, err, errlen);
             for (size_t j = 0; rc == 0 && j < m; j++) {
                 texts[at[i + j]] = got[j];
                 texts[at[i + j]].view = v;
@@ -663,8 +661,8 @@ int ocr_find_text(ocr_reader *r, int width, int height, int channels,
                   const unsigned char *pixels, ocr_text **out, size_t *n,
                   char *err, size_t errlen)
 {
-    return ocr_find_text_views(r, width, height, channels, pixels, NULL, 0, out, n, err,
-                               errlen);
+    ocr_frame f = { width, height, channels, pixels, NULL, 0, 0, 0 };
+    return ocr_find_text_views(r, &f, out, n, err, errlen);
 }
 
 void ocr_texts_free(ocr_text *texts, size_t n)

@@ -450,8 +450,9 @@ static void check_pixels(struct scan *s, dcm_file *f)
         ocr_text *texts = NULL;
         size_t n = 0;
         const unsigned char *clipped = img.clipped;
-        if (ocr_find_text_views(reader, img.width, img.height, img.channels, img.pixels, &clipped,
-                                1, &texts, &n, err, sizeof err) != 0) {
+        ocr_frame view = { img.width, img.height, img.channels, img.pixels, &clipped, 1,
+                           img.tile_w, img.tile_h };
+        if (ocr_find_text_views(reader, &view, &texts, &n, err, sizeof err) != 0) {
             snprintf(where, sizeof where, "pixels:frame %d", fr);
             add(s, where, "undecodable-frame", SEV_POLICY, NULL, "OCR failed on this frame");
         }

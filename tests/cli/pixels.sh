@@ -61,6 +61,18 @@ if [ -r "$ct" ]; then
     [ -z "$boxes" ] || bad "J2K_pixelrep_mismatch (no text): boxes at $boxes"
 fi
 
+# A real Siemens MOSAIC (20 EPI slices of 72 px): its rows of slices are not lines of text.
+mosaic=/usr/share/doc/dicom3tools/examples/0051.dcm
+if [ -r "$mosaic" ]; then
+    mkdir -p "$tmp/mosaic-in"
+    cp "$mosaic" "$tmp/mosaic-in/"
+    "$DEIDTK" verify "$tmp/mosaic-in" --jsonl --report "$tmp/MOSAIC" >"$tmp/MOSAIC.jsonl" 2>/dev/null
+    boxes=$(jq -r 'select(.detector == "ocr-text" or .detector == "undecodable-frame") | .where' \
+        "$tmp/MOSAIC.jsonl")
+    [ -z "$boxes" ] || bad "dicom3tools' 0051.dcm (MOSAIC, no text): boxes at $boxes"
+else
+    echo "note: no dicom3tools example 0051.dcm; the mosaic check skipped"
+fi
 dev="$top_srcdir/../shared/corpus/dev"
 if [ -r "$dev/key.json" ] && [ -d "$dev/in" ]; then
     jq -r '.files | to_entries[] | select((.value.burned_in.boxes // []) | length > 0) | .key' \

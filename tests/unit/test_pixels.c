@@ -789,6 +789,127 @@ static void test_text_the_window_hides(void **state)
     }
 }
 
+/* A Siemens MOSAIC: 20 slices in a 5 x 5 grid of 72 px tiles, the last row empty, 12-bit.
+ * With text: an ID inside one tile of that row, and a line across two of its tile borders
+ * that ends with the ID; their rectangles go to lines[0..2). */
+static void write_mosaic(const char *path, int with_text, int serial, rect lines[2])
+{
+    enum { T = 72, G = 5, S = T * G, N = 20 };
+    static uint16_t v[S * S];
+    rng = 5151u;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            int i = y / T * G + x / T;
+            long dx = x % T - T / 2, dy = y % T - T / 2;
+            long a = 14 + 2 * (i < N / 2 ? i : N - 1 - i), b = a * 4 / 5;  /* grows, shrinks */
+            long e = dx * dx * a * a + dy * dy * b * b, r = a * a * b * b;
+            int val = 15 + noise(5);
+            if (i < N && e < r)
+                val = (e * 100 > r * 85 ? 900 : (x / 3 + y / 4 + i) % 2 ? 650 : 350) + noise(40);
+            v[y * S + x] = (uint16_t)val;
+        }
+    static const char *const text[2] = {"4471123", "JANE DOE MRN 4471123"};
+    const int at[2][3] = {{T + 8, 4 * T + 10, 10}, {2 * T - 40, 4 * T + 40, 12}};
+    for (int k = 0; with_text && k < 2; k++) {
+        PIX *t = tu_render_text(text[k], at[k][2]);
+        lines[k] = (rect){at[k][0], at[k][1], pixGetWidth(t), pixGetHeight(t)};
+        for (int yy = 0; yy < lines[k].h; yy++)
+            for (int xx = 0; xx < lines[k].w; xx++) {
+                l_uint32 ink;
+                pixGetPixel(t, xx, yy, &ink);
+                uint16_t *p = &v[(lines[k].y + yy) * S + lines[k].x + xx];
+                *p = (uint16_t)((*p * (255 - (int)ink) + 1500 * (int)ink) / 255);
+            }
+        pixDestroy(&t);
+    }
+    char raw[600], dump[600];
+    snprintf(raw, sizeof raw, "%s.raw", path);
+    snprintf(dump, sizeof dump, "%s.dump", path);
+    FILE *fp = fopen(raw, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < S * S; i++) {
+        fputc(v[i] & 0xff, fp);
+        fputc(v[i] >> 8, fp);
+    }
+    fclose(fp);
+    fp = fopen(dump, "w");
+    assert_non_null(fp);
+    fprintf(fp, "(0008,0008) CS [ORIGINAL\\PRIMARY\\M\\ND\\NORM\\MOSAIC]\n"
+                "(0008,0016) UI =MRImageStorage\n"
+                "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.303.%d.1]\n"
+                "(0008,0060) CS [MR]\n(0008,0070) LO [SIEMENS]\n(0010,0010) PN [DOE^JANE]\n"
+                "(0010,0020) LO [4471123]\n(0018,1310) US 72\\0\\0\\72\n"
+                "(0019,0010) LO [SIEMENS MR HEADER]\n(0019,100a) US %d\n"
+                "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.303.%d.2]\n"
+                "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.303.%d.3]\n"
+                "(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n(0028,0010) US %d\n"
+                "(0028,0011) US %d\n(0028,0100) US 16\n(0028,0101) US 12\n(0028,0102) US 11\n"
+                "(0028,0103) US 0\n(7fe0,0010) OW =%s\n",
+            serial, N, serial, serial, S, S, raw);
+    fclose(fp);
+    tu_sh("dump2dcm -q +te '%s' '%s'", dump, path);
+}
+
+/* The tiles of a mosaic are searched one by one: a row of slices on black is not a line of
+ * letters, yet text inside a tile, or across tiles, is found, read and cleaned. */
+static void test_mosaic_tiles(void **state)
+{
+    (void)state;
+    char path[600], free_path[600], out[600];
+    snprintf(path, sizeof path, "%s/mosaic.dcm", tu_dir);
+    snprintf(free_path, sizeof free_path, "%s/mosaic-free.dcm", tu_dir);
+    snprintf(out, sizeof out, "%s/mosaic-clean.dcm", tu_dir);
+    rect r[2];
+    write_mosaic(path, 1, 50, r);
+    write_mosaic(free_path, 0, 51, NULL);
+
+    dcm_file *f = open_file(free_path);
+    dcm_image img = decode(f, 0);
+    assert_int_equal(img.tile_w, 72);
+    assert_int_equal(img.tile_h, 72);
+    dcm_image_free(&img);
+    dcm_close(f);
+
+    verify_findings fs = {0};
+    deid_result ids = identifying_of(free_path);
+    verify(free_path, 1, ids.identifying, NULL, &fs);
+    for (size_t i = 0; i < fs.n; i++)
+        if (strncmp(fs.v[i].detector, "ocr-", 4) == 0)
+            fail_msg("text-free mosaic: %s finding at %s", fs.v[i].detector, fs.v[i].where);
+    verify_findings_clear(&fs);
+    deid_result_free(&ids);
+
+    ids = identifying_of(path);
+    verify(path, 1, ids.identifying, NULL, &fs);
+    ocr_hit hits[16];
+    size_t n = ocr_boxes(&fs, hits, 16);
+    for (int k = 0; k < 2; k++) {
+        int covered = 0;
+        for (size_t i = 0; i < n; i++)
+            covered += intersect(r[k], hits[i].r);
+        if (covered * 10 < r[k].w * r[k].h * 9)
+            fail_msg("mosaic line %d: %d of %d pixels in boxes (%zu boxes)", k, covered,
+                     r[k].w * r[k].h, n);
+    }
+    /* The line across tiles is read whole: its pieces were joined. */
+    for (int k = 0; k < 2; k++) {
+        line ln = {"4471123", "4471123", 0, 10, r[k]};
+        if (!paired_on(&fs, &ln, "4471123"))
+            fail_msg("mosaic line %d: the ID was not read well enough to match", k);
+    }
+    verify_findings_clear(&fs);
+    deid_result_free(&ids);
+
+    deid_result res = clean_ocr(path, out);
+    assert_true(res.pixel_regions >= 2);
+    verify(out, 1, res.identifying, NULL, &fs);
+    for (size_t i = 0; i < fs.n; i++)
+        if (strncmp(fs.v[i].detector, "ocr-", 4) == 0)
+            fail_msg("cleaned mosaic: %s finding at %s", fs.v[i].detector, fs.v[i].where);
+    verify_findings_clear(&fs);
+    deid_result_free(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -797,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_text_free_has_no_ocr_findings),
         cmocka_unit_test(test_clean_end_to_end),
         cmocka_unit_test(test_text_the_window_hides),
+        cmocka_unit_test(test_mosaic_tiles),
     };
     return cmocka_run_group_tests_name("pixels", tests, setup, teardown);
 }
