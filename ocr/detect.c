@@ -1227,6 +1227,10 @@ static size_t merge_views(struct seen *s, size_t n)
     return n;
 }
 
+/* Tiles smaller than this hold no line of text: a file that claims them is searched whole
+ * (one search a tile would cost more than the frame's worth). */
+#define MIN_TILE 16
+
 /* detect_frame over view v of f (0: its pixels, k: extra[k - 1]), a mosaic tile by tile,
  * with the boxes in the frame's coordinates. Titles large enough for the pyramid are drawn
  * to be seen, not hidden by a window: the extra views are searched at full size only. A
@@ -1239,8 +1243,8 @@ static int detect_view(const ocr_frame *f, int v, int clipped, ocr_box **boxes, 
     int channels = v ? 1 : f->channels, tw = f->tile_w, th = f->tile_h;
     int flags = (v == 0 ? DETECT_PYRAMID : 0) | (clipped ? DETECT_CLIPPED : 0);
     const unsigned char *px = v ? f->extra[v - 1] : f->pixels;
-    if (tw <= 0 || th <= 0 || (tw >= f->width && th >= f->height) || !px || f->width <= 0 ||
-        f->height <= 0)
+    if (tw < MIN_TILE || th < MIN_TILE || (tw >= f->width && th >= f->height) || !px ||
+        f->width <= 0 || f->height <= 0)
         return detect_frame(f->width, f->height, channels, px, flags, boxes, n, err, errlen);
     *boxes = NULL;
     *n = 0;
