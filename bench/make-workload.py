@@ -14,6 +14,12 @@ OUTDIR/textfree/  max(50, N/10) text-free 512x512 CT frames: TEXTFREE_SRC (pydic
 OUTDIR/text/      max(10, N/50) 512x512 CT frames with burned-in annotation text in the
                   corners, in varied fonts and sizes, plus copies of IM0022.dcm (text-bearing
                   frames for detect+read vs whole-frame Tesseract).
+OUTDIR/speckle/   max(20, N/100) text-free ultrasound-like frames: synthetic B-mode speckle
+                  (complex Gaussian noise low-passed by an elliptical point spread, its
+                  envelope log-compressed over a 40-70 dB dynamic range), grains 2-10 px
+                  wide and 1-4 px tall, in a sector or a linear field, with brighter and
+                  darker regions of tissue; nothing else (the detector's false boxes on
+                  the texture that ultrasound images are made of).
 OUTDIR/scale/     SCALE_N files (only when given), as tags/ but ten a patient, each patient
                   with its own study and series, in folders of 100 (d0000/, d0001/, ...):
                   the first k folders are the same kind of work as all of them, so the
@@ -107,10 +113,49 @@ def burn_text(ds, i):
     return ds
 
 
+def speckle_frame(gen, uid):
+    """One text-free synthetic B-mode frame as an 8-bit secondary capture."""
+    w, h = [(640, 480), (800, 600), (1024, 768), (640, 512)][gen.integers(4)]
+    lateral, axial, dyn = gen.uniform(2, 10), gen.uniform(1.2, 4), gen.uniform(40, 70)
+    yy, xx = np.mgrid[0:h, 0:w]
+    if gen.random() < 0.6:
+        angle, radius = np.arctan2(xx - w / 2, yy - 30), np.hypot(xx - w / 2, yy - 30)
+        field = (np.abs(angle) < gen.uniform(0.4, 0.8)) & (radius > 20) & (radius < h - 40)
+    else:
+        field = (xx > w * 0.2) & (xx < w * 0.8) & (yy > 50) & (yy < h - 30)
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
+    psf = np.exp(-((fx * lateral) ** 2 + (fy * axial) ** 2) * 20)
+    tissue = 0.5 + 0.5 * gen.random() * np.sin(xx / gen.uniform(30, 120) + gen.random() * 6) \
+        * np.cos(yy / gen.uniform(30, 120))
+    for _ in range(gen.integers(0, 4)):
+        cx, cy, a, b = gen.uniform(0, w), gen.uniform(0, h), gen.uniform(10, 90), gen.uniform(8, 40)
+        tissue[((xx - cx) / a) ** 2 + ((yy - cy) / b) ** 2 < 1] = gen.uniform(0.02, 2.5)
+    z = gen.normal(size=(h, w)) + 1j * gen.normal(size=(h, w))
+    env = np.abs(np.fft.ifft2(np.fft.fft2(z) * psf))
+    env = env / env.mean() * tissue
+    db = 20 * np.log10(np.maximum(env, 1e-6) / np.percentile(env, 99.5))
+    grey = 255 * (1 + db / dyn) * gen.uniform(0.8, 1.05)
+    a = np.zeros((h, w), np.uint8)
+    a[field] = np.clip(grey[field], 0, 255).astype(np.uint8)
+    meta = pydicom.dataset.FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    meta.MediaStorageSOPInstanceUID = uid
+    meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds = pydicom.dataset.FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, uid
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = new_uid(), new_uid()
+    ds.Modality, ds.ConversionType = "US", "WSD"
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.Rows, ds.Columns = h, w
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = a.tobytes()
+    return ds
+
+
 def main():
     outdir, n, textfree_src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     scale_n = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    for sub in ("tags", "ct512", "textfree", "text"):
+    for sub in ("tags", "ct512", "textfree", "text", "speckle"):
         os.makedirs(os.path.join(outdir, sub), exist_ok=True)
 
     srcs = [pydicom.dcmread(IM0022), pydicom.dcmread(CT_SMALL)]
@@ -140,6 +185,11 @@ def main():
             ds = burn_text(resample_512(pydicom.dcmread(CT_SMALL)), i)
         distinct(ds, i + 1)
         ds.save_as(os.path.join(outdir, "text", "f%05d.dcm" % i), write_like_original=True)
+
+    gen = np.random.default_rng(20261125)
+    for i in range(max(20, n // 100)):
+        speckle_frame(gen, new_uid()).save_as(os.path.join(outdir, "speckle", "f%05d.dcm" % i),
+                                              write_like_original=False)
 
 
 if __name__ == "__main__":

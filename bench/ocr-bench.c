@@ -134,7 +134,7 @@ int main(int argc, char **argv)
                       &texts, &nt, err, sizeof err) == 0)
         ocr_texts_free(texts, nt);
 
-    size_t boxes = 0, read_boxes = 0, read_chars = 0, full_chars = 0;
+    size_t boxes = 0, read_boxes = 0, read_chars = 0, full_chars = 0, flagged = 0;
     double t0 = now_ms();
     for (int i = 0; i < n; i++) {
         ocr_box *b;
@@ -151,6 +151,7 @@ int main(int argc, char **argv)
             continue;
         }
         boxes += nt;
+        flagged += nt > 0;
         for (size_t k = 0; k < nt; k++) {
             read_boxes += texts[k].text && texts[k].text[0];
             for (const char *p = texts[k].text; p && *p; p++)
@@ -199,10 +200,10 @@ int main(int argc, char **argv)
     }
 
     printf("frames=%d detect_ms=%.2f find_text_ms=%.2f full_frame_ms=%.2f boxes=%zu "
-           "boxes_read=%zu read_chars=%zu full_frame_chars=%zu full_up_ms=%.2f "
-           "full_up_chars=%zu full_up_scale=%.2f\n",
-           n, t_detect / n, t_find / n, t_full / n, boxes, read_boxes, read_chars, full_chars,
-           t_up / n, up_chars, scale_sum / n);
+           "frames_with_boxes=%zu boxes_read=%zu read_chars=%zu full_frame_chars=%zu "
+           "full_up_ms=%.2f full_up_chars=%zu full_up_scale=%.2f\n",
+           n, t_detect / n, t_find / n, t_full / n, boxes, flagged, read_boxes, read_chars,
+           full_chars, t_up / n, up_chars, scale_sum / n);
     ocr_reader_free(r);
     for (int i = 0; i < n; i++)
         dcm_image_free(&imgs[i]);

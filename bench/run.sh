@@ -212,9 +212,9 @@ measure free_noocr "$n_free" "$b_free" "$fresh" \
 measure free_ocr "$n_free" "$b_free" "$fresh" \
     "$deidtk" verify "$work/deid-free" --jobs 1 --report "$work/rep"
 
-log "ocr-bench over the text-bearing and the text-free frames"
+log "ocr-bench over the text-bearing, the text-free and the speckle frames"
 declare -A ocr
-for set in text textfree; do
+for set in text textfree speckle; do
     line=$("$work/bin/ocr-bench" "$work/in/$set"/*.dcm 2>>"$work/ocr-bench.err")
     for kv in $line; do ocr[$set.${kv%%=*}]=${kv#*=}; done
 done
@@ -273,13 +273,13 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     row "deidtk verify --no-ocr --jobs 1, text-free 512x512" free_noocr "baseline"
     row "deidtk verify (OCR) --jobs 1, text-free 512x512" free_ocr "$(awk -v a="${cpu[free_ocr]}" -v b="${cpu[free_noocr]}" 'BEGIN {printf "+%.0f%% CPU", 100 * (a / b - 1)}') vs --no-ocr"
     echo
-    echo "OCR stages on decoded frames (CPU ms per frame, one thread; text: burned-in annotations, textfree: plain CT):"
+    echo "OCR stages on decoded frames (CPU ms per frame, one thread; text: burned-in annotations, textfree: plain CT, speckle: text-free synthetic ultrasound):"
     echo
     echo "| method | CPU ms/frame | found |"
     echo "|---|---:|---|"
-    for set in text textfree; do
+    for set in text textfree speckle; do
         o() { echo "${ocr[$set.$1]:-?}"; }
-        echo "| $set: ocr_detect_views (detector, frame and clipped view) | $(o detect_ms) | $(o boxes) boxes in $(o frames) frames |"
+        echo "| $set: ocr_detect_views (detector, frame and clipped view) | $(o detect_ms) | $(o boxes) boxes in $(o frames_with_boxes) of $(o frames) frames |"
         echo "| $set: ocr_find_text_views (detect + read) | $(o find_text_ms) | $(o boxes_read) of $(o boxes) boxes read, $(o read_chars) characters |"
         echo "| $set: ocr_read_full_frame (Tesseract, whole frame) | $(o full_frame_ms) | $(o full_frame_chars) characters |"
         if [ "$set" = text ]; then
