@@ -1061,6 +1061,28 @@ static int cmp_cand(const void *a, const void *b)
     return (p->x > q->x) - (p->x < q->x);
 }
 
+/* The lines of c[0..nc), merged, as boxes sorted top to bottom, left to right (*boxes
+ * malloc'd; NULL when there are none). Frees c. */
+static int to_boxes(struct cand *c, size_t nc, ocr_box **boxes, size_t *n, char *err,
+                    size_t errlen)
+{
+    nc = merge_lines(c, nc);
+    ocr_box *out = nc ? malloc(nc * sizeof *out) : NULL;
+    if (nc && !out) {
+        free(c);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (nc > 1)
+        qsort(c, nc, sizeof *c, cmp_cand);
+    for (size_t i = 0; i < nc; i++)
+        out[i] = (ocr_box){ c[i].x, c[i].y, c[i].w, c[i].h, c[i].score };
+    free(c);
+    *boxes = out;
+    *n = nc;
+    return 0;
+}
+
 /* The lines of a frame at one scale that rl accepts, appended to *c. */
 static int detect_at(int width, int height, int channels, const unsigned char *pixels,
                      const struct rules *rl, struct cand **c, size_t *nc, size_t *cap)
@@ -1179,24 +1201,7 @@ static int detect_frame(int width, int height, int channels, const unsigned char
         snprintf(err, errlen, "text detection failed (out of memory)");
         return -1;
     }
-    nc = merge_lines(c, nc);
-    if (nc == 0) {
-        free(c);
-        return 0;
-    }
-    qsort(c, nc, sizeof *c, cmp_cand);
-    ocr_box *out = malloc(nc * sizeof *out);
-    if (!out) {
-        free(c);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < nc; i++)
-        out[i] = (ocr_box){ c[i].x, c[i].y, c[i].w, c[i].h, c[i].score };
-    free(c);
-    *boxes = out;
-    *n = nc;
-    return 0;
+    return to_boxes(c, nc, boxes, n, err, errlen);
 }
 
 int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
@@ -1277,20 +1282,13 @@ static int detect_view(const ocr_frame *f, int v, int clipped, ocr_box **boxes, 
             free(b);
         }
     free(tile);
-    /* A line across a border between tiles was found in pieces. */
-    nall = rc == 0 ? merge_lines(all, nall) : 0;
-    ocr_box *out = nall ? malloc(nall * sizeof *out) : NULL;
-    if (rc != 0 || (nall && !out)) {
+    if (rc != 0) {
         free(all);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < nall; i++)
-        out[i] = (ocr_box){ all[i].x, all[i].y, all[i].w, all[i].h, all[i].score };
-    free(all);
-    *boxes = out;
-    *n = nall;
-    return 0;
+    /* A line across a border between tiles was found in pieces: merged here. */
+    return to_boxes(all, nall, boxes, n, err, errlen);
 }
 
 int ocr_detect_in_views(const ocr_frame *f, ocr_box **boxes, int **views, size_t *n, char *err,

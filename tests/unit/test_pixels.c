@@ -343,6 +343,19 @@ static void verify(const char *path, int frames, const verify_pair_set *ids,
     deid_policy_free(p);
 }
 
+/* verify on path finds no text in its pixels, and decodes every frame; what names it. */
+static void expect_no_text(const char *path, int frames, const verify_pair_set *ids,
+                           const char *what)
+{
+    verify_findings fs = {0};
+    verify(path, frames, ids, NULL, &fs);
+    for (size_t i = 0; i < fs.n; i++)
+        if (strncmp(fs.v[i].detector, "ocr-", 4) == 0 ||
+            strcmp(fs.v[i].detector, "undecodable-frame") == 0)
+            fail_msg("%s: %s finding at %s", what, fs.v[i].detector, fs.v[i].where);
+    verify_findings_clear(&fs);
+}
+
 static size_t ocr_boxes(const verify_findings *fs, ocr_hit *hits, size_t max)
 {
     size_t n = 0;
@@ -514,14 +527,8 @@ static void test_text_free_has_no_ocr_findings(void **state)
     (void)state;
     for (size_t k = 0; k < COUNT(text_free); k++) {
         deid_result ids = identifying_of(text_free[k]->path);
-        verify_findings fs = {0};
-        verify(text_free[k]->path, text_free[k]->frames, ids.identifying, NULL, &fs);
-        for (size_t i = 0; i < fs.n; i++)
-            if (strncmp(fs.v[i].detector, "ocr-", 4) == 0 ||
-                strcmp(fs.v[i].detector, "undecodable-frame") == 0)
-                fail_msg("%s: %s finding at %s on a frame without text", text_free[k]->name,
-                         fs.v[i].detector, fs.v[i].where);
-        verify_findings_clear(&fs);
+        expect_no_text(text_free[k]->path, text_free[k]->frames, ids.identifying,
+                       text_free[k]->name);
         deid_result_free(&ids);
     }
 }
@@ -619,6 +626,44 @@ static void test_clean_end_to_end(void **state)
 
 /* ---- text the window hides ------------------------------------------------------------ */
 
+/* Blends the text t (255 = ink) into a 12-bit S x S frame at value, from (x, y). */
+static rect burn12(uint16_t *v, int S, PIX *t, int x, int y, int value)
+{
+    rect r = {x, y, pixGetWidth(t), pixGetHeight(t)};
+    for (int yy = 0; yy < r.h; yy++)
+        for (int xx = 0; xx < r.w; xx++) {
+            l_uint32 a;
+            pixGetPixel(t, xx, yy, &a);
+            uint16_t *p = &v[(r.y + yy) * S + r.x + xx];
+            *p = (uint16_t)((*p * (255 - (int)a) + value * (int)a) / 255);
+        }
+    return r;
+}
+
+/* Writes a 12-bit S x S grey frame of stored values v as path, with dump2dcm: the
+ * attributes in head (a dump, Photometric Interpretation among them), then the frame's. */
+static void write12(const char *path, const uint16_t *v, int S, const char *head)
+{
+    char raw[600], dump[600];
+    snprintf(raw, sizeof raw, "%s.raw", path);
+    snprintf(dump, sizeof dump, "%s.dump", path);
+    FILE *fp = fopen(raw, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < S * S; i++) {
+        fputc(v[i] & 0xff, fp);
+        fputc(v[i] >> 8, fp);
+    }
+    fclose(fp);
+    fp = fopen(dump, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%s(0028,0002) US 1\n(0028,0010) US %d\n(0028,0011) US %d\n"
+                "(0028,0100) US 16\n(0028,0101) US 12\n(0028,0102) US 11\n(0028,0103) US 0\n"
+                "(7fe0,0010) OW =%s\n",
+            head, S, S, raw);
+    fclose(fp);
+    tu_sh("dump2dcm -q +te '%s' '%s'", dump, path);
+}
+
 /* A 12-bit frame whose window (0..2000) shows a large "bone" (about 3000) as white, with a
  * line drawn across the bone at the largest stored value, 4095: on screen the line is white
  * on white. MONOCHROME1 (invert) stores the values reversed (white is low), with the window
@@ -641,43 +686,25 @@ static rect write_hidden(const char *path, int invert, int with_text, int serial
     rect r = {0, 0, 0, 0};
     if (with_text) {
         PIX *t = tu_render_text("MRN 4471123", 12);
-        r = (rect){S / 2 - pixGetWidth(t) / 2, S / 2 - 6, pixGetWidth(t), pixGetHeight(t)};
-        for (int yy = 0; yy < r.h; yy++)
-            for (int xx = 0; xx < r.w; xx++) {
-                l_uint32 a;
-                pixGetPixel(t, xx, yy, &a);
-                uint16_t *p = &v[(r.y + yy) * S + r.x + xx];
-                *p = (uint16_t)((*p * (255 - (int)a) + 4095 * (int)a) / 255);
-            }
+        r = burn12(v, S, t, S / 2 - pixGetWidth(t) / 2, S / 2 - 6, 4095);
         pixDestroy(&t);
     }
-    char raw[600], dump[600];
-    snprintf(raw, sizeof raw, "%s.raw", path);
-    snprintf(dump, sizeof dump, "%s.dump", path);
-    FILE *fp = fopen(raw, "wb");
-    assert_non_null(fp);
-    for (int i = 0; i < S * S; i++) {
-        unsigned sv = invert ? 4095u - v[i] : v[i];
-        fputc((int)(sv & 0xff), fp);
-        fputc((int)(sv >> 8), fp);
-    }
-    fclose(fp);
-    fp = fopen(dump, "w");
-    assert_non_null(fp);
-    fprintf(fp, "(0008,0016) UI =SecondaryCaptureImageStorage\n"
-                "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.301.%d.1]\n"
-                "(0008,0060) CS [OT]\n(0008,0064) CS [WSD]\n(0010,0010) PN [DOE^JANE]\n"
-                "(0010,0020) LO [4471123]\n"
-                "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.301.%d.2]\n"
-                "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.301.%d.3]\n"
-                "(0028,0002) US 1\n(0028,0004) CS [%s]\n(0028,0010) US %d\n"
-                "(0028,0011) US %d\n(0028,0100) US 16\n(0028,0101) US 12\n(0028,0102) US 11\n"
-                "(0028,0103) US 0\n(0028,0301) CS [NO]\n(0028,1050) DS [%s]\n"
-                "(0028,1051) DS [2000]\n(7fe0,0010) OW =%s\n",
-            serial, serial, serial, invert ? "MONOCHROME1" : "MONOCHROME2", S, S,
-            invert ? "3095" : "1000", raw);
-    fclose(fp);
-    tu_sh("dump2dcm -q +te '%s' '%s'", dump, path);
+    if (invert)
+        for (int i = 0; i < S * S; i++)
+            v[i] = (uint16_t)(4095 - v[i]);
+    char head[1024];
+    snprintf(head, sizeof head,
+             "(0008,0016) UI =SecondaryCaptureImageStorage\n"
+             "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.301.%d.1]\n"
+             "(0008,0060) CS [OT]\n(0008,0064) CS [WSD]\n(0010,0010) PN [DOE^JANE]\n"
+             "(0010,0020) LO [4471123]\n"
+             "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.301.%d.2]\n"
+             "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.301.%d.3]\n"
+             "(0028,0004) CS [%s]\n(0028,0301) CS [NO]\n(0028,1050) DS [%s]\n"
+             "(0028,1051) DS [2000]\n",
+             serial, serial, serial, invert ? "MONOCHROME1" : "MONOCHROME2",
+             invert ? "3095" : "1000");
+    write12(path, v, S, head);
     return r;
 }
 
@@ -778,12 +805,9 @@ static void test_text_the_window_hides(void **state)
         const char *after[2] = {out, free_path};
         for (int k = 0; k < 2; k++) {
             deid_result ids2 = k == 0 ? res : identifying_of(free_path);
-            verify(after[k], 1, ids2.identifying, NULL, &fs);
-            for (size_t i = 0; i < fs.n; i++)
-                if (strncmp(fs.v[i].detector, "ocr-", 4) == 0)
-                    fail_msg("invert %d, %s: %s finding at %s", invert,
-                             k ? "no text" : "cleaned", fs.v[i].detector, fs.v[i].where);
-            verify_findings_clear(&fs);
+            char what[64];
+            snprintf(what, sizeof what, "invert %d, %s", invert, k ? "no text" : "cleaned");
+            expect_no_text(after[k], 1, ids2.identifying, what);
             deid_result_free(&ids2);
         }
     }
@@ -812,42 +836,22 @@ static void write_mosaic(const char *path, int with_text, int serial, rect lines
     const int at[2][3] = {{T + 8, 4 * T + 10, 10}, {2 * T - 40, 4 * T + 40, 12}};
     for (int k = 0; with_text && k < 2; k++) {
         PIX *t = tu_render_text(text[k], at[k][2]);
-        lines[k] = (rect){at[k][0], at[k][1], pixGetWidth(t), pixGetHeight(t)};
-        for (int yy = 0; yy < lines[k].h; yy++)
-            for (int xx = 0; xx < lines[k].w; xx++) {
-                l_uint32 ink;
-                pixGetPixel(t, xx, yy, &ink);
-                uint16_t *p = &v[(lines[k].y + yy) * S + lines[k].x + xx];
-                *p = (uint16_t)((*p * (255 - (int)ink) + 1500 * (int)ink) / 255);
-            }
+        lines[k] = burn12(v, S, t, at[k][0], at[k][1], 1500);
         pixDestroy(&t);
     }
-    char raw[600], dump[600];
-    snprintf(raw, sizeof raw, "%s.raw", path);
-    snprintf(dump, sizeof dump, "%s.dump", path);
-    FILE *fp = fopen(raw, "wb");
-    assert_non_null(fp);
-    for (int i = 0; i < S * S; i++) {
-        fputc(v[i] & 0xff, fp);
-        fputc(v[i] >> 8, fp);
-    }
-    fclose(fp);
-    fp = fopen(dump, "w");
-    assert_non_null(fp);
-    fprintf(fp, "(0008,0008) CS [ORIGINAL\\PRIMARY\\M\\ND\\NORM\\MOSAIC]\n"
-                "(0008,0016) UI =MRImageStorage\n"
-                "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.303.%d.1]\n"
-                "(0008,0060) CS [MR]\n(0008,0070) LO [SIEMENS]\n(0010,0010) PN [DOE^JANE]\n"
-                "(0010,0020) LO [4471123]\n(0018,1310) US 72\\0\\0\\72\n"
-                "(0019,0010) LO [SIEMENS MR HEADER]\n(0019,100a) US %d\n"
-                "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.303.%d.2]\n"
-                "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.303.%d.3]\n"
-                "(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n(0028,0010) US %d\n"
-                "(0028,0011) US %d\n(0028,0100) US 16\n(0028,0101) US 12\n(0028,0102) US 11\n"
-                "(0028,0103) US 0\n(7fe0,0010) OW =%s\n",
-            serial, N, serial, serial, S, S, raw);
-    fclose(fp);
-    tu_sh("dump2dcm -q +te '%s' '%s'", dump, path);
+    char head[1024];
+    snprintf(head, sizeof head,
+             "(0008,0008) CS [ORIGINAL\\PRIMARY\\M\\ND\\NORM\\MOSAIC]\n"
+             "(0008,0016) UI =MRImageStorage\n"
+             "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.303.%d.1]\n"
+             "(0008,0060) CS [MR]\n(0008,0070) LO [SIEMENS]\n(0010,0010) PN [DOE^JANE]\n"
+             "(0010,0020) LO [4471123]\n(0018,1310) US 72\\0\\0\\72\n"
+             "(0019,0010) LO [SIEMENS MR HEADER]\n(0019,100a) US %d\n"
+             "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.303.%d.2]\n"
+             "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.303.%d.3]\n"
+             "(0028,0004) CS [MONOCHROME2]\n",
+             serial, N, serial, serial);
+    write12(path, v, S, head);
 }
 
 /* The tiles of a mosaic are searched one by one: a row of slices on black is not a line of
@@ -870,15 +874,11 @@ static void test_mosaic_tiles(void **state)
     dcm_image_free(&img);
     dcm_close(f);
 
-    verify_findings fs = {0};
     deid_result ids = identifying_of(free_path);
-    verify(free_path, 1, ids.identifying, NULL, &fs);
-    for (size_t i = 0; i < fs.n; i++)
-        if (strncmp(fs.v[i].detector, "ocr-", 4) == 0)
-            fail_msg("text-free mosaic: %s finding at %s", fs.v[i].detector, fs.v[i].where);
-    verify_findings_clear(&fs);
+    expect_no_text(free_path, 1, ids.identifying, "text-free mosaic");
     deid_result_free(&ids);
 
+    verify_findings fs = {0};
     ids = identifying_of(path);
     verify(path, 1, ids.identifying, NULL, &fs);
     ocr_hit hits[16];
@@ -902,11 +902,7 @@ static void test_mosaic_tiles(void **state)
 
     deid_result res = clean_ocr(path, out);
     assert_true(res.pixel_regions >= 2);
-    verify(out, 1, res.identifying, NULL, &fs);
-    for (size_t i = 0; i < fs.n; i++)
-        if (strncmp(fs.v[i].detector, "ocr-", 4) == 0)
-            fail_msg("cleaned mosaic: %s finding at %s", fs.v[i].detector, fs.v[i].where);
-    verify_findings_clear(&fs);
+    expect_no_text(out, 1, res.identifying, "cleaned mosaic");
     deid_result_free(&res);
 }
 
