@@ -244,7 +244,7 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     echo
     echo "- machine: $(nproc) CPUs ($cpumodel), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
     echo "- $("$deidtk" --version 2>/dev/null | head -1) built in $build (source tree at $(cd "$srcdir" && git rev-parse --short HEAD 2>/dev/null || echo '?')), DCMTK $(dcmdump --version 2>/dev/null | sed -n 's/.*dcmdump v\([0-9.]*\).*/\1/p' | head -1), $(gdcmanon --version 2>&1 | head -1 | awk '{print "GDCM", $3}'), Tesseract $(tesseract --version 2>&1 | head -1 | awk '{print $2}')"
-    echo "- workload: $n_tags CT files ($(awk -v b="$b_tags" 'BEGIN {printf "%.0f MB", b / 1e6}'), IM0022 256x256 and CT_small 128x128 alternating, each a distinct instance); $n_ct copies of a 512x512 CT ($(awk -v b="$b_ct" 'BEGIN {printf "%.0f MB", b / 1e6}')); $n_free text-free 512x512 CT frames; ${ocr[text.frames]:-?} text-bearing frames"
+    echo "- workload: $n_tags CT files ($(awk -v b="$b_tags" 'BEGIN {printf "%.0f MB", b / 1e6}'), IM0022 256x256 and CT_small 128x128 alternating, each a distinct instance); $n_ct copies of a 512x512 CT ($(awk -v b="$b_ct" 'BEGIN {printf "%.0f MB", b / 1e6}')); $n_free text-free 512x512 CT frames; ${ocr[text.frames]:-?} text-bearing frames; ${ocr[speckle.frames]:-?} text-free ultrasound speckle frames"
     echo "- scratch on $(df --output=fstype "$work" | tail -1) ($work); median of $reps run(s); page cache warm; load average before: $load0"
     echo "- files/s, MB/s and every ratio from wall time; CPU time is user + system of all threads"
     echo
