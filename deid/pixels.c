@@ -8,7 +8,8 @@
 #include "deid/pixsig.h"
 #include "ocr/ocr.h"
 
-#define MAX_RECTS 512
+#define SIG_RECTS 64    /* regions from the signature table, at most */
+#define MAX_RECTS (SIG_RECTS + DEID_POLICY_MAX_REGIONS)
 #define OCR_ROUNDS 3    /* detections per frame at most: the first, then re-checks */
 
 struct lookup_ctx {
@@ -59,18 +60,34 @@ int deid_policy_rects(const deid_policy *p, dcm_rect *rects, size_t max, size_t 
             rc = -1;
             break;
         }
-        for (size_t i = 0; i < k && *n < max; i++)
+        if (*n + k > max) {
+            snprintf(err, errlen, "policy: more than %zu pixel regions", max);
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < k; i++)
             rects[(*n)++] = (dcm_rect){-1, pr[i].x, pr[i].y, pr[i].w, pr[i].h};
     }
     cJSON_Delete(root);
     return rc;
 }
 
-/* OCR boxes are tight on the ink: pad them so anti-aliased edges go too. */
-static dcm_rect padded(int frame, const ocr_box *b)
+/* OCR boxes are tight on the ink: pad them so anti-aliased edges go too. Appended to
+ * rects[0..*n) (capacity *cap, grown as needed: a cine has boxes in every frame); -1 when
+ * out of memory. */
+static int push_padded(dcm_rect **rects, size_t *n, size_t *cap, int frame, const ocr_box *b)
 {
+    if (*n == *cap) {
+        size_t c = *cap * 2;
+        dcm_rect *g = realloc(*rects, c * sizeof *g);
+        if (!g)
+            return -1;
+        *rects = g;
+        *cap = c;
+    }
     int pad = b->h / 4 > 2 ? b->h / 4 : 2;
-    return (dcm_rect){frame, b->x - pad, b->y - pad, b->w + 2 * pad, b->h + 2 * pad};
+    (*rects)[(*n)++] = (dcm_rect){frame, b->x - pad, b->y - pad, b->w + 2 * pad, b->h + 2 * pad};
+    return 0;
 }
 
 int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *err,
@@ -85,19 +102,23 @@ int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *e
         snprintf(err, errlen, "%s: out of memory", dcm_path(f));
         return -1;
     }
-    size_t n = 0;
+    size_t n = 0, cap = MAX_RECTS;
     int rc = 0;
     if (e->clean_pixels & DEID_PIXELS_SIGNATURES) {
         struct lookup_ctx lc = {f, {0}, 0};
-        deid_pixsig_rect sr[64];
+        deid_pixsig_rect sr[SIG_RECTS];
         size_t k = 0;
-        deid_pixsig_match(lookup, &lc, sr, 64, &k);
-        for (size_t i = 0; i < k && i < 64 && n < MAX_RECTS; i++)
+        deid_pixsig_match(lookup, &lc, sr, SIG_RECTS, &k);
+        for (size_t i = 0; i < k && i < SIG_RECTS; i++)
             rects[n++] = (dcm_rect){-1, sr[i].x, sr[i].y, sr[i].w, sr[i].h};
         for (int i = 0; i < lc.nvalues; i++)
             free(lc.values[i]);
         char msg[256];
-        if (deid_policy_rects(e->policy, rects, MAX_RECTS, &n, msg, sizeof msg) != 0) {
+        if (k > SIG_RECTS) {
+            snprintf(err, errlen, "%s: the signature table gives %zu regions, more than %d",
+                     dcm_path(f), k, SIG_RECTS);
+            rc = -1;
+        } else if (deid_policy_rects(e->policy, rects, MAX_RECTS, &n, msg, sizeof msg) != 0) {
             snprintf(err, errlen, "%s: %s", dcm_path(f), msg);
             rc = -1;
         }
@@ -135,8 +156,11 @@ int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *e
                                img.tile_w, img.tile_h };
             rc = ocr_detect_views(&view, &boxes, &nb, err, errlen);
             search[fr] = rc == 0 && nb > 0;
-            for (size_t i = 0; rc == 0 && i < nb && n < MAX_RECTS; i++)
-                rects[n++] = padded(fr, &boxes[i]);
+            for (size_t i = 0; rc == 0 && i < nb; i++)
+                if (push_padded(&rects, &n, &cap, fr, &boxes[i]) != 0) {
+                    snprintf(err, errlen, "%s: out of memory", dcm_path(f));
+                    rc = -1;
+                }
             free(boxes);
             dcm_image_free(&img);
         }

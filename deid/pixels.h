@@ -16,7 +16,8 @@ int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *e
                       size_t errlen);
 
 /* The rectangles of the policy's "pixel_regions" (an array of "x,y,w,h x,y,w,h" strings)
- * appended to rects; returns 0, or -1 with a message for a malformed value. */
+ * appended to rects[*n..max); returns 0, or -1 with a message for a malformed value or
+ * more rectangles than fit. */
 int deid_policy_rects(const deid_policy *p, dcm_rect *rects, size_t max, size_t *n,
                       char *err, size_t errlen);
 

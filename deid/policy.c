@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "deid/pixsig.h"
 #include "deid/policy.h"
 #include "deid/policy-tables.h"
 
@@ -884,6 +885,80 @@ static int load_safe_private(const struct loader *L, const cJSON *list, deid_pol
     return 0;
 }
 
+/* "pixel_regions": an array whose entries are strings of rectangles "x,y,w,h" (several
+ * separated by spaces or ';'), or objects {"x", "y", "w", "h"}. Kept as an array of
+ * strings, checked here so that a bad value names its line rather than failing every file. */
+static int load_pixel_regions(const struct loader *L, const cJSON *list, deid_policy *q)
+{
+    struct jstep path[3] = { { "pixel_regions", 0 }, { NULL, 0 }, { NULL, 0 } };
+    static const char *const keys[4] = { "x", "y", "w", "h" };
+    const cJSON *it;
+    size_t total = 0;
+
+    if (!cJSON_IsArray(list))
+        return fail(L, path, 1, "\"pixel_regions\" must be an array");
+    cJSON *out = cJSON_CreateArray();
+    if (!out)
+        return fail(L, path, 1, "out of memory");
+    int i = 0;
+    cJSON_ArrayForEach(it, list) {
+        path[1].index = i++;
+        char text[64], msg[128];
+        const char *rects = NULL;
+        if (cJSON_IsString(it)) {
+            rects = it->valuestring;
+        } else if (cJSON_IsObject(it)) {
+            double v[4];
+            int seen = 0;
+            const cJSON *m;
+            cJSON_ArrayForEach(m, it) {
+                int k = 0;
+                while (k < 4 && strcmp(m->string, keys[k]) != 0)
+                    k++;
+                path[2].key = m->string;
+                double d = cJSON_IsNumber(m) ? m->valuedouble : -1;
+                /* The range first: a double far out of it has no int to compare with. */
+                if (k == 4 || (seen & 1 << k) || !(d >= 0 && d <= 1000000) || d != (int)d) {
+                    cJSON_Delete(out);
+                    return fail(L, path, 3, k == 4 ? "unknown key \"%s\" in a pixel region "
+                                "(expected x, y, w, h)" : "\"%s\" of a pixel region must be "
+                                "a whole number from 0 to 1000000, given once", m->string);
+                }
+                v[k] = d;
+                seen |= 1 << k;
+            }
+            if (seen != 15) {
+                cJSON_Delete(out);
+                return fail(L, path, 2, "a pixel region needs \"x\", \"y\", \"w\" and \"h\"");
+            }
+            snprintf(text, sizeof text, "%d,%d,%d,%d", (int)v[0], (int)v[1], (int)v[2], (int)v[3]);
+            rects = text;
+        } else {
+            cJSON_Delete(out);
+            return fail(L, path, 2, "pixel_regions entries are \"x,y,w,h\" strings or "
+                        "objects {\"x\", \"y\", \"w\", \"h\"}");
+        }
+        deid_pixsig_rect r[64];
+        size_t n = 0;
+        if (deid_pixsig_parse_rects(rects, r, 64, &n, msg, sizeof msg) != 0 ||
+            (total += n) > DEID_POLICY_MAX_REGIONS) {
+            cJSON_Delete(out);
+            if (total > DEID_POLICY_MAX_REGIONS)
+                return fail(L, path, 2, "more than %d pixel regions", DEID_POLICY_MAX_REGIONS);
+            return fail(L, path, 2, "pixel region: %s", msg);
+        }
+        cJSON *str = cJSON_CreateString(rects);
+        if (!str || !cJSON_AddItemToArray(out, str)) {
+            cJSON_Delete(str);
+            cJSON_Delete(out);
+            return fail(L, path, 1, "out of memory");
+        }
+    }
+    q->pixel_regions = cJSON_PrintUnformatted(out);
+    cJSON_Delete(out);
+    return q->pixel_regions ? 0 : fail(L, path, 1, "out of memory");
+}
+
 static int load_selection(const struct loader *L, const cJSON *preset, const cJSON *options,
                           deid_policy *q)
 {
@@ -957,10 +1032,8 @@ int deid_policy_load_text(deid_policy *p, const char *text, const char *name,
             if (load_safe_private(&L, m, &q) != 0)
                 goto out;
         } else if (strcmp(m->string, "pixel_regions") == 0) {
-            if (!(q.pixel_regions = cJSON_PrintUnformatted(m))) {
-                fail(&L, &s, 1, "out of memory");
+            if (load_pixel_regions(&L, m, &q) != 0)
                 goto out;
-            }
         } else {
             fail(&L, &s, 1, "unknown key \"%s\" (expected preset, options, attributes, "
                  "safe_private, pixel_regions)", m->string);

@@ -166,7 +166,11 @@ const char *deid_policy_text(const deid_policy *p);
 /* SHA-256 of deid_policy_text(): 64 hex digits. Owned by p; valid until p changes. */
 const char *deid_policy_hash(const deid_policy *p);
 
-/* The raw "pixel_regions" value of the policy file as JSON text, or NULL. Owned by p. */
+/* At most this many pixel regions in a policy file. */
+#define DEID_POLICY_MAX_REGIONS 512
+
+/* The policy file's "pixel_regions" as JSON text, an array of "x,y,w,h" strings (objects
+ * given as {"x", "y", "w", "h"} are written so), or NULL. Owned by p. */
 const char *deid_policy_pixel_regions(const deid_policy *p);
 
 /* One row of the profile: the attributes of Table E.1-1 (in tag order, repeating groups

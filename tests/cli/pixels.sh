@@ -37,6 +37,38 @@ for f in IM0016.dcm IM0022.dcm; do
 done
 clean_and_verify "$in" samples
 
+# The policy's pixel regions are blanked with --clean-pixels signatures, given as objects or
+# as strings: the top bar of IM0016 (two lines of its text) goes, the bottom lines stay.
+mkdir -p "$tmp/reg-in"
+cp "$in/IM0016.dcm" "$tmp/reg-in/"
+cat >"$tmp/regions.json" <<'JSON'
+{
+  "pixel_regions": [
+    {"x": 0, "y": 0, "w": 480, "h": 24},
+    "470,0,10,10"
+  ]
+}
+JSON
+"$DEIDTK" run "$tmp/reg-in" -o "$tmp/reg" --key "$tmp/k.key" --policy "$tmp/regions.json" \
+    --clean-pixels signatures --no-ocr --no-audit >"$tmp/reg.out" 2>&1 ||
+    [ $? -eq 1 ] || bad "run with pixel_regions failed: $(tail -2 "$tmp/reg.out")"
+"$DEIDTK" verify "$tmp/reg" --jsonl --report "$tmp/reg-v" >"$tmp/reg-v.jsonl" 2>/dev/null
+tops=$(jq -r 'select(.detector == "ocr-text") | .where | split(" ")[2] | split(",")[1] | tonumber' \
+    "$tmp/reg-v.jsonl" | sort -n | tr '\n' ' ')
+case "$tops" in
+"" | [0-9]\ * | [0-9][0-9]\ * ) bad "pixel_regions: text left near the top (boxes at y = $tops)" ;;
+esac
+[ -n "$tops" ] || bad "pixel_regions: the text outside the regions is gone too"
+# A malformed region stops the run before any file, naming its line.
+printf '{\n "pixel_regions": [\n  "0,0,10"\n ]\n}\n' >"$tmp/bad-regions.json"
+"$DEIDTK" run "$tmp/reg-in" -o "$tmp/reg-bad" --key "$tmp/k.key" \
+    --policy "$tmp/bad-regions.json" --clean-pixels signatures >"$tmp/reg-bad.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "bad-regions.json:3:" "$tmp/reg-bad.out" ||
+    bad "malformed pixel_regions: exit $rc, expected 2 and its line: $(head -2 "$tmp/reg-bad.out")"
+[ ! -e "$tmp/reg-bad" ] || [ -z "$(ls -A "$tmp/reg-bad")" ] ||
+    bad "malformed pixel_regions: files were written"
+
 # A real colour JPEG 2000 frame with three words in large bold type (GDCM's test image, as
 # pydicom ships it): each is found and read, and cleaning removes them.
 gbr=/usr/lib/python3/dist-packages/pydicom/data/test_files/GDCMJ2K_TextGBR.dcm

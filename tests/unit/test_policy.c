@@ -235,7 +235,8 @@ static void test_policy_file(void **state)
     assert_int_equal(decide(p, 0x0008, 0x0018).action, DEID_ACT_K);   /* retain-uids */
     assert_true(deid_policy_private_safe(p, "ACME 1.0", 0x0029, 0x1010));
     assert_false(deid_policy_private_safe(p, "ACME 1.0", 0x0029, 0x1011));
-    assert_non_null(deid_policy_pixel_regions(p));
+    /* Regions given as objects are kept as "x,y,w,h" strings. */
+    assert_string_equal(deid_policy_pixel_regions(p), "[\"0,0,10,10\"]");
     /* The override-only attribute is the last profile row. */
     deid_row r;
     size_t n = 0;
@@ -295,6 +296,30 @@ static void test_policy_errors(void **state)
     expect_error("{\n \"preset\": \"tcia\",\n \"preset\": \"basic\"\n}\n", 3, "given twice");
     expect_error("{\n \"preset\": \"tcia\"\n \"options\": []\n}\n", 3, "not valid JSON");
     expect_error("[1, 2]\n", 1, "JSON object");
+    expect_error("{\n \"pixel_regions\": \"0,0,10,10\"\n}\n", 2, "must be an array");
+    expect_error("{\n \"pixel_regions\": [\n  \"0,0,10,10\",\n  \"0,0,10\"\n ]\n}\n", 4,
+                 "expected x,y,w,h");
+    expect_error("{\n \"pixel_regions\": [\n  \"0,0,0,10\"\n ]\n}\n", 3, "empty rectangle");
+    expect_error("{\n \"pixel_regions\": [\n  {\"x\": 0, \"y\": 0, \"w\": 10,\n"
+                 "   \"height\": 10}\n ]\n}\n", 4, "unknown key \"height\"");
+    expect_error("{\n \"pixel_regions\": [\n  {\"x\": -4, \"y\": 0, \"w\": 10, \"h\": 10}\n ]\n}\n",
+                 3, "from 0 to 1000000");
+    expect_error("{\n \"pixel_regions\": [\n  {\"x\": 1e300, \"y\": 0, \"w\": 10, \"h\": 10}\n ]\n}\n",
+                 3, "from 0 to 1000000");
+    expect_error("{\n \"pixel_regions\": [\n  {\"x\": 0, \"y\": 0, \"w\": 10}\n ]\n}\n", 3,
+                 "needs");
+    expect_error("{\n \"pixel_regions\": [\n  12\n ]\n}\n", 3, "strings or objects");
+    /* More regions than a policy may hold: 9 entries of 64. */
+    char many[9 * 64 * 12 + 256], *w = many;
+    w += sprintf(w, "{\n \"pixel_regions\": [\n");
+    for (int e = 0; e < 9; e++) {
+        w += sprintf(w, "  \"");
+        for (int k = 0; k < 64; k++)
+            w += sprintf(w, "%s%d,0,4,4", k ? " " : "", k);
+        w += sprintf(w, "\"%s\n", e < 8 ? "," : "");
+    }
+    sprintf(w, " ]\n}\n");
+    expect_error(many, 11, "more than 512 pixel regions");
 }
 
 static void test_load_file(void **state)
