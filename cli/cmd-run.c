@@ -21,7 +21,9 @@
 
 struct job {
     int failed;                  /* could not be de-identified or written */
-    int duplicate;               /* the same input bytes as another input: skipped */
+    /* Not released, and no error: the same bytes as another input, or a media directory
+     * (DICOMDIR), which indexes the other files by their patients' names. */
+    int skipped;
     char err[512];
     char *out_path;
     char input_sha[65], output_sha[65];
@@ -118,6 +120,20 @@ static int claim_output(struct run *r, const char *path, const char *input)
     if (added == 0)
         return same_contents(other, input) ? 1 : -1;
     return added > 0 ? 0 : -2;
+}
+
+/* A DICOMDIR: Media Storage Directory Storage in its meta header, or directory records. */
+static int is_media_directory(dcm_file *f)
+{
+    char *v = NULL, e[128];
+    int dir = dcm_get(f, "meta.(0002,0002)", &v, e, sizeof e) == DCM_OK && v &&
+              strcmp(v, "1.2.840.10008.1.3.10") == 0;
+    free(v);
+    v = NULL;
+    if (!dir && dcm_get(f, "(0004,1220)", &v, e, sizeof e) == DCM_OK)
+        dir = 1;
+    free(v);
+    return dir;
 }
 
 static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
@@ -231,6 +247,13 @@ static void work_file(struct run *r, size_t i, struct job *j)
         j->failed = 1;
         return;
     }
+    if (is_media_directory(f)) {
+        dcm_close(f);
+        j->skipped = 1;
+        snprintf(j->err, sizeof j->err, "%s: a DICOMDIR (media directory), not released: it "
+                 "holds the patients' names and IDs of the files it indexes", in);
+        return;
+    }
     original_patient_token(r, f, j);
     if (deid_apply(&r->engine, f, &j->res, j->err, sizeof j->err) != 0) {
         dcm_close(f);
@@ -254,7 +277,7 @@ static void work_file(struct run *r, size_t i, struct job *j)
     } else if (snprintf(out, len, "%s/%s.dcm", dir, j->res.sop_uid),
                (claim = claim_output(r, out, in)) != 0) {
         if (claim > 0) {
-            j->duplicate = 1;
+            j->skipped = 1;
             snprintf(j->err, sizeof j->err, "%s: the same file as another input: skipped", in);
         } else if (claim == -2) {
             snprintf(j->err, sizeof j->err, "%s: out of memory", in);
@@ -276,7 +299,7 @@ static void work_file(struct run *r, size_t i, struct job *j)
     /* Verify what is on disk, not what is in memory: the bytes written (and synced), or the
      * file read back when they were too many to keep. A file that fails here is removed:
      * nothing unverified stays in the output. */
-    if (!j->failed && !j->duplicate) {
+    if (!j->failed && !j->skipped) {
         if (data)
             rc = verify_bytes(&r->vc, out, data, nbytes, j->res.identifying,
                               j->res.original_uids, &j->findings, &j->facts, j->err,
@@ -301,7 +324,7 @@ static void work_file(struct run *r, size_t i, struct job *j)
     }
     free(data);
     /* Only a file that was written and verified has an output path. */
-    if (j->failed || j->duplicate)
+    if (j->failed || j->skipped)
         free(out);
     else
         j->out_path = out;
@@ -391,13 +414,13 @@ static void record_job(struct run *r, size_t i, struct job *j)
     char err[512];
     atomic_fetch_add(&r->recorded, 1);
     writer_hashes(j);
-    if (j->failed || j->duplicate) {
+    if (j->failed || j->skipped) {
         r->failed += j->failed;
-        r->skipped += j->duplicate;
+        r->skipped += j->skipped;
         cli_progress_end();
         fprintf(stderr, "deidtk run: %s\n", j->err);
     }
-    if (j->duplicate) {
+    if (j->skipped) {
         report_add_file(r->rep, in, in, "skipped", j->err, 0);
         r->done++;
         deid_result_free(&j->res);
@@ -810,7 +833,7 @@ int cmd_run(int argc, char **argv)
     report_summary sum;
     report_get_summary(r.rep, &sum);
     int blocked = report_blocked(r.rep);
-    printf("deidtk run: %zu files, %zu de-identified, %zu failed, %zu duplicates skipped; "
+    printf("deidtk run: %zu files, %zu de-identified, %zu failed, %zu skipped; "
            "%zu findings (leak %zu, phi %zu, suspect %zu, policy %zu); gate: %s\n",
            r.files.n, r.files.n - r.failed - r.skipped, r.failed, r.skipped, sum.findings,
            sum.open_by_severity[SEV_LEAK], sum.open_by_severity[SEV_PHI],

@@ -133,9 +133,25 @@ grep -q "b\.dcm: the same file as another input: skipped" "$tmp/D.err" ||
     fail "the byte-identical copy was not skipped: $(cat "$tmp/D.err")"
 grep -q "c\.dcm: another input has the same SOP Instance UID and other contents" "$tmp/D.err" ||
     fail "the conflicting copy was not refused: $(cat "$tmp/D.err")"
-grep -q "3 files, 1 de-identified, 1 failed, 1 duplicates skipped" "$tmp/D.out" ||
+grep -q "3 files, 1 de-identified, 1 failed, 1 skipped" "$tmp/D.out" ||
     fail "summary: $(cat "$tmp/D.out")"
 [ "$(find "$tmp/D" -type f | wc -l)" -eq 1 ] || fail "expected one output: $(find "$tmp/D" -type f)"
+
+# ---- a DICOMDIR is skipped: it names the patients of the files it indexes ---------------
+cd_in="$tmp/cd"
+mkdir -p "$cd_in/IMG"
+cp "$samples/IM0002.dcm" "$cd_in/IMG/IM1"
+(cd "$cd_in" && dcmmkdir -q --recurse IMG) || fail "dcmmkdir failed"
+dcmdump -q "$cd_in/DICOMDIR" | grep -q "(0010,0010)" || fail "the DICOMDIR holds no name"
+"$DEIDTK" run "$cd_in" -o "$tmp/CD" --key "$key" --no-ocr --no-audit --jobs 1 \
+    >"$tmp/CD.out" 2>"$tmp/CD.err"
+rc=$?
+[ $rc -le 1 ] || fail "run over a DICOMDIR exit $rc, expected 0 or 1: $(cat "$tmp/CD.err")"
+grep -q "DICOMDIR: a DICOMDIR (media directory), not released" "$tmp/CD.err" ||
+    fail "the DICOMDIR was not named as skipped: $(cat "$tmp/CD.err")"
+grep -q "2 files, 1 de-identified, 0 failed, 1 skipped" "$tmp/CD.out" ||
+    fail "summary: $(cat "$tmp/CD.out")"
+[ "$(find "$tmp/CD" -type f | wc -l)" -eq 1 ] || fail "expected one output: $(find "$tmp/CD" -type f)"
 
 # ---- --export-mappings -------------------------------------------------------------------
 "$DEIDTK" run "$in" -o "$tmp/M" --key "$key" --no-ocr --no-audit --export-mappings "$tmp/maps" \
