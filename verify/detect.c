@@ -178,9 +178,52 @@ static unsigned classify(const char *s, size_t n)
     return f;
 }
 
+/* Latin letters with diacritics, U+00C0 to U+017F, and their plain letters: the census
+ * lists have names without them (José is JOSE, Müller MULLER, Łukasz LUKASZ). A digit
+ * stands for the pair of letters of that index in fold_pairs; '.' is not a letter. */
+static const char fold_latin1[] = "AAAAAA0CEEEEIIIIDNOOOOO.OUUUUY12aaaaaa3ceeeeiiiidnooooo.ouuuuy4y";
+static const char fold_latin_a[] =
+    "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIi56JjKkkLlLlLlLlLlNnNnNnnNnOoOoOo78"
+    "RrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZzs";
+static const char *const fold_pairs[] = {"AE", "TH", "ss", "ae", "th", "IJ", "ij", "OE", "oe"};
+
+/* s[0..n) into out (outmax bytes, NUL-terminated) with the letters above folded; its
+ * length, or 0 when s holds another non-ASCII character (another script) or does not fit. */
+static size_t fold_latin(const char *s, size_t n, char *out, size_t outmax)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)s[i];
+        const char *add = &s[i];
+        size_t len = 1;
+        if (c & 0x80) {
+            unsigned c2 = i + 1 < n ? (unsigned char)s[i + 1] : 0;
+            if (c < 0xc3 || c > 0xc5 || (c2 & 0xc0) != 0x80)
+                return 0;
+            unsigned cp = (c & 0x1f) << 6 | (c2 & 0x3f);
+            add = cp < 0x100 ? &fold_latin1[cp - 0xc0] : &fold_latin_a[cp - 0x100];
+            if (*add == '.')
+                return 0;
+            if (is_digit((unsigned char)*add)) {
+                add = fold_pairs[*add - '0'];
+                len = 2;
+            }
+            i++;
+        }
+        if (k + len >= outmax)
+            return 0;
+        memcpy(out + k, add, len);
+        k += len;
+    }
+    out[k] = '\0';
+    return k;
+}
+
 int verify_is_person_name_word(const char *word, size_t len)
 {
-    unsigned f = classify(word, len);
+    char folded[WORD_MAX];
+    size_t n = fold_latin(word, len, folded, sizeof folded);
+    unsigned f = n ? classify(folded, n) : 0;
     return (f & (W_FIRST | W_LAST)) != 0;
 }
 
@@ -215,9 +258,15 @@ static size_t split_words(const char *s, size_t n, word *w, size_t maxw)
         memset(x, 0, sizeof *x);
         x->off = b;
         x->len = i - b;
+        /* Judged with Latin diacritics folded ("Émile" is a capitalised EMILE); a word of
+         * another script keeps its bytes and is not looked up. */
+        char folded[WORD_MAX];
+        size_t fn = fold_latin(s + b, x->len, folded, sizeof folded);
+        const char *t = fn ? folded : s + b;
+        size_t tn = fn ? fn : x->len;
         int lower = 0, up = 0, digit = 0, high = 0;
-        for (size_t k = b; k < i; k++) {
-            int c = (unsigned char)s[k];
+        for (size_t k = 0; k < tn; k++) {
+            int c = (unsigned char)t[k];
             if (c >= 'a' && c <= 'z') lower++;
             else if (c >= 'A' && c <= 'Z') up++;
             else if (is_digit(c)) digit++;
@@ -227,13 +276,13 @@ static size_t split_words(const char *s, size_t n, word *w, size_t maxw)
         if (digit || (b > 0 && is_digit((unsigned char)s[b - 1])) ||
             (i < n && is_digit((unsigned char)s[i])))
             continue;
-        int c0 = (unsigned char)s[b];
+        int c0 = (unsigned char)t[0];
         x->cap = c0 >= 'A' && c0 <= 'Z' && (lower > 0 || high > 0);
         x->upper = lower == 0 && up >= 2;
-        x->initial = x->len == 1 && c0 >= 'A' && c0 <= 'Z';
+        x->initial = tn == 1 && c0 >= 'A' && c0 <= 'Z';
         x->dot = i < n && s[i] == '.';
         if (!high)
-            x->flags = classify(s + b, x->len);
+            x->flags = classify(t, tn);
         nw++;
     }
     return nw;
