@@ -314,57 +314,70 @@ out:
 
 /* ---- reviews ---- */
 
-int audit_review_add(audit_db *db, const char *finding_id, const char *reviewer,
-                     const char *decision, const char *reason, char *err, size_t errlen)
+int audit_reviews_add(audit_db *db, const char *const *finding_ids, size_t n,
+                      const char *reviewer, const char *decision, const char *reason,
+                      char *err, size_t errlen)
 {
     if (!decision || (strcmp(decision, "waive") != 0 && strcmp(decision, "fix") != 0)) {
         audit_seterr(err, errlen, "review decision must be 'waive' or 'fix'");
         return -1;
     }
-    if (!finding_id || !reviewer || !*reviewer || !reason || !*reason) {
+    if (n == 0 || !reviewer || !*reviewer || !reason || !*reason) {
         audit_seterr(err, errlen, "a review needs a finding, a reviewer and a reason");
         return -1;
     }
     if (audit_flush(db, err, errlen) < 0 || audit_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
         return -1;
-    sqlite3_stmt *st;
+    sqlite3_stmt *known = NULL, *last = NULL, *ins = NULL;
     char prev[65] = AUDIT_ZERO_HASH, now[32], h[65];
-    int known = 0;
-    if (sqlite3_prepare_v2(db->db, "SELECT EXISTS(SELECT 1 FROM findings WHERE finding_id=?1),"
-                           " (SELECT row_hash FROM reviews ORDER BY id DESC LIMIT 1)", -1, &st,
+    if (sqlite3_prepare_v2(db->db, "SELECT EXISTS(SELECT 1 FROM findings WHERE finding_id=?1)",
+                           -1, &known, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db->db, "SELECT row_hash FROM reviews ORDER BY id DESC LIMIT 1", -1,
+                           &last, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db->db, "INSERT INTO reviews(finding_id, reviewer, decision, reason,"
+                           " time, prev_hash, row_hash) VALUES(?,?,?,?,?,?,?)", -1, &ins,
                            NULL) != SQLITE_OK)
         goto sqlfail;
-    sqlite3_bind_text(st, 1, finding_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        known = sqlite3_column_int(st, 0);
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-            audit_col_copy(st, 1, prev, sizeof prev);
-    }
-    sqlite3_finalize(st);
-    if (!known) {
-        audit_exec(db, "ROLLBACK", NULL, 0);
-        audit_seterr(err, errlen, "no finding %s in the audit trail", finding_id);
-        return -1;
+    if (sqlite3_step(last) == SQLITE_ROW && sqlite3_column_type(last, 0) != SQLITE_NULL)
+        audit_col_copy(last, 0, prev, sizeof prev);
+    /* Every finding first: a list with one unknown id records nothing. */
+    for (size_t k = 0; k < n; k++) {
+        sqlite3_reset(known);
+        sqlite3_bind_text(known, 1, finding_ids[k], -1, SQLITE_STATIC);
+        if (sqlite3_step(known) != SQLITE_ROW || !sqlite3_column_int(known, 0)) {
+            sqlite3_finalize(known);
+            sqlite3_finalize(last);
+            sqlite3_finalize(ins);
+            audit_exec(db, "ROLLBACK", NULL, 0);
+            audit_seterr(err, errlen, "no finding %s in the audit trail", finding_ids[k]);
+            return -1;
+        }
     }
     audit_now_utc(now);
-    const char *v[5] = {finding_id, reviewer, decision, reason, now};
-    audit_h_begin(db, "reviews");
-    for (int i = 0; i < 5; i++)
-        audit_h_text(db, v[i]);
-    audit_h_text(db, prev);
-    audit_h_end(db, h);
-    if (sqlite3_prepare_v2(db->db, "INSERT INTO reviews(finding_id, reviewer, decision, reason,"
-                           " time, prev_hash, row_hash) VALUES(?,?,?,?,?,?,?)", -1, &st,
-                           NULL) != SQLITE_OK)
-        goto sqlfail;
-    for (int i = 0; i < 5; i++)
-        sqlite3_bind_text(st, i + 1, v[i], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, prev, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, h, -1, SQLITE_STATIC);
-    if (audit_step_once(st) != 0)
-        goto sqlfail;
+    for (size_t k = 0; k < n; k++) {
+        const char *v[5] = {finding_ids[k], reviewer, decision, reason, now};
+        audit_h_begin(db, "reviews");
+        for (int i = 0; i < 5; i++)
+            audit_h_text(db, v[i]);
+        audit_h_text(db, prev);
+        audit_h_end(db, h);
+        sqlite3_reset(ins);
+        for (int i = 0; i < 5; i++)
+            sqlite3_bind_text(ins, i + 1, v[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 6, prev, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 7, h, -1, SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            goto sqlfail;
+        memcpy(prev, h, sizeof prev);
+    }
+    sqlite3_finalize(known);
+    sqlite3_finalize(last);
+    sqlite3_finalize(ins);
     return audit_exec(db, "COMMIT", err, errlen);
 sqlfail:
+    sqlite3_finalize(known);
+    sqlite3_finalize(last);
+    sqlite3_finalize(ins);
     return audit_abort(db, err, errlen, "audit review");
 }
 

@@ -158,9 +158,11 @@ int audit_find_original_uid(audit_db *db, const char *hmac_hex,
 /* The whole trail as one JSON document; originals only when with_originals. */
 int audit_export_json(audit_db *db, FILE *out, int with_originals, char *err, size_t errlen);
 
-/* decision: "waive" or "fix"; the finding id must be in the trail. */
-int audit_review_add(audit_db *db, const char *finding_id, const char *reviewer,
-                     const char *decision, const char *reason, char *err, size_t errlen);
+/* One reviewer's decision, "waive" or "fix", with one reason, on findings_ids[0..n), in one
+ * transaction: every id must be in the trail, or nothing is recorded. */
+int audit_reviews_add(audit_db *db, const char *const *finding_ids, size_t n,
+                      const char *reviewer, const char *decision, const char *reason,
+                      char *err, size_t errlen);
 /* 1 when the latest review of finding_id waives it (reviewer and reason malloc'd, either may
  * be NULL to ignore); 0 when not waived; -1 on error. */
 int audit_waived(audit_db *db, const char *finding_id, char **reviewer, char **reason,

@@ -14,7 +14,11 @@
 #include "deid/pseudo.h"
 
 struct opts {
-    const char *audit, *finding, *reviewer, *decision, *reason, *uid, *key, *hmac, *out;
+    const char *audit, *reviewer, *decision, *reason, *uid, *key, *hmac, *out;
+    const char *findings_file;   /* --findings: ids one a line, "-" for standard input */
+    const char **finding;        /* the ids of --finding and --findings (malloc'd array) */
+    size_t nfinding;
+    char *findings_text;         /* the --findings file, which finding points into */
     int json, originals;
 };
 
@@ -27,8 +31,8 @@ static void sub_usage(void)
             "       deidtk audit find --hmac HEX [--audit FILE]\n"
             "       deidtk audit verify [--audit FILE]\n"
             "       deidtk audit export --json [--originals] [-o FILE] [--audit FILE]\n"
-            "       deidtk audit review --finding ID --reviewer NAME --decision waive|fix"
-            " --reason TEXT [--audit FILE]\n"
+            "       deidtk audit review --finding ID... | --findings FILE --reviewer NAME"
+            " --decision waive|fix --reason TEXT [--audit FILE]\n"
             "       deidtk audit merge SHARD.sqlite... [--audit FILE]\n");
 }
 
@@ -222,16 +226,77 @@ static int do_export(audit_db *db, const struct opts *o)
     return 0;
 }
 
+static int add_finding(struct opts *o, const char *id)
+{
+    const char **grown = realloc(o->finding, (o->nfinding + 1) * sizeof *grown);
+    if (!grown) {
+        fprintf(stderr, "deidtk audit: out of memory\n");
+        return -1;
+    }
+    o->finding = grown;
+    o->finding[o->nfinding++] = id;
+    return 0;
+}
+
+/* Adds the finding ids of the --findings file: one a line, blank lines and '#' comments
+ * skipped. */
+static int read_findings(struct opts *o)
+{
+    FILE *in = strcmp(o->findings_file, "-") == 0 ? stdin : fopen(o->findings_file, "r");
+    size_t len = 0, cap = 0;
+    int rc = in ? 0 : -1;
+    while (rc == 0) {
+        if (len + 1 >= cap) {
+            char *grown = realloc(o->findings_text, cap = cap ? 2 * cap : 4096);
+            if (!grown) {
+                rc = -1;
+                break;
+            }
+            o->findings_text = grown;
+        }
+        size_t got = fread(o->findings_text + len, 1, cap - len - 1, in);
+        len += got;
+        if (got == 0)
+            rc = ferror(in) ? -1 : 1;
+    }
+    if (in && in != stdin)
+        fclose(in);
+    if (rc < 0) {
+        fprintf(stderr, "deidtk audit: cannot read %s\n", o->findings_file);
+        return -1;
+    }
+    o->findings_text[len] = '\0';
+    size_t before = o->nfinding;
+    for (char *line = o->findings_text; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        line += strspn(line, " \t");
+        line[strcspn(line, " \t\r#")] = '\0';
+        if (*line && add_finding(o, line) != 0)
+            return -1;
+        line = next;
+    }
+    if (o->nfinding == before) {
+        fprintf(stderr, "deidtk audit: no finding in %s\n", o->findings_file);
+        return -1;
+    }
+    return 0;
+}
+
 static int do_review(audit_db *db, const struct opts *o)
 {
     char err[512];
-    if (audit_review_add(db, o->finding, o->reviewer, o->decision, o->reason, err,
-                         sizeof err) < 0) {
+    if (audit_reviews_add(db, o->finding, o->nfinding, o->reviewer, o->decision, o->reason,
+                          err, sizeof err) < 0) {
         fprintf(stderr, "deidtk audit: %s\n", err);
         return EXIT_USAGE;
     }
-    printf("finding %s: %s by %s recorded\n", o->finding,
-           strcmp(o->decision, "waive") == 0 ? "waived" : "to fix", o->reviewer);
+    const char *what = strcmp(o->decision, "waive") == 0 ? "waived" : "to fix";
+    if (o->nfinding == 1)
+        printf("finding %s: %s by %s recorded\n", o->finding[0], what, o->reviewer);
+    else
+        printf("%zu findings: %s by %s recorded\n", o->nfinding, what, o->reviewer);
     return 0;
 }
 
@@ -253,19 +318,15 @@ static int do_merge(audit_db *db, int n, char **shards)
     return status;
 }
 
-int cmd_audit(int argc, char **argv)
+static int audit_command(int argc, char **argv, struct opts *op)
 {
-    if (cmd_common_flag("audit", argc, argv))
-        return 0;
-    if (argc < 2) {
-        sub_usage();
-        return EXIT_USAGE;
-    }
+    struct opts o = *op;
+    int rc = EXIT_USAGE;
     const char *sub = argv[1];
-    struct opts o = {.audit = AUDIT_DEFAULT_NAME};
     static const struct option longopts[] = {
         {"audit", required_argument, NULL, 'a'},
         {"finding", required_argument, NULL, 'f'},
+        {"findings", required_argument, NULL, 'F'},
         {"reviewer", required_argument, NULL, 'r'},
         {"decision", required_argument, NULL, 'd'},
         {"reason", required_argument, NULL, 'R'},
@@ -282,7 +343,11 @@ int cmd_audit(int argc, char **argv)
     while ((c = getopt_long(argc - 1, argv + 1, "o:", longopts, NULL)) != -1) {
         switch (c) {
         case 'a': o.audit = optarg; break;
-        case 'f': o.finding = optarg; break;
+        case 'f':
+            if (add_finding(&o, optarg) != 0)
+                goto out;
+            break;
+        case 'F': o.findings_file = optarg; break;
         case 'r': o.reviewer = optarg; break;
         case 'd': o.decision = optarg; break;
         case 'R': o.reason = optarg; break;
@@ -294,7 +359,7 @@ int cmd_audit(int argc, char **argv)
         case 'o': o.out = optarg; break;
         default:
             sub_usage();
-            return EXIT_USAGE;
+            goto out;
         }
     }
     int npos = argc - 1 - optind;
@@ -310,21 +375,22 @@ int cmd_audit(int argc, char **argv)
     else if (strcmp(sub, "export") == 0)
         bad = npos != 0 || !o.json;
     else if (strcmp(sub, "review") == 0)
-        bad = npos != 0 || !o.finding || !o.reviewer || !o.decision || !o.reason ||
-              (strcmp(o.decision, "waive") != 0 && strcmp(o.decision, "fix") != 0);
+        bad = npos != 0 || !(o.finding || o.findings_file) || !o.reviewer || !o.decision ||
+              !o.reason || (strcmp(o.decision, "waive") != 0 && strcmp(o.decision, "fix") != 0);
     else if (strcmp(sub, "merge") == 0)
         bad = npos < 1;
     else
         bad = 1;
     if (bad) {
         sub_usage();
-        return EXIT_USAGE;
+        goto out;
     }
+    if (o.findings_file && (strcmp(sub, "review") != 0 || read_findings(&o) != 0))
+        goto out;
 
     audit_db *db = open_trail(&o, strcmp(sub, "merge") == 0);
     if (!db)
-        return EXIT_USAGE;
-    int rc;
+        goto out;
     if (strcmp(sub, "runs") == 0)
         rc = do_runs(db);
     else if (strcmp(sub, "trace") == 0)
@@ -340,5 +406,22 @@ int cmd_audit(int argc, char **argv)
     else
         rc = do_merge(db, npos, pos);
     audit_close(db);
+out:
+    *op = o;
+    return rc;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+    if (cmd_common_flag("audit", argc, argv))
+        return 0;
+    if (argc < 2) {
+        sub_usage();
+        return EXIT_USAGE;
+    }
+    struct opts o = {.audit = AUDIT_DEFAULT_NAME};
+    int rc = audit_command(argc, argv, &o);
+    free(o.finding);
+    free(o.findings_text);
     return rc;
 }

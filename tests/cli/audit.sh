@@ -45,6 +45,24 @@ id=$(sqlite3 "$db" "SELECT finding_id FROM findings LIMIT 1")
 [ $? -eq 2 ] || fail "a bad decision should exit 2"
 "$DEIDTK" audit verify --audit "$db" | grep -q "1 reviews" || fail "review not in the trail"
 
+# Many findings at once, from a file (as a reviewer lists them from a report): all are
+# recorded, or none when one is not in the trail.
+sqlite3 "$db" "SELECT finding_id FROM findings LIMIT 2" >"$tmp/ids"
+[ "$(wc -l <"$tmp/ids")" -eq 2 ] || fail "the sample trail has fewer than 2 findings"
+{ echo "# thumbnails looked at"; cat "$tmp/ids"; echo ffffffffffffffff; } >"$tmp/ids-bad"
+"$DEIDTK" audit review --findings "$tmp/ids-bad" --reviewer "Ann Curator" --decision waive \
+    --reason "scanner labels" --audit "$db" >/dev/null 2>"$tmp/rev.err"
+[ $? -eq 2 ] || fail "a list with an unknown finding should exit 2"
+grep -q "no finding ffffffffffffffff" "$tmp/rev.err" || fail "unknown finding: $(cat "$tmp/rev.err")"
+"$DEIDTK" audit verify --audit "$db" | grep -q "1 reviews" || fail "a failed list recorded reviews"
+out=$("$DEIDTK" audit review --findings - --reviewer "Ann Curator" --decision waive \
+    --reason "scanner labels" --audit "$db" <"$tmp/ids") || fail "review --findings - exit $?"
+echo "$out" | grep -q "^2 findings: waived by Ann Curator recorded" || fail "review: $out"
+set -- $(cat "$tmp/ids")
+"$DEIDTK" audit review --finding "$1" --finding "$2" --reviewer Bob --decision fix \
+    --reason "needs a look" --audit "$db" >/dev/null || fail "review --finding twice exit $?"
+"$DEIDTK" audit verify --audit "$db" | grep -q "OK: .* 5 reviews" || fail "reviews: $("$DEIDTK" audit verify --audit "$db")"
+
 # Merge; merging the same shard again copies nothing.
 "$DEIDTK" audit merge "$db" --audit "$tmp/merged.sqlite" >/dev/null || fail "merge exit $?"
 out=$("$DEIDTK" audit merge "$db" --audit "$tmp/merged.sqlite") || fail "re-merge exit $?"

@@ -21,6 +21,13 @@
 
 static char err[512];
 
+/* One reviewer's decision on one finding. */
+static int review1(audit_db *db, const char *id, const char *who, const char *decision,
+                   const char *why)
+{
+    return audit_reviews_add(db, &id, 1, who, decision, why, err, sizeof err);
+}
+
 static void tmppath(char *buf, size_t len, const char *name)
 {
     snprintf(buf, len, "%s/%s", tu_dir, name);
@@ -139,8 +146,8 @@ static void expect_broken(const char *name, const char *sql, const char *table, 
     add_run(db, "run-2", "kf1", 2, 5, 0, 1);
     verify_findings fs = {0};
     verify_findings_add(&fs, "out/run-1/0.dcm", "(0010,0010)", "name", SEV_PHI, "J", "m");
-    assert_int_equal(audit_review_add(db, fs.v[0].id, "Ann", "waive", "ok", err, sizeof err), 0);
-    assert_int_equal(audit_review_add(db, fs.v[0].id, "Bob", "fix", "no", err, sizeof err), 0);
+    assert_int_equal(review1(db, fs.v[0].id, "Ann", "waive", "ok"), 0);
+    assert_int_equal(review1(db, fs.v[0].id, "Bob", "fix", "no"), 0);
     verify_findings_clear(&fs);
     assert_true(verify_db(db).ok);
     audit_close(db);
@@ -233,8 +240,8 @@ static void test_merge(void **state)
             verify_findings fs = {0};
             verify_findings_add(&fs, "out/shard-run-1/0.dcm", "(0010,0010)", "name", SEV_PHI,
                                 "J", "m");
-            assert_int_equal(audit_review_add(s, fs.v[0].id, "Ann", "waive", "burned-in "
-                                              "scanner label checked", err, sizeof err), 0);
+            assert_int_equal(review1(s, fs.v[0].id, "Ann", "waive", "burned-in "
+                                              "scanner label checked"), 0);
             verify_findings_clear(&fs);
         }
         audit_close(s);
@@ -292,21 +299,45 @@ static void test_review_waive(void **state)
     const char *id = fs.v[0].id;
     char *who = NULL, *why = NULL;
     assert_int_equal(audit_waived(db, id, &who, &why, err, sizeof err), 0);
-    assert_int_not_equal(audit_review_add(db, "ffffffffffffffff", "Ann", "waive", "x", err,
-                                          sizeof err), 0);
-    assert_int_not_equal(audit_review_add(db, id, "Ann", "ignore", "x", err, sizeof err), 0);
-    assert_int_not_equal(audit_review_add(db, id, "Ann", "waive", "", err, sizeof err), 0);
-    assert_int_equal(audit_review_add(db, id, "Ann", "waive", "synthetic name", err,
-                                      sizeof err), 0);
+    assert_int_not_equal(review1(db, "ffffffffffffffff", "Ann", "waive", "x"), 0);
+    assert_int_not_equal(review1(db, id, "Ann", "ignore", "x"), 0);
+    assert_int_not_equal(review1(db, id, "Ann", "waive", ""), 0);
+    assert_int_equal(review1(db, id, "Ann", "waive", "synthetic name"), 0);
     assert_int_equal(audit_waived(db, id, &who, &why, err, sizeof err), 1);
     assert_string_equal(who, "Ann");
     assert_string_equal(why, "synthetic name");
     free(who);
     free(why);
     /* The latest decision counts. */
-    assert_int_equal(audit_review_add(db, id, "Bob", "fix", "real name after all", err,
-                                      sizeof err), 0);
+    assert_int_equal(review1(db, id, "Bob", "fix", "real name after all"), 0);
     assert_int_equal(audit_waived(db, id, NULL, NULL, err, sizeof err), 0);
+    audit_verify_report r = verify_db(db);
+    assert_true(r.ok);
+    assert_int_equal(r.reviews, 2);
+    verify_findings_clear(&fs);
+    audit_close(db);
+}
+
+/* Several findings reviewed at once: all of them, or, when one is not in the trail, none. */
+static void test_reviews_all_or_nothing(void **state)
+{
+    (void)state;
+    audit_db *db = open_new("revs.sqlite");
+    add_run(db, "run-m", "kf1", 2, 1, 0, 1);
+    verify_findings fs = {0};
+    verify_findings_add(&fs, "out/run-m/0.dcm", "(0010,0010)", "name", SEV_PHI, "J", "m");
+    verify_findings_add(&fs, "out/run-m/1.dcm", "(0010,0010)", "name", SEV_PHI, "J", "m");
+    const char *ids[3] = {fs.v[0].id, "ffffffffffffffff", fs.v[1].id};
+    assert_int_not_equal(audit_reviews_add(db, ids, 3, "Ann", "waive", "checked", err,
+                                           sizeof err), 0);
+    assert_non_null(strstr(err, "ffffffffffffffff"));
+    assert_int_equal(audit_waived(db, fs.v[0].id, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(verify_db(db).reviews, 0);
+    ids[1] = fs.v[1].id;
+    assert_int_equal(audit_reviews_add(db, ids, 2, "Ann", "waive", "checked", err, sizeof err),
+                     0);
+    assert_int_equal(audit_waived(db, fs.v[0].id, NULL, NULL, err, sizeof err), 1);
+    assert_int_equal(audit_waived(db, fs.v[1].id, NULL, NULL, err, sizeof err), 1);
     audit_verify_report r = verify_db(db);
     assert_true(r.ok);
     assert_int_equal(r.reviews, 2);
@@ -614,6 +645,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_triggers_refuse_edits),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_review_waive),
+        cmocka_unit_test(test_reviews_all_or_nothing),
         cmocka_unit_test(test_trace_find),
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_writer_rules),
