@@ -873,6 +873,9 @@ int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, siz
     dcm_list_free(l);
     if (rc == 0 && !c.failed && e->clean_pixels)
         rc = deid_clean_pixels(e, f, r, err, errlen);
+    /* Clean Graphics keeps the overlay planes: the text drawn in them must go. */
+    if (rc == 0 && !c.failed && option_on(&c, DEID_OPT_CLEAN_GRAPHICS))
+        rc = deid_clean_overlays(f, r, err, errlen);
     if (rc == 0 && !c.failed) {
         /* Patient ID is type 2 almost everywhere: the pseudonym is always there. */
         rc = dcm_set(f, "(0010,0020)", r->patient_id, err, errlen);

@@ -61,6 +61,7 @@ typedef struct deid_result {
     char *original_uids;
     int pixels_cleaned;                /* every frame was cleaned */
     int pixel_regions;                 /* how many rectangles were blanked */
+    int overlay_regions;               /* how many in overlay planes (Clean Graphics) */
 } deid_result;
 
 /* De-identifies f in place. On error returns non-zero with err naming the file; f is

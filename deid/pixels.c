@@ -90,6 +90,98 @@ static int push_padded(dcm_rect **rects, size_t *n, size_t *cap, int frame, cons
     return 0;
 }
 
+/* What OCR cleaning works on: the frames of f, or one of its overlay planes. */
+struct surface {
+    dcm_file *f;
+    const dcm_overlay *overlay;  /* NULL: the pixel data */
+};
+
+static int surface_decode(const struct surface *s, int frame, dcm_image *img, char *err,
+                          size_t errlen)
+{
+    return s->overlay ? dcm_decode_overlay(s->f, s->overlay, frame, img, err, errlen)
+                      : dcm_decode_frame(s->f, frame, img, err, errlen);
+}
+
+static int surface_blank(const struct surface *s, const dcm_rect *rects, size_t n, char *err,
+                         size_t errlen)
+{
+    return s->overlay ? dcm_clear_overlay(s->f, s->overlay, rects, n, err, errlen)
+                      : dcm_blank_rects(s->f, rects, n, err, errlen);
+}
+
+/* Blanks the boxes the OCR detector finds in each of the surface's frames. Blanking a line
+ * can uncover a neighbour the detector had judged together with it: a frame that had text
+ * is searched again after blanking, until nothing is found (OCR_ROUNDS at most), so that
+ * what the verification looks for is gone too. *rects (capacity *cap) is the work list;
+ * *total counts the rectangles blanked. */
+static int clean_by_ocr(const struct surface *s, int frames, dcm_rect **rects, size_t *cap,
+                        size_t *total, char *err, size_t errlen)
+{
+    unsigned char *search = malloc((size_t)frames);
+    if (!search) {
+        snprintf(err, errlen, "%s: out of memory", dcm_path(s->f));
+        return -1;
+    }
+    memset(search, 1, (size_t)frames);
+    int rc = 0;
+    for (int round = 0; rc == 0 && round < OCR_ROUNDS; round++) {
+        size_t n = 0;
+        for (int fr = 0; rc == 0 && fr < frames; fr++) {
+            if (!search[fr])
+                continue;
+            dcm_image img;
+            if (surface_decode(s, fr, &img, err, errlen) != DCM_OK) {
+                rc = -1;
+                break;
+            }
+            ocr_box *boxes = NULL;
+            size_t nb = 0;
+            const unsigned char *clipped = img.clipped;
+            ocr_frame view = { img.width, img.height, img.channels, img.pixels, &clipped, 1,
+                               img.tile_w, img.tile_h };
+            rc = ocr_detect_views(&view, &boxes, &nb, err, errlen);
+            search[fr] = rc == 0 && nb > 0;
+            for (size_t i = 0; rc == 0 && i < nb; i++)
+                if (push_padded(rects, &n, cap, fr, &boxes[i]) != 0) {
+                    snprintf(err, errlen, "%s: out of memory", dcm_path(s->f));
+                    rc = -1;
+                }
+            free(boxes);
+            dcm_image_free(&img);
+        }
+        if (rc == 0 && n == 0)
+            break;
+        if (rc == 0)
+            rc = surface_blank(s, *rects, n, err, errlen);
+        *total += n;
+    }
+    free(search);
+    return rc;
+}
+
+int deid_clean_overlays(dcm_file *f, deid_result *r, char *err, size_t errlen)
+{
+    dcm_overlay planes[DCM_MAX_OVERLAYS];
+    int np = 0;
+    dcm_overlays(f, planes, &np);
+    size_t cap = 64, total = 0;
+    dcm_rect *rects = np ? malloc(cap * sizeof *rects) : NULL;
+    if (np && !rects) {
+        snprintf(err, errlen, "%s: out of memory", dcm_path(f));
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < np; i++) {
+        struct surface plane = {f, &planes[i]};
+        rc = clean_by_ocr(&plane, planes[i].frames > 0 ? planes[i].frames : 1, &rects, &cap,
+                          &total, err, errlen);
+    }
+    free(rects);
+    r->overlay_regions = (int)total;
+    return rc;
+}
+
 int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *err,
                       size_t errlen)
 {
@@ -125,52 +217,11 @@ int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *e
     }
     if (rc == 0 && n > 0)
         rc = dcm_blank_rects(f, rects, n, err, errlen);
-    /* Blanking a line can uncover a neighbour the detector had judged together with it:
-     * a frame that had text is searched again after blanking, until nothing is found
-     * (OCR_ROUNDS at most), so that what the verification looks for is gone too. */
     size_t total = n;
-    unsigned char *search = NULL;
     if (rc == 0 && (e->clean_pixels & DEID_PIXELS_OCR)) {
-        search = malloc((size_t)frames);
-        if (search)
-            memset(search, 1, (size_t)frames);
-        else {
-            snprintf(err, errlen, "%s: out of memory", dcm_path(f));
-            rc = -1;
-        }
+        struct surface frames_of = {f, NULL};
+        rc = clean_by_ocr(&frames_of, frames, &rects, &cap, &total, err, errlen);
     }
-    for (int round = 0; rc == 0 && search && round < OCR_ROUNDS; round++) {
-        n = 0;
-        for (int fr = 0; rc == 0 && fr < frames; fr++) {
-            if (!search[fr])
-                continue;
-            dcm_image img;
-            if (dcm_decode_frame(f, fr, &img, err, errlen) != DCM_OK) {
-                rc = -1;
-                break;
-            }
-            ocr_box *boxes = NULL;
-            size_t nb = 0;
-            const unsigned char *clipped = img.clipped;
-            ocr_frame view = { img.width, img.height, img.channels, img.pixels, &clipped, 1,
-                               img.tile_w, img.tile_h };
-            rc = ocr_detect_views(&view, &boxes, &nb, err, errlen);
-            search[fr] = rc == 0 && nb > 0;
-            for (size_t i = 0; rc == 0 && i < nb; i++)
-                if (push_padded(&rects, &n, &cap, fr, &boxes[i]) != 0) {
-                    snprintf(err, errlen, "%s: out of memory", dcm_path(f));
-                    rc = -1;
-                }
-            free(boxes);
-            dcm_image_free(&img);
-        }
-        if (rc == 0 && n == 0)
-            break;
-        if (rc == 0)
-            rc = dcm_blank_rects(f, rects, n, err, errlen);
-        total += n;
-    }
-    free(search);
     free(rects);
     if (rc != 0)
         return rc;

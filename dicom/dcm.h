@@ -169,6 +169,25 @@ typedef struct dcm_rect { int frame, x, y, w, h; } dcm_rect;  /* frame -1: every
  * explicit VR little endian. */
 int dcm_blank_rects(dcm_file *f, const dcm_rect *rects, size_t n, char *err, size_t errlen);
 
+/* An overlay plane with its own Overlay Data (60xx,3000): its group (0x6000 to 0x601E) and
+ * its size as its attributes say (frames: Number of Frames in Overlay, else 1). */
+typedef struct dcm_overlay { uint16_t group; int rows, cols, frames; } dcm_overlay;
+#define DCM_MAX_OVERLAYS 16
+
+/* The overlay planes of the dataset into out[0..*n). */
+int dcm_overlays(dcm_file *f, dcm_overlay out[DCM_MAX_OVERLAYS], int *n);
+
+/* Frame `frame` of an overlay as an 8-bit grey image (width cols, height rows): 255 where
+ * its bit is set, 0 elsewhere. DCM_EFORMAT when the plane is not one bit a pixel or its data
+ * is shorter than its size. */
+int dcm_decode_overlay(dcm_file *f, const dcm_overlay *o, int frame, dcm_image *out,
+                       char *err, size_t errlen);
+
+/* Clears an overlay's bits inside the rectangles (clipped to the plane; rect.frame -1:
+ * every frame of it), in place. */
+int dcm_clear_overlay(dcm_file *f, const dcm_overlay *o, const dcm_rect *rects, size_t n,
+                      char *err, size_t errlen);
+
 /* The DICOM keyword of a public tag from DCMTK's dictionary ("PatientName"), "" when
  * unknown. Static storage; thread-safe. */
 const char *dcm_keyword(uint16_t group, uint16_t element);

@@ -422,13 +422,69 @@ static int frame_selected(const verify_config *c, int i, int frames)
     }
 }
 
+/* The OCR's findings on one decoded image: a frame (thumb_frame >= 0: its thumbnail has
+ * that number) or an overlay plane's frame. label: "pixels:frame 3", "overlay:6000 frame 0". */
+static void inspect_image(struct scan *s, ocr_reader *reader, const char *label,
+                          const dcm_image *img, int thumb_frame)
+{
+    char err[512], where[128];
+    ocr_text *texts = NULL;
+    size_t n = 0;
+    const unsigned char *clipped = img->clipped;
+    ocr_frame view = { img->width, img->height, img->channels, img->pixels, &clipped, 1,
+                       img->tile_w, img->tile_h };
+    if (ocr_find_text_views(reader, &view, &texts, &n, err, sizeof err) != 0)
+        add(s, label, "undecodable-frame", SEV_POLICY, NULL, "OCR failed on this frame");
+    /* One picture per frame, on its first text finding. */
+    char *thumb = n && thumb_frame >= 0 ? thumbnail(s, thumb_frame, img, texts, n) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        ocr_box *b = &texts[i].box;
+        snprintf(where, sizeof where, "%s %d,%d,%d,%d", label, b->x, b->y, b->w, b->h);
+        add(s, where, "ocr-text", SEV_SUSPECT, texts[i].text,
+            thumb_frame >= 0 ? "text burned into the pixels: needs a human look"
+                             : "text drawn in an overlay: needs a human look");
+        if (thumb && i == 0 && verify_findings_set_thumbnail(s->out, thumb) != 0)
+            s->failed = 1;
+        if (texts[i].text && texts[i].text[0])
+            check_text(s, where, NULL, NULL, texts[i].text, "ocr-", 0);
+    }
+    free(thumb);
+    ocr_texts_free(texts, n);
+}
+
+/* Overlay planes are drawn over the image by viewers, and can hold text as well as
+ * outlines: each frame of each is read as the frames are. */
+static void check_overlays(struct scan *s, dcm_file *f, ocr_reader *reader)
+{
+    dcm_overlay planes[DCM_MAX_OVERLAYS];
+    int np = 0;
+    dcm_overlays(f, planes, &np);
+    for (int i = 0; i < np && !s->failed; i++) {
+        for (int fr = 0; fr < (planes[i].frames > 0 ? planes[i].frames : 1) && !s->failed;
+             fr++) {
+            char label[64], err[512];
+            snprintf(label, sizeof label, "overlay:%04X frame %d", planes[i].group, fr);
+            dcm_image img;
+            if (dcm_decode_overlay(f, &planes[i], fr, &img, err, sizeof err) != DCM_OK) {
+                add(s, label, "undecodable-frame", SEV_POLICY, NULL,
+                    "this overlay could not be decoded, so it was not inspected");
+                break;
+            }
+            inspect_image(s, reader, label, &img, -1);
+            dcm_image_free(&img);
+        }
+    }
+}
+
 static void check_pixels(struct scan *s, dcm_file *f)
 {
     char err[512];
-    int frames = 0;
+    int frames = 0, np = 0;
+    dcm_overlay planes[DCM_MAX_OVERLAYS];
     dcm_frame_count(f, &frames, err, sizeof err);
+    dcm_overlays(f, planes, &np);
     s->facts->frames = frames;
-    if (frames == 0)
+    if (frames == 0 && np == 0)
         return;
     ocr_reader *reader = ocr_thread_reader(s->c->ocr_datapath, err, sizeof err);
     if (!reader) {
@@ -438,41 +494,19 @@ static void check_pixels(struct scan *s, dcm_file *f)
     for (int fr = 0; fr < frames && !s->failed; fr++) {
         if (!frame_selected(s->c, fr, frames))
             continue;
-        char where[96];
+        char label[64];
+        snprintf(label, sizeof label, "pixels:frame %d", fr);
         dcm_image img;
         if (dcm_decode_frame(f, fr, &img, err, sizeof err) != DCM_OK) {
-            snprintf(where, sizeof where, "pixels:frame %d", fr);
-            add(s, where, "undecodable-frame", SEV_POLICY, NULL,
+            add(s, label, "undecodable-frame", SEV_POLICY, NULL,
                 "this frame could not be decoded, so it was not inspected");
             continue;
         }
         s->facts->frames_inspected++;
-        ocr_text *texts = NULL;
-        size_t n = 0;
-        const unsigned char *clipped = img.clipped;
-        ocr_frame view = { img.width, img.height, img.channels, img.pixels, &clipped, 1,
-                           img.tile_w, img.tile_h };
-        if (ocr_find_text_views(reader, &view, &texts, &n, err, sizeof err) != 0) {
-            snprintf(where, sizeof where, "pixels:frame %d", fr);
-            add(s, where, "undecodable-frame", SEV_POLICY, NULL, "OCR failed on this frame");
-        }
-        /* One picture per frame, on its first text finding. */
-        char *thumb = n ? thumbnail(s, fr, &img, texts, n) : NULL;
-        for (size_t i = 0; i < n; i++) {
-            ocr_box *b = &texts[i].box;
-            snprintf(where, sizeof where, "pixels:frame %d %d,%d,%d,%d", fr, b->x, b->y, b->w,
-                     b->h);
-            add(s, where, "ocr-text", SEV_SUSPECT, texts[i].text,
-                "text burned into the pixels: needs a human look");
-            if (thumb && i == 0 && verify_findings_set_thumbnail(s->out, thumb) != 0)
-                s->failed = 1;
-            if (texts[i].text && texts[i].text[0])
-                check_text(s, where, NULL, NULL, texts[i].text, "ocr-", 0);
-        }
-        free(thumb);
-        ocr_texts_free(texts, n);
+        inspect_image(s, reader, label, &img, fr);
         dcm_image_free(&img);
     }
+    check_overlays(s, f, reader);
 }
 
 int verify_frames_parse(const char *text, verify_config *c)

@@ -942,6 +942,144 @@ static void test_clean_every_frame_of_a_cine(void **state)
     deid_result_free(&res);
 }
 
+/* An 8-bit frame with an overlay plane (6000) holding a line of text at (4, 4) and a box
+ * outline far from it, written as path. short_data: the plane's data is cut to half its
+ * size (malformed). Returns the text's rectangle in the overlay. */
+static rect write_overlay(const char *path, int short_data, int serial)
+{
+    enum { S = 128 };
+    static uint16_t v[S * S];
+    static unsigned char bits[S * S / 8];
+    rng = 8181u;
+    for (int i = 0; i < S * S; i++)
+        v[i] = (uint16_t)(40 + noise(8));
+    memset(bits, 0, sizeof bits);
+    PIX *t = tu_render_text("DOE JANE 4471123", 10);
+    rect r = {4, 4, pixGetWidth(t), pixGetHeight(t)};
+    for (int y = 0; y < r.h; y++)
+        for (int x = 0; x < r.w; x++) {
+            l_uint32 a;
+            pixGetPixel(t, x, y, &a);
+            if (a > 127) {
+                int i = (r.y + y) * S + r.x + x;
+                bits[i / 8] |= (unsigned char)(1u << (i % 8));
+            }
+        }
+    pixDestroy(&t);
+    for (int k = 60; k <= 110; k++) {   /* the outline of a square: graphics, not text */
+        int edge[4] = {60 * S + k, 110 * S + k, k * S + 60, k * S + 110};
+        for (int e = 0; e < 4; e++)
+            bits[edge[e] / 8] |= (unsigned char)(1u << (edge[e] % 8));
+    }
+    char ovl[600];
+    snprintf(ovl, sizeof ovl, "%s.ovl", path);
+    FILE *fp = fopen(ovl, "wb");
+    assert_non_null(fp);
+    fwrite(bits, 1, short_data ? sizeof bits / 2 : sizeof bits, fp);
+    fclose(fp);
+    char head[2048];
+    snprintf(head, sizeof head,
+             "(0008,0016) UI =SecondaryCaptureImageStorage\n"
+             "(0008,0018) UI [1.2.826.0.1.3680043.10.9999.305.%d.1]\n(0008,0060) CS [OT]\n"
+             "(0008,0064) CS [WSD]\n(0010,0010) PN [DOE^JANE]\n(0010,0020) LO [4471123]\n"
+             "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.305.%d.2]\n"
+             "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.305.%d.3]\n"
+             "(0028,0004) CS [MONOCHROME2]\n(6000,0010) US %d\n(6000,0011) US %d\n"
+             "(6000,0040) CS [G]\n(6000,0050) SS 1\\1\n(6000,0100) US 1\n(6000,0102) US 0\n"
+             "(6000,3000) OW =%s\n",
+             serial, serial, serial, S, S, ovl);
+    write12(path, v, S, 1, head);
+    return r;
+}
+
+/* Set bits of overlay 6000 inside and outside a rectangle. */
+static void overlay_bits(const char *path, rect r, int *inside, int *outside)
+{
+    dcm_file *f = open_file(path);
+    dcm_overlay planes[DCM_MAX_OVERLAYS];
+    int np = 0;
+    dcm_overlays(f, planes, &np);
+    assert_int_equal(np, 1);
+    assert_int_equal(planes[0].group, 0x6000);
+    dcm_image img;
+    if (dcm_decode_overlay(f, &planes[0], 0, &img, err, sizeof err) != DCM_OK)
+        fail_msg("overlay: %s", err);
+    *inside = *outside = 0;
+    for (int y = 0; y < img.height; y++)
+        for (int x = 0; x < img.width; x++)
+            if (img.pixels[y * img.width + x])
+                ++*(x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h ? inside : outside);
+    dcm_image_free(&img);
+    dcm_close(f);
+}
+
+/* Text drawn in an overlay plane is found by the verifier and, under Clean Graphics, blanked
+ * in the plane while its other graphics stay; a malformed plane is a finding that blocks,
+ * and cannot be cleaned. */
+static void test_overlay_text(void **state)
+{
+    (void)state;
+    char path[600], bad[600], out[600];
+    snprintf(path, sizeof path, "%s/overlay.dcm", tu_dir);
+    snprintf(bad, sizeof bad, "%s/overlay-short.dcm", tu_dir);
+    snprintf(out, sizeof out, "%s/overlay-clean.dcm", tu_dir);
+    rect r = write_overlay(path, 0, 60);
+    write_overlay(bad, 1, 61);
+    int in0, out0;
+    overlay_bits(path, r, &in0, &out0);
+    assert_true(in0 > 50 && out0 > 150);
+
+    verify_findings fs = {0};
+    deid_result ids = identifying_of(path);
+    verify(path, 1, ids.identifying, NULL, &fs);
+    int found = 0;
+    for (size_t i = 0; i < fs.n; i++)
+        found |= strcmp(fs.v[i].detector, "ocr-text") == 0 &&
+                 strncmp(fs.v[i].where, "overlay:6000 frame 0 ", 21) == 0;
+    if (!found)
+        fail_msg("the overlay's text was not found");
+    verify_findings_clear(&fs);
+    deid_result_free(&ids);
+
+    deid_engine e;
+    struct deid_pseudo ps;
+    deid_policy *p;
+    engine_init(&e, &ps, &p);
+    assert_int_equal(deid_policy_select(p, "basic", DEID_OPTION_BIT(DEID_OPT_CLEAN_GRAPHICS), err,
+                                        sizeof err), 0);
+    deid_result res;
+    memset(&res, 0, sizeof res);
+    dcm_file *f = open_file(path);
+    if (deid_apply(&e, f, &res, err, sizeof err) != 0)
+        fail_msg("deid_apply: %s", err);
+    assert_true(res.overlay_regions >= 1);
+    if (dcm_save(f, out, err, sizeof err) != DCM_OK)
+        fail_msg("save: %s", err);
+    dcm_close(f);
+    int in1, out1;
+    overlay_bits(out, r, &in1, &out1);
+    assert_int_equal(in1, 0);
+    assert_int_equal(out1, out0);   /* the square's outline is untouched */
+    expect_no_text(out, 1, res.identifying, "overlay cleaned");
+    deid_result_free(&res);
+
+    verify(bad, 1, NULL, NULL, &fs);
+    int blocked = 0;
+    for (size_t i = 0; i < fs.n; i++)
+        blocked |= strcmp(fs.v[i].detector, "undecodable-frame") == 0 &&
+                   strcmp(fs.v[i].where, "overlay:6000 frame 0") == 0;
+    if (!blocked)
+        fail_msg("a malformed overlay gave no finding");
+    verify_findings_clear(&fs);
+    memset(&res, 0, sizeof res);
+    f = open_file(bad);
+    assert_int_not_equal(deid_apply(&e, f, &res, err, sizeof err), 0);
+    assert_non_null(strstr(err, "overlay 6000"));
+    dcm_close(f);
+    deid_result_free(&res);
+    deid_policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -952,6 +1090,7 @@ int main(void)
         cmocka_unit_test(test_text_the_window_hides),
         cmocka_unit_test(test_mosaic_tiles),
         cmocka_unit_test(test_clean_every_frame_of_a_cine),
+        cmocka_unit_test(test_overlay_text),
     };
     return cmocka_run_group_tests_name("pixels", tests, setup, teardown);
 }
