@@ -276,6 +276,40 @@ int deid_policy_cleaned_in_place(const deid_policy *p, uint16_t group, uint16_t 
            (deid_policy_options(p) & DEID_OPTION_BIT(DEID_OPT_CLEAN_STRUCTURED_CONTENT));
 }
 
+/* The Graphic Annotation and Graphic Layer modules (PS3.3 C.10.5, C.10.7), absent from
+ * Table E.1-1: under Clean Graphics an annotation keeps its geometry and layers, and its
+ * text is cleaned (clean 1), where otherwise its items lose everything. Sorted by tag. */
+static const struct { uint32_t tag; const char *keyword; int clean; } graphics[] = {
+    {0x00700002, "GraphicLayer", 0},
+    {0x00700003, "BoundingBoxAnnotationUnits", 0},
+    {0x00700004, "AnchorPointAnnotationUnits", 0},
+    {0x00700005, "GraphicAnnotationUnits", 0},
+    {0x00700006, "UnformattedTextValue", 1},
+    {0x00700008, "TextObjectSequence", 0},
+    {0x00700009, "GraphicObjectSequence", 0},
+    {0x00700010, "BoundingBoxTopLeftHandCorner", 0},
+    {0x00700011, "BoundingBoxBottomRightHandCorner", 0},
+    {0x00700012, "BoundingBoxTextHorizontalJustification", 0},
+    {0x00700014, "AnchorPoint", 0},
+    {0x00700015, "AnchorPointVisibility", 0},
+    {0x00700020, "GraphicDimensions", 0},
+    {0x00700021, "NumberOfGraphicPoints", 0},
+    {0x00700024, "GraphicFilled", 0},
+    {0x00700060, "GraphicLayerSequence", 0},
+    {0x00700062, "GraphicLayerOrder", 0},
+    {0x00700066, "GraphicLayerRecommendedDisplayGrayscaleValue", 0},
+    {0x00700068, "GraphicLayerDescription", 1},
+    {0x00700401, "GraphicLayerRecommendedDisplayCIELabValue", 0},
+};
+
+static int graphics_find(uint32_t tag)
+{
+    for (size_t i = 0; i < sizeof graphics / sizeof graphics[0]; i++)
+        if (graphics[i].tag == tag)
+            return (int)i;
+    return -1;
+}
+
 int deid_policy_action(const deid_policy *p, uint16_t group, uint16_t element,
                        deid_decision *out)
 {
@@ -294,12 +328,20 @@ int deid_policy_action(const deid_policy *p, uint16_t group, uint16_t element,
         out->value = NULL;
         out->note = s->reason;
     } else {
+        int g = (p->opts & BIT(DEID_OPT_CLEAN_GRAPHICS)) ? graphics_find(tag) : -1;
         out->action = out->basic = DEID_ACT_REMOVE_UNLISTED;
         out->source = DEID_SRC_UNLISTED;
         out->option = DEID_OPT_COUNT;
         out->keyword = "";
         out->value = NULL;
         out->note = NULL;
+        if (g >= 0) {
+            out->action = graphics[g].clean ? DEID_ACT_C : DEID_ACT_KEEP_SAFE;
+            out->source = DEID_SRC_OPTION;
+            out->option = DEID_OPT_CLEAN_GRAPHICS;
+            out->keyword = graphics[g].keyword;
+            out->note = "a graphic annotation Clean Graphics keeps";
+        }
     }
     if (o)
         override_decide(o, out);

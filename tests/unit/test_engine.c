@@ -88,6 +88,23 @@ static const char fixture_dump[] =
     "(0043,0010) LO [GEMS_PARM_01]\n"                  /* Table E.3.10-1 creator */
     "(0043,1027) SH [1.375:1]\n"                       /* safe: Scan Pitch Ratio */
     "(0043,1028) LO [not on the safe list]\n"
+    "(0070,0001) SQ (Sequence with undefined length)\n" /* D; clean-graphics C */
+    "(fffe,e000) na (Item with undefined length)\n"
+    "(0070,0002) CS [MEASURE]\n"
+    "(0070,0008) SQ (Sequence with undefined length)\n"
+    "(fffe,e000) na (Item with undefined length)\n"
+    "(0070,0003) CS [PIXEL]\n(0070,0006) ST [Jane Doe nodule 12 mm]\n"
+    "(0070,0010) FL 1\\1\n(0070,0011) FL 6\\3\n"
+    "(fffe,e00d) na (ItemDelimitationItem)\n"
+    "(fffe,e0dd) na (SequenceDelimitationItem)\n"
+    "(0070,0009) SQ (Sequence with undefined length)\n"
+    "(fffe,e000) na (Item with undefined length)\n"
+    "(0070,0005) CS [PIXEL]\n(0070,0020) US 2\n(0070,0021) US 2\n"
+    "(0070,0022) FL 2\\2\\5\\5\n(0070,0023) CS [POLYLINE]\n"
+    "(fffe,e00d) na (ItemDelimitationItem)\n"
+    "(fffe,e0dd) na (SequenceDelimitationItem)\n"
+    "(fffe,e00d) na (ItemDelimitationItem)\n"
+    "(fffe,e0dd) na (SequenceDelimitationItem)\n"
     "(6000,0010) US 8\n(6000,0011) US 8\n(6000,0040) CS [G]\n(6000,0050) SS 1\\1\n"
     "(6000,0100) US 1\n(6000,0102) US 0\n"             /* overlay: X; clean-graphics C */
     "(6000,3000) OW 0001\\0203\\0405\\0607\n";
@@ -421,6 +438,8 @@ static void test_basic_actions(void **state)
     expect_absent(f, "(0043,1027)");
     expect_absent(f, "(0043,1028)");
     /* the overlay group goes whole */
+    expect_absent(f, "(0070,0001)[0].(0070,0002)");   /* D: the annotation's items emptied */
+    expect_absent(f, "(0070,0001)[0].(0070,0008)");
     expect_absent(f, "(6000,3000)");
     expect_absent(f, "(6000,0010)");
     expect_absent(f, "(6000,0040)");
@@ -608,6 +627,12 @@ static void test_clean_graphics(void **state)
     (void)state;
     struct out o;
     apply(&o, "basic", DEID_OPTION_BIT(DEID_OPT_CLEAN_GRAPHICS), NULL);
+    /* The annotation keeps its layer, text object and polyline; its text loses the name. */
+    expect(o.f, "(0070,0001)[0].(0070,0002)", "MEASURE");
+    expect(o.f, "(0070,0001)[0].(0070,0008)[0].(0070,0006)", "nodule 12 mm");
+    expect(o.f, "(0070,0001)[0].(0070,0008)[0].(0070,0011)", "6\\3");
+    expect(o.f, "(0070,0001)[0].(0070,0009)[0].(0070,0023)", "POLYLINE");
+    expect(o.f, "(0070,0001)[0].(0070,0009)[0].(0070,0021)", "2");
     expect(o.f, "(6000,0010)", "8");
     expect(o.f, "(6000,0040)", "G");
     char *v = get(o.f, "(6000,3000)");
