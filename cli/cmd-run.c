@@ -366,8 +366,9 @@ static void log_line(struct run *r, size_t i, const struct job *j)
     } else {
         fputs(",\"output\":", r->log);
         cli_json_str(r->log, j->out_path);
-        fprintf(r->log, ",\"changes\":%zu,\"findings\":%zu,\"pixel_regions\":%d",
-                j->res.nchanges, j->findings.n, j->res.pixel_regions);
+        fprintf(r->log, ",\"changes\":%zu,\"findings\":%zu,\"pixel_regions\":%d,"
+                "\"overlay_regions\":%d", j->res.nchanges, j->findings.n, j->res.pixel_regions,
+                j->res.overlay_regions);
         fputs(",\"actions\":{", r->log);
         static const char *const acts[] = {"remove", "empty", "replace", "U", "shift",
                                            "clean", "dummy", "hash", "age-cap"};
