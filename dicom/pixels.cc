@@ -173,7 +173,7 @@ static void grey_map(const void *raw, size_t n, int alloc, int stored, int sign,
 // the frame's stored values, read straight from the file: DicomImage builds several
 // intermediate images per frame and costs a few times more. The arithmetic is DicomImage's
 // (modality rescale, the first linear VOI window or the frame's min-max window,
-// MONOCHROME1 inverted); anything else (overlays, LUT sequences, non-linear VOI functions,
+// MONOCHROME1 inverted); anything else (LUT sequences, non-linear VOI functions,
 // presentation LUTs, unusual bit layouts) returns false and is left to DicomImage.
 static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
 {
@@ -199,10 +199,6 @@ static bool native_grey_frame(dcm_file *f, int n, dcm_image *out)
         return false;
     if (ds->findAndGetUint16(DCM_SamplesPerPixel, spp).good() && spp != 1)
         return false;
-    // DicomImage draws overlay planes into the frame, and text there must be seen too.
-    for (Uint16 g = 0x6000; g <= 0x601E; g += 2)
-        if (ds->tagExists(DcmTagKey(g, 0x0010)) || ds->tagExists(DcmTagKey(g, 0x3000)))
-            return false;
     size_t npx = (size_t)rows * cols, bytes = npx * (alloc / 8);
     if (((size_t)n + 1) * bytes > el->getLength())
         return false;
@@ -373,6 +369,9 @@ static int decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t er
                        DicomImage::getString(img.getStatus()), f->xfer_uid.c_str());
             return DCM_EUNSUPPORTED;
         }
+        // Overlay planes are read on their own (dicom/overlay.cc): drawn into the frame,
+        // their text would be found twice, and cleaned in the pixels instead of the plane.
+        img.hideAllOverlays();
         bool mono = img.isMonochrome();
         if (mono) {
             if (img.getWindowCount() > 0)

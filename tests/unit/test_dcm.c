@@ -717,21 +717,37 @@ static void test_decode_native_matches_dicomimage(void **state)
         dcm_close(f);
         dcm_close(g);
     }
-    /* An 8x8 overlay at the top left corner of IM0031, all bits set. */
-    tu_sh("dcmdjpeg '%s' '%s/o.dcm' && printf '\\377\\377\\377\\377\\377\\377\\377\\377' "
+    /* An 8x8 overlay at the top left corner of IM0031, all bits set: it is a plane of its
+     * own, and the frame is the pixel data alone, as without it. */
+    tu_sh("dcmdjpeg '%s' '%s/p.dcm' && cp '%s/p.dcm' '%s/o.dcm' && "
+          "printf '\\377\\377\\377\\377\\377\\377\\377\\377' "
           "> '%s/ov.raw' && dcmodify -nb -i '(6000,0010)=8' -i '(6000,0011)=8' "
           "-i '(6000,0040)=G' -i '(6000,0050)=1\\1' -i '(6000,0100)=1' -i '(6000,0102)=0' "
-          "-if '(6000,3000)=%s/ov.raw' '%s/o.dcm'", src[2], dir, dir, dir, dir);
-    char o[600];
+          "-if '(6000,3000)=%s/ov.raw' '%s/o.dcm'", src[2], dir, dir, dir, dir, dir, dir);
+    char o[600], plain[600];
     snprintf(o, sizeof o, "%s/o.dcm", dir);
-    dcm_file *f = open_ok(o);
-    dcm_image a;
+    snprintf(plain, sizeof plain, "%s/p.dcm", dir);
+    dcm_file *f = open_ok(o), *g = open_ok(plain);
+    dcm_image a, b, ov;
     decode_ok(f, 0, &a);
-    for (int y = 0; y < 8; y++)
-        for (int x = 0; x < 8; x++)
-            assert_int_equal(a.pixels[y * a.width + x], 255);
+    decode_ok(g, 0, &b);
+    assert_int_equal(a.width, b.width);
+    assert_memory_equal(a.pixels, b.pixels, (size_t)a.width * a.height);
+    dcm_overlay planes[DCM_MAX_OVERLAYS];
+    int np = 0;
+    dcm_overlays(f, planes, &np);
+    assert_int_equal(np, 1);
+    assert_int_equal(planes[0].group, 0x6000);
+    assert_int_equal(dcm_decode_overlay(f, &planes[0], 0, &ov, err, sizeof err), DCM_OK);
+    assert_int_equal(ov.width, 8);
+    assert_int_equal(ov.height, 8);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(ov.pixels[i], 255);
+    dcm_image_free(&ov);
     dcm_image_free(&a);
+    dcm_image_free(&b);
     dcm_close(f);
+    dcm_close(g);
     tu_cleanup();
 }
 
