@@ -866,6 +866,8 @@ int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, siz
     /* One listing serves both passes: nothing changes the dataset between them. */
     dcm_list *l;
     int rc = identify(&c, e, f, r, &l, err, errlen);
+    if (rc == 0)
+        rc = deid_clear_embedded_overlays(e->policy, f, r, err, errlen);
     if (rc == 0) {
         c.pass = 2;
         rc = dcm_list_edit(l, edit, &c, err, errlen);

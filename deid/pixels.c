@@ -160,6 +160,28 @@ static int clean_by_ocr(const struct surface *s, int frames, dcm_rect **rects, s
     return rc;
 }
 
+int deid_clear_embedded_overlays(const deid_policy *p, dcm_file *f, deid_result *r, char *err,
+                                 size_t errlen)
+{
+    dcm_overlay planes[DCM_MAX_OVERLAYS];
+    int np = 0;
+    dcm_overlays(f, planes, &np);
+    for (int i = 0; i < np; i++) {
+        deid_decision d;
+        deid_policy_action(p, planes[i].group, 0x3000, &d);
+        int removed = d.action == DEID_ACT_X || d.action == DEID_ACT_Z ||
+                      d.action == DEID_ACT_XZ || d.action == DEID_ACT_REMOVE_UNLISTED ||
+                      d.action == DEID_ACT_OVR_REMOVE || d.action == DEID_ACT_OVR_EMPTY;
+        if (planes[i].bit < 0 || !removed)
+            continue;
+        dcm_rect all = {-1, 0, 0, planes[i].cols, planes[i].rows};
+        if (dcm_clear_overlay(f, &planes[i], &all, 1, err, errlen) != DCM_OK)
+            return -1;
+        r->overlay_regions++;
+    }
+    return 0;
+}
+
 int deid_clean_overlays(dcm_file *f, deid_result *r, char *err, size_t errlen)
 {
     dcm_overlay planes[DCM_MAX_OVERLAYS];
@@ -178,7 +200,7 @@ int deid_clean_overlays(dcm_file *f, deid_result *r, char *err, size_t errlen)
                           &total, err, errlen);
     }
     free(rects);
-    r->overlay_regions = (int)total;
+    r->overlay_regions += (int)total;
     return rc;
 }
 

@@ -16,10 +16,17 @@ int deid_clean_pixels(const deid_engine *e, dcm_file *f, deid_result *r, char *e
                       size_t errlen);
 
 /* Clean Graphics for overlay planes: blanks in each (every frame of it) the boxes the OCR
- * detector finds, so that text drawn in an overlay goes and its other graphics stay. Sets
- * r->overlay_regions. Returns 0, or non-zero with err naming the file (an overlay that is
+ * detector finds, so that text drawn in an overlay goes and its other graphics stay. Adds
+ * to r->overlay_regions. Returns 0, or non-zero with err naming the file (an overlay that is
  * not a plane of one bit a pixel cannot be cleaned: the file must not be released). */
 int deid_clean_overlays(dcm_file *f, deid_result *r, char *err, size_t errlen);
+
+/* The planes embedded in the pixel data's unused bits that the policy removes (the Basic
+ * Profile does) are cleared whole: removing their attributes would leave their bits, and
+ * any text drawn in them, in the pixel data. Adds one to r->overlay_regions a plane. Call
+ * before the overlay attributes are removed. */
+int deid_clear_embedded_overlays(const deid_policy *p, dcm_file *f, deid_result *r, char *err,
+                                 size_t errlen);
 
 /* The rectangles of the policy's "pixel_regions" (an array of "x,y,w,h x,y,w,h" strings)
  * appended to rects[*n..max); returns 0, or -1 with a message for a malformed value or

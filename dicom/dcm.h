@@ -169,9 +169,11 @@ typedef struct dcm_rect { int frame, x, y, w, h; } dcm_rect;  /* frame -1: every
  * explicit VR little endian. */
 int dcm_blank_rects(dcm_file *f, const dcm_rect *rects, size_t n, char *err, size_t errlen);
 
-/* An overlay plane with its own Overlay Data (60xx,3000): its group (0x6000 to 0x601E) and
- * its size as its attributes say (frames: Number of Frames in Overlay, else 1). */
-typedef struct dcm_overlay { uint16_t group; int rows, cols, frames; } dcm_overlay;
+/* An overlay plane: its group (0x6000 to 0x601E), its size as its attributes say (frames:
+ * Number of Frames in Overlay, else 1), and where its bits are: its own Overlay Data
+ * (60xx,3000; bit -1), or (retired, in old files) bit `bit` of every pixel value of
+ * uncompressed pixel data, a bit the image does not use. */
+typedef struct dcm_overlay { uint16_t group; int rows, cols, frames, bit; } dcm_overlay;
 #define DCM_MAX_OVERLAYS 16
 
 /* The overlay planes of the dataset into out[0..*n). */

@@ -942,17 +942,21 @@ static void test_clean_every_frame_of_a_cine(void **state)
     deid_result_free(&res);
 }
 
-/* An 8-bit frame with an overlay plane (6000) holding a line of text at (4, 4) and a box
- * outline far from it, written as path. short_data: the plane's data is cut to half its
- * size (malformed). Returns the text's rectangle in the overlay. */
-static rect write_overlay(const char *path, int short_data, int serial)
+/* How write_overlay stores the plane. */
+enum plane_kind { PLANE_DATA, PLANE_SHORT, PLANE_EMBEDDED };
+
+/* A 12-bit frame with an overlay plane (6000) holding a line of text at (4, 4) and a box
+ * outline far from it, written as path: in Overlay Data, in Overlay Data cut to half its
+ * size (malformed), or in bit 15 of the pixel values (an embedded plane). Returns the
+ * text's rectangle in the overlay. */
+static rect write_overlay(const char *path, enum plane_kind kind, int serial)
 {
     enum { S = 128 };
     static uint16_t v[S * S];
     static unsigned char bits[S * S / 8];
     rng = 8181u;
     for (int i = 0; i < S * S; i++)
-        v[i] = (uint16_t)(40 + noise(8));
+        v[i] = (uint16_t)(1000 + 3 * (i % S) + 2 * (i / S) + noise(8));
     memset(bits, 0, sizeof bits);
     PIX *t = tu_render_text("DOE JANE 4471123", 10);
     rect r = {4, 4, pixGetWidth(t), pixGetHeight(t)};
@@ -971,12 +975,19 @@ static rect write_overlay(const char *path, int short_data, int serial)
         for (int e = 0; e < 4; e++)
             bits[edge[e] / 8] |= (unsigned char)(1u << (edge[e] % 8));
     }
-    char ovl[600];
+    char ovl[600], data[700] = "";
     snprintf(ovl, sizeof ovl, "%s.ovl", path);
-    FILE *fp = fopen(ovl, "wb");
-    assert_non_null(fp);
-    fwrite(bits, 1, short_data ? sizeof bits / 2 : sizeof bits, fp);
-    fclose(fp);
+    if (kind == PLANE_EMBEDDED) {
+        for (int i = 0; i < S * S; i++)
+            if (bits[i / 8] >> (i % 8) & 1)
+                v[i] |= 0x8000;
+    } else {
+        FILE *fp = fopen(ovl, "wb");
+        assert_non_null(fp);
+        fwrite(bits, 1, kind == PLANE_SHORT ? sizeof bits / 2 : sizeof bits, fp);
+        fclose(fp);
+        snprintf(data, sizeof data, "(6000,3000) OW =%s\n", ovl);
+    }
     char head[2048];
     snprintf(head, sizeof head,
              "(0008,0016) UI =SecondaryCaptureImageStorage\n"
@@ -985,9 +996,9 @@ static rect write_overlay(const char *path, int short_data, int serial)
              "(0020,000d) UI [1.2.826.0.1.3680043.10.9999.305.%d.2]\n"
              "(0020,000e) UI [1.2.826.0.1.3680043.10.9999.305.%d.3]\n"
              "(0028,0004) CS [MONOCHROME2]\n(6000,0010) US %d\n(6000,0011) US %d\n"
-             "(6000,0040) CS [G]\n(6000,0050) SS 1\\1\n(6000,0100) US 1\n(6000,0102) US 0\n"
-             "(6000,3000) OW =%s\n",
-             serial, serial, serial, S, S, ovl);
+             "(6000,0040) CS [G]\n(6000,0050) SS 1\\1\n(6000,0100) US %d\n(6000,0102) US %d\n%s",
+             serial, serial, serial, S, S, kind == PLANE_EMBEDDED ? 16 : 1,
+             kind == PLANE_EMBEDDED ? 15 : 0, data);
     write12(path, v, S, 1, head);
     return r;
 }
@@ -1023,8 +1034,8 @@ static void test_overlay_text(void **state)
     snprintf(path, sizeof path, "%s/overlay.dcm", tu_dir);
     snprintf(bad, sizeof bad, "%s/overlay-short.dcm", tu_dir);
     snprintf(out, sizeof out, "%s/overlay-clean.dcm", tu_dir);
-    rect r = write_overlay(path, 0, 60);
-    write_overlay(bad, 1, 61);
+    rect r = write_overlay(path, PLANE_DATA, 60);
+    write_overlay(bad, PLANE_SHORT, 61);
     int in0, out0;
     overlay_bits(path, r, &in0, &out0);
     assert_true(in0 > 50 && out0 > 150);
@@ -1080,6 +1091,88 @@ static void test_overlay_text(void **state)
     deid_policy_free(p);
 }
 
+/* An overlay embedded in bit 15 of 12-bit pixels (retired, in old files): verify reads its
+ * text; the Basic Profile, which removes overlays, clears the bit in every pixel and leaves
+ * the image's 12 bits alone; Clean Graphics blanks the text in the plane and keeps the rest. */
+static void test_embedded_overlay(void **state)
+{
+    (void)state;
+    char path[600], out[600], out2[600];
+    snprintf(path, sizeof path, "%s/embedded.dcm", tu_dir);
+    snprintf(out, sizeof out, "%s/embedded-basic.dcm", tu_dir);
+    snprintf(out2, sizeof out2, "%s/embedded-graphics.dcm", tu_dir);
+    rect r = write_overlay(path, PLANE_EMBEDDED, 62);
+    int in0, out0;
+    overlay_bits(path, r, &in0, &out0);
+    assert_true(in0 > 50 && out0 > 150);
+
+    verify_findings fs = {0};
+    deid_result ids = identifying_of(path);
+    verify(path, 1, ids.identifying, NULL, &fs);
+    int inplane = 0, inframe = 0;
+    for (size_t i = 0; i < fs.n; i++) {
+        inplane += strcmp(fs.v[i].detector, "ocr-text") == 0 &&
+                   strncmp(fs.v[i].where, "overlay:6000 frame 0 ", 21) == 0;
+        inframe += strcmp(fs.v[i].detector, "ocr-text") == 0 &&
+                   strncmp(fs.v[i].where, "pixels:", 7) == 0;
+    }
+    if (inplane == 0 || inframe != 0)
+        fail_msg("embedded overlay: %d findings in the plane, %d in the frame", inplane, inframe);
+    verify_findings_clear(&fs);
+    deid_result_free(&ids);
+
+    for (int graphics = 0; graphics < 2; graphics++) {
+        deid_engine e;
+        struct deid_pseudo ps;
+        deid_policy *p;
+        engine_init(&e, &ps, &p);
+        assert_int_equal(deid_policy_select(p, "basic", graphics ?
+                                            DEID_OPTION_BIT(DEID_OPT_CLEAN_GRAPHICS) : 0,
+                                            err, sizeof err), 0);
+        deid_result res;
+        memset(&res, 0, sizeof res);
+        dcm_file *f = open_file(path);
+        if (deid_apply(&e, f, &res, err, sizeof err) != 0)
+            fail_msg("deid_apply: %s", err);
+        assert_true(res.overlay_regions >= 1);
+        const char *o = graphics ? out2 : out;
+        if (dcm_save(f, o, err, sizeof err) != DCM_OK)
+            fail_msg("save: %s", err);
+        dcm_close(f);
+        if (graphics) {
+            int in1, out1;
+            overlay_bits(o, r, &in1, &out1);
+            assert_int_equal(in1, 0);
+            assert_int_equal(out1, out0);
+        } else {
+            /* No plane left, no bit 15 in any pixel, the 12 bits as they were. */
+            dcm_file *a = open_file(path), *b = open_file(o);
+            dcm_overlay planes[DCM_MAX_OVERLAYS];
+            int np = 1;
+            dcm_overlays(b, planes, &np);
+            assert_int_equal(np, 0);
+            dcm_image ia = decode(a, 0), ib = decode(b, 0);
+            assert_memory_equal(ia.pixels, ib.pixels, (size_t)ia.width * ia.height);
+            dcm_image_free(&ia);
+            dcm_image_free(&ib);
+            dcm_close(a);
+            dcm_close(b);
+            /* Declared again, the plane is empty: the bits went, not only the attributes. */
+            char again[700];
+            snprintf(again, sizeof again, "%s.again.dcm", o);
+            tu_sh("cp '%s' '%s' && dcmodify -q -nb -i '(6000,0010)=128' -i '(6000,0011)=128' "
+                  "-i '(6000,0040)=G' -i '(6000,0050)=1\\1' -i '(6000,0100)=16' "
+                  "-i '(6000,0102)=15' '%s'", o, again, again);
+            int in1, out1;
+            overlay_bits(again, r, &in1, &out1);
+            assert_int_equal(in1 + out1, 0);
+        }
+        expect_no_text(o, 1, res.identifying, graphics ? "embedded, graphics" : "embedded, basic");
+        deid_result_free(&res);
+        deid_policy_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1091,6 +1184,7 @@ int main(void)
         cmocka_unit_test(test_mosaic_tiles),
         cmocka_unit_test(test_clean_every_frame_of_a_cine),
         cmocka_unit_test(test_overlay_text),
+        cmocka_unit_test(test_embedded_overlay),
     };
     return cmocka_run_group_tests_name("pixels", tests, setup, teardown);
 }
