@@ -25,7 +25,7 @@ static int embedded_bit(dcm_file *f, Uint16 g)
         ds->findAndGetUint16(DCM_BitsAllocated, alloc).bad() ||
         ds->findAndGetUint16(DCM_BitsStored, stored).bad() ||
         ds->findAndGetUint16(DCM_HighBit, high).bad() || !ds->tagExists(DCM_PixelData) ||
-        DcmXfer(f->xfer).isEncapsulated() || f->pixels_changed)
+        DcmXfer(f->xfer).isEncapsulated())
         return -1;
     ds->findAndGetUint16(DCM_SamplesPerPixel, spp);
     if (oalloc != alloc || (alloc != 8 && alloc != 16) || spp != 1 || opos >= alloc ||
