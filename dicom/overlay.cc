@@ -38,6 +38,13 @@ extern "C" int dcm_overlays(dcm_file *f, dcm_overlay out[DCM_MAX_OVERLAYS], int 
 {
     DcmDataset *ds = f->ff.getDataset();
     *n = 0;
+    // Most datasets have no overlay group: one pass over the top level says so, where
+    // looking each group up would scan it thirty times (every file goes through here).
+    bool any = false;
+    for (DcmObject *o = ds->nextInContainer(NULL); o && !any; o = ds->nextInContainer(o))
+        any = o->getGTag() >= 0x6000 && o->getGTag() <= 0x601E && !(o->getGTag() & 1);
+    if (!any)
+        return DCM_OK;
     for (Uint16 g = 0x6000; g <= 0x601E; g += 2) {
         int bit = ds->tagExists(DcmTagKey(g, 0x3000)) ? -1 : embedded_bit(f, g);
         if (bit < 0 && !ds->tagExists(DcmTagKey(g, 0x3000)))
