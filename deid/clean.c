@@ -109,10 +109,24 @@ int deid_clean_text(const char *in, const verify_pair_set *ids, char **out)
         free(cut);
         return -1;
     }
-    verify_hit hits[DETECT_MAX];
-    size_t nh = verify_detect(in, hits, DETECT_MAX);
+    /* Every hit is cut: a long text with more than a list holds is read again with a
+     * longer list. */
+    verify_hit small[DETECT_MAX], *hits = small;
+    size_t cap = DETECT_MAX, nh;
+    while ((nh = verify_detect(in, hits, cap)) == cap) {
+        verify_hit *more = malloc(2 * cap * sizeof *more);
+        if (hits != small)
+            free(hits);
+        if (!(hits = more)) {
+            free(cut);
+            return -1;
+        }
+        cap *= 2;
+    }
     for (size_t i = 0; i < nh; i++)
         mark(cut, hits[i].off, hits[i].len);
+    if (hits != small)
+        free(hits);
 
     char *o = malloc(n + 1);
     if (!o) {

@@ -344,12 +344,10 @@ static void name_span(scan *sc, const word *w, size_t a, size_t b, verify_severi
     add_hit(sc, VERIFY_HIT_NAME, w[a].off, end - w[a].off, sev);
 }
 
-static void detect_names(scan *sc)
+/* The name rules over the words w[0..nw) of sc's text. */
+static void names_in(scan *sc, word *w, size_t nw)
 {
     const char *s = sc->s;
-    word w[MAX_WORDS];
-    size_t nw = split_words(s, sc->n, w, MAX_WORDS);
-
     for (size_t i = 0; i < nw; i++) {
         if (covered(sc, w[i].off))
             continue;
@@ -442,6 +440,21 @@ static void detect_names(scan *sc)
             }
         }
     }
+}
+
+/* Every word of the text is looked at, however long it is (a report in an LT or UT value,
+ * a page the OCR read): the words of short texts live on the stack. */
+static void detect_names(scan *sc)
+{
+    word small[MAX_WORDS], *w = small;
+    size_t cap = sc->n / 2 + 1;  /* a word and a separator at least */
+    if (cap > MAX_WORDS && !(w = malloc(cap * sizeof *w))) {
+        w = small;
+        cap = MAX_WORDS;
+    }
+    names_in(sc, w, split_words(sc->s, sc->n, w, cap < MAX_WORDS ? MAX_WORDS : cap));
+    if (w != small)
+        free(w);
 }
 
 /* ---- numbers, dates and times ---- */

@@ -70,6 +70,26 @@ static void test_clinical_untouched(void **state)
     verify_pair_free(s);
 }
 
+/* A long report: every date is cut, 300 of them, and a name after 300 words too. */
+static void test_long_text(void **state)
+{
+    (void)state;
+    size_t cap = 300 * 24 + 64;
+    char *in = malloc(cap), *p = in;
+    assert_non_null(in);
+    for (int i = 0; i < 300; i++)
+        p += sprintf(p, "seen %02d/%02d/2016 stable ", 1 + i % 12, 1 + i % 28);
+    strcpy(p, "signed John Smith");
+    char *out = NULL;
+    assert_int_equal(deid_clean_text(in, NULL, &out), 1);
+    assert_non_null(out);
+    assert_null(strstr(out, "2016"));
+    assert_null(strstr(out, "Smith"));
+    assert_non_null(strstr(out, "stable"));
+    free(out);
+    free(in);
+}
+
 static void test_everything_removed(void **state)
 {
     (void)state;
@@ -83,6 +103,7 @@ int main(void)
         cmocka_unit_test(test_detectors_only),
         cmocka_unit_test(test_dataset_values),
         cmocka_unit_test(test_clinical_untouched),
+        cmocka_unit_test(test_long_text),
         cmocka_unit_test(test_everything_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

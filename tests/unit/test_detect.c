@@ -66,6 +66,17 @@ static void test_names_with_diacritics(void **state)
     assert_int_equal(count("Gadolinium \u00e9tude contraste"), 0);
 }
 
+/* A name is found however far into a long text it stands. */
+static void test_names_in_long_text(void **state)
+{
+    (void)state;
+    char text[4096], *p = text;
+    for (int i = 0; i < 400; i++)
+        p += sprintf(p, "nodule ");
+    strcpy(p, "seen by John Smith");
+    assert_true(has_hit(text, VERIFY_HIT_NAME, "John Smith"));
+}
+
 static void test_name_severity(void **state)
 {
     (void)state;
@@ -249,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_with_evidence),
         cmocka_unit_test(test_names_with_diacritics),
+        cmocka_unit_test(test_names_in_long_text),
         cmocka_unit_test(test_name_severity),
         cmocka_unit_test(test_dates_times),
         cmocka_unit_test(test_contacts_and_ids),
