@@ -29,7 +29,7 @@
 #define FLAT_TOL 12
 #define EXT_BG_DELTA 40       /* grey distance from it that counts as background */
 #define MAX_LINE_H 44
-#define MAX_PARTS 20000       /* more parts than this is noise, not text */
+#define BUSY_PARTS 20000      /* more parts than this: a textured frame (below) */
 #define BOLD_SOLIDITY 0.8     /* share of a bold line's ink left by a 3x3 erosion, at most */
 #define WORD_PARTS 12         /* a part as wide as this many heights may be a word */
 
@@ -561,10 +561,10 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
     if (!boxa)
         goto out;
     int nb = boxaGetCount(boxa);
-    if (nb > MAX_PARTS) {
-        rc = 0;
-        goto out;
-    }
+    /* A frame this busy (ultrasound speckle, noise at full size) would give lines all over;
+     * text burned into such a frame is put on a plain bar or border to be read, so only
+     * lines on a plain ground are kept. It was once not searched at all, and its header lost. */
+    int plain = rl->plain || nb > BUSY_PARTS;
     int np = 0, nl = 0, pcap = nb > 16 ? nb : 16;
     parts = malloc((size_t)pcap * sizeof *parts);
     if (!parts)
@@ -639,7 +639,7 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
         int pieces = 0;
         for (int k = 0; k < nm; k++)
             pieces |= letters[members[k]].piece;
-        if ((line == 2 || pieces || rl->plain || rl->min_h > MIN_LINE_H) &&
+        if ((line == 2 || pieces || plain || rl->min_h > MIN_LINE_H) &&
             !flat_ground(grey, &c))
             continue;
         attach_marks(parts, np, &c);

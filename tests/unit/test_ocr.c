@@ -217,6 +217,36 @@ static void test_detect_rgb_coloured(void **state)
     free(f.px);
 }
 
+/* A busy frame: more than 20000 dark specks (a texture like ultrasound speckle) below a
+ * white bar with black text, and white text on a black bar. Both lines are found; the
+ * texture gives no line. (The dark ink of such a frame was once not searched at all.) */
+static void test_busy_frame(void **state)
+{
+    (void)state;
+    enum { S = 1024 };
+    frame f = { S, S, 1, malloc((size_t)S * S) };
+    assert_non_null(f.px);
+    rng = 777;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            int speck = x % 6 < 2 && y % 6 < 2 && y > 80;
+            f.px[(size_t)y * S + x] = (unsigned char)(speck ? 20 + noise(5) : 150 + noise(5));
+        }
+    for (int y = 0; y < 80; y++)
+        memset(f.px + (size_t)y * S, y < 40 ? 235 : 10, S);
+    rect dark = draw_text(&f, "DOE^JANE 4471123", 14, 20, 12, BLACK);
+    rect light = draw_text(&f, "St Mary Hospital", 14, 20, 52, WHITE);
+    ocr_box *b;
+    size_t n = detect(&f, &b);
+    assert_true(overlaps(&dark, b, n));
+    assert_true(overlaps(&light, b, n));
+    for (size_t i = 0; i < n; i++)
+        if (b[i].y > 90)
+            fail_msg("a box in the texture at %d,%d,%d,%d", b[i].x, b[i].y, b[i].w, b[i].h);
+    free(b);
+    free(f.px);
+}
+
 static void test_text_free_frames(void **state)
 {
     (void)state;
@@ -589,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_detect_on_anatomy),
         cmocka_unit_test(test_detect_rgb_coloured),
         cmocka_unit_test(test_line_over_bright_anatomy),
+        cmocka_unit_test(test_busy_frame),
         cmocka_unit_test(test_text_free_frames),
         cmocka_unit_test(test_detect_rejects_bad_image),
         cmocka_unit_test(test_ink_map_matches_leptonica),
