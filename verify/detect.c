@@ -240,10 +240,11 @@ typedef struct {
 
 #define MAX_WORDS 256
 
-/* Splits text into letter words (letters, inner hyphens and apostrophes). */
-static size_t split_words(const char *s, size_t n, word *w, size_t maxw)
+/* Splits text from byte `from` into letter words (letters, inner hyphens and apostrophes),
+ * maxw at most. */
+static size_t split_words(const char *s, size_t n, size_t from, word *w, size_t maxw)
 {
-    size_t nw = 0, i = 0;
+    size_t nw = 0, i = from;
     while (i < n && nw < maxw) {
         if (!is_alpha((unsigned char)s[i]) && !((unsigned char)s[i] & 0x80)) {
             i++;
@@ -443,16 +444,25 @@ static void names_in(scan *sc, word *w, size_t nw)
 }
 
 /* Every word of the text is looked at, however long it is (a report in an LT or UT value,
- * a page the OCR read): the words of short texts live on the stack. */
+ * a page the OCR read): in windows of words that overlap by more than a name is long. */
+#define WINDOW_WORDS 4096
+#define WINDOW_OVERLAP 16
+
 static void detect_names(scan *sc)
 {
     word small[MAX_WORDS], *w = small;
-    size_t cap = sc->n / 2 + 1;  /* a word and a separator at least */
-    if (cap > MAX_WORDS && !(w = malloc(cap * sizeof *w))) {
+    size_t cap = MAX_WORDS, from = 0;
+    if (sc->n > 2 * MAX_WORDS && (w = malloc(WINDOW_WORDS * sizeof *w)) != NULL)
+        cap = WINDOW_WORDS;
+    else
         w = small;
-        cap = MAX_WORDS;
+    for (;;) {
+        size_t nw = split_words(sc->s, sc->n, from, w, cap);
+        names_in(sc, w, nw);
+        if (nw < cap)
+            break;
+        from = w[nw - WINDOW_OVERLAP].off;
     }
-    names_in(sc, w, split_words(sc->s, sc->n, w, cap < MAX_WORDS ? MAX_WORDS : cap));
     if (w != small)
         free(w);
 }
