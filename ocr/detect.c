@@ -535,9 +535,10 @@ static int split_word(PIX *ink, int x, int y, int w, int h, struct part **parts,
 
 /* What a search of one frame at one scale accepts. */
 struct rules {
-    int min_h;    /* lines at least this tall */
-    int bold_ok;  /* lines in bold type too */
-    int plain;    /* only lines on a plain ground */
+    int min_h;        /* lines at least this tall */
+    int bold_ok;      /* lines in bold type too */
+    int plain;        /* only lines on a plain ground */
+    int min_letters;  /* lines of at least this many parts */
 };
 
 /* Finds lines of characters in a 1 bpp ink map of one view (inkcount: its set pixels;
@@ -619,7 +620,7 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
         for (int i = root; i < nl; i++)
             if (letters[i].group == root)
                 members[nm++] = i;
-        if (nm < 2)
+        if (nm < rl->min_letters)
             continue;
         struct cand c;
         int line = judge_line(letters, members, nm, ink, &core, tab8, rl->min_h, rl->bold_ok,
@@ -1076,7 +1077,7 @@ static int to_boxes(struct cand *c, size_t nc, ocr_box **boxes, size_t *n, char 
     if (nc > 1)
         qsort(c, nc, sizeof *c, cmp_cand);
     for (size_t i = 0; i < nc; i++)
-        out[i] = (ocr_box){ c[i].x, c[i].y, c[i].w, c[i].h, c[i].score };
+        out[i] = (ocr_box){ c[i].x, c[i].y, c[i].w, c[i].h, c[i].score, 0 };
     free(c);
     *boxes = out;
     *n = nc;
@@ -1159,7 +1160,10 @@ enum {
      * grounds out of anatomy (air cells in clipped bone are a row of bold dark blobs on
      * white): bold type is then looked for only in the halved frames. */
     DETECT_CLIPPED = 2,
-    DETECT_PLAIN = 4     /* only lines on a plain ground */
+    DETECT_PLAIN = 4,    /* only lines on a plain ground */
+    /* The frame turned a quarter: lines of four letters at least, as a column of stacked
+     * blobs (air cells in bone, vertebrae) turned is a row of two or three. */
+    DETECT_TURNED = 8
 };
 
 /* ocr_detect, as flags (DETECT_*) ask. */
@@ -1175,8 +1179,9 @@ static int detect_frame(int width, int height, int channels, const unsigned char
     struct cand *c = NULL;
     size_t nc = 0, cap = 0;
     int plain = (flags & DETECT_PLAIN) != 0;
-    struct rules full = { MIN_LINE_H, !(flags & DETECT_CLIPPED), plain },
-                 halved = { MAX_LINE_H / 2 - 2, 1, plain };
+    int letters = flags & DETECT_TURNED ? 4 : 2;
+    struct rules full = { MIN_LINE_H, !(flags & DETECT_CLIPPED), plain, letters },
+                 halved = { MAX_LINE_H / 2 - 2, 1, plain, letters };
     int rc = detect_at(width, height, channels, pixels, &full, &c, &nc, &cap);
     const unsigned char *level = pixels;
     unsigned char *owned = NULL;
@@ -1207,11 +1212,12 @@ static int detect_frame(int width, int height, int channels, const unsigned char
 int ocr_detect(int width, int height, int channels, const unsigned char *pixels,
                ocr_box **boxes, size_t *n, char *err, size_t errlen)
 {
-    return detect_frame(width, height, channels, pixels, DETECT_PYRAMID, boxes, n, err, errlen);
+    ocr_frame f = { width, height, channels, pixels, NULL, 0, 0, 0 };
+    return ocr_detect_views(&f, boxes, n, err, errlen);
 }
 
 /* A box found in one view (first, so cmp_cand sorts these), and how large it was there. */
-struct seen { struct cand c; int view; long area; };
+struct seen { struct cand c; int view, vertical; long area; };
 
 /* Boxes of two views that overlap by half the smaller one are one piece of text. */
 static size_t merge_views(struct seen *s, size_t n)
@@ -1223,6 +1229,7 @@ static size_t merge_views(struct seen *s, size_t n)
             unite(&s[i].c, &s[j].c);
             if (s[j].area > s[i].area) {
                 s[i].view = s[j].view;
+                s[i].vertical = s[j].vertical;
                 s[i].area = s[j].area;
             }
             s[j] = s[--n];
@@ -1291,6 +1298,84 @@ static int detect_view(const ocr_frame *f, int v, int clipped, ocr_box **boxes, 
     return to_boxes(all, nall, boxes, n, err, errlen);
 }
 
+/* detect_frame over view v of f turned a quarter clockwise, for text that runs down the
+ * frame (a label along the edge of a radiograph, an image stored turned): boxes in the
+ * frame's coordinates. Only lines on a plain ground are kept, as such labels stand on the
+ * border: turned, a stack of vertebrae or ribs is a row of letter-sized blobs. At full size
+ * only: turned titles are rare, and the halved levels would cost a third more. */
+static int detect_turned(const ocr_frame *f, int v, int clipped, ocr_box **boxes, size_t *n,
+                         char *err, size_t errlen)
+{
+    int ch = v ? 1 : f->channels, w = f->width, h = f->height;
+    const unsigned char *px = v ? f->extra[v - 1] : f->pixels;
+    *boxes = NULL;
+    *n = 0;
+    if (!px || w <= 0 || h <= 0)
+        return 0;
+    unsigned char *t = malloc((size_t)w * h * ch);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Turned clockwise: pixel (x, y) goes to column h - 1 - y of row x; in blocks of 32
+     * rows and columns, which stay in the cache. */
+    for (int y0 = 0; y0 < h; y0 += 32)
+        for (int x0 = 0; x0 < w; x0 += 32)
+            for (int y = y0; y < h && y < y0 + 32; y++) {
+                const unsigned char *src = px + ((size_t)y * w + x0) * ch;
+                unsigned char *dst = t + ((size_t)x0 * h + (h - 1 - y)) * ch;
+                for (int x = x0; x < w && x < x0 + 32; x++, src += ch, dst += (size_t)h * ch)
+                    for (int c = 0; c < ch; c++)
+                        dst[c] = src[c];
+            }
+    int flags = (clipped ? DETECT_CLIPPED : 0) | DETECT_PLAIN | DETECT_TURNED;
+    int rc = detect_frame(h, w, ch, t, flags, boxes, n, err, errlen);
+    free(t);
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        ocr_box b = (*boxes)[i];
+        (*boxes)[i] = (ocr_box){ b.y, h - b.x - b.w, b.h, b.w, b.score, 1 };
+    }
+    return rc;
+}
+
+/* Two lines of text one above the other are, turned, columns of two letters: a line found
+ * turned that lies mostly (30%) on lines found upright is dropped. A turned line of
+ * letters has upright finds only in pieces (letters side by side by chance). */
+static size_t drop_crossing(struct seen *s, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        long covered = 0;
+        for (size_t j = 0; s[i].vertical && j < n; j++)
+            if (!s[j].vertical)
+                covered += (long)overlap_1d(s[i].c.x, s[i].c.x + s[i].c.w, s[j].c.x,
+                                            s[j].c.x + s[j].c.w) *
+                           overlap_1d(s[i].c.y, s[i].c.y + s[i].c.h, s[j].c.y,
+                                      s[j].c.y + s[j].c.h);
+        if (covered * 10 <= s[i].area * 3)
+            s[kept++] = s[i];
+    }
+    return kept;
+}
+
+/* The boxes of b[0..nb) as seen in view v, appended to *s (*ns of them). */
+static int add_seen(struct seen **s, size_t *ns, const ocr_box *b, size_t nb, int v, char *err,
+                    size_t errlen)
+{
+    if (nb == 0)
+        return 0;
+    struct seen *grown = realloc(*s, (*ns + nb) * sizeof **s);
+    if (!grown) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *s = grown;
+    for (size_t i = 0; i < nb; i++)
+        grown[(*ns)++] = (struct seen){ { b[i].x, b[i].y, b[i].w, b[i].h, b[i].score }, v,
+                                        b[i].vertical, (long)b[i].w * b[i].h };
+    return 0;
+}
+
 int ocr_detect_in_views(const ocr_frame *f, ocr_box **boxes, int **views, size_t *n, char *err,
                         size_t errlen)
 {
@@ -1306,29 +1391,28 @@ int ocr_detect_in_views(const ocr_frame *f, ocr_box **boxes, int **views, size_t
     for (int v = 0; v <= f->nextra; v++) {
         if (v > 0 && !f->extra[v - 1])
             continue;
-        ocr_box *b;
-        size_t nb;
-        if (detect_view(f, v, clipped, &b, &nb, err, errlen) != 0) {
-            free(s);
-            return -1;
-        }
-        if (nb == 0)
-            continue;
-        struct seen *grown = realloc(s, (ns + nb) * sizeof *s);
-        if (!grown) {
-            free(b);
-            free(s);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        s = grown;
-        for (size_t i = 0; i < nb; i++)
-            s[ns++] = (struct seen){ { b[i].x, b[i].y, b[i].w, b[i].h, b[i].score }, v,
-                                     (long)b[i].w * b[i].h };
+        ocr_box *b, *t = NULL;
+        size_t nb, nt = 0;
+        int tiled = f->tile_w >= MIN_TILE && f->tile_h >= MIN_TILE;
+        int rc = detect_view(f, v, clipped, &b, &nb, err, errlen);
+        if (rc == 0 && !tiled)
+            rc = detect_turned(f, v, clipped, &t, &nt, err, errlen);
+        if (rc == 0)
+            rc = add_seen(&s, &ns, b, nb, v, err, errlen);
+        if (rc == 0)
+            rc = add_seen(&s, &ns, t, nt, v, err, errlen);
         free(b);
+        free(t);
+        if (rc != 0) {
+            free(s);
+            return -1;
+        }
     }
-    if (ns == 0)
+    ns = drop_crossing(s, ns);
+    if (ns == 0) {
+        free(s);
         return 0;
+    }
     ns = merge_views(s, ns);
     qsort(s, ns, sizeof *s, cmp_cand);
     *boxes = malloc(ns * sizeof **boxes);
@@ -1343,7 +1427,8 @@ int ocr_detect_in_views(const ocr_frame *f, ocr_box **boxes, int **views, size_t
         return -1;
     }
     for (size_t i = 0; i < ns; i++) {
-        (*boxes)[i] = (ocr_box){ s[i].c.x, s[i].c.y, s[i].c.w, s[i].c.h, s[i].c.score };
+        (*boxes)[i] = (ocr_box){ s[i].c.x, s[i].c.y, s[i].c.w, s[i].c.h, s[i].c.score,
+                                 s[i].vertical };
         (*views)[i] = s[i].view;
     }
     free(s);

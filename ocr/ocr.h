@@ -12,6 +12,7 @@
 typedef struct ocr_box {
     int x, y, w, h;  /* pixels, inside the frame */
     float score;     /* detector confidence, 0..1 */
+    int vertical;    /* 1: a line running down the frame (text turned a quarter) */
 } ocr_box;
 
 typedef struct ocr_text {
@@ -25,7 +26,8 @@ typedef struct ocr_text {
 typedef struct ocr_reader ocr_reader;
 
 /* Finds text-like regions: lines of light-on-dark or dark-on-light characters, grey or
- * coloured, about 5 to 44 px tall, and taller ones (titles, forms) on a plain ground.
+ * coloured, about 5 to 44 px tall, and taller ones (titles, forms) on a plain ground;
+ * upright, or turned a quarter (ocr_box.vertical).
  * *boxes is malloc'd (free() it; NULL when *n is 0), sorted top to bottom, left to right.
  * Returns 0, or -1 with a message. */
 int ocr_detect(int width, int height, int channels, const unsigned char *pixels,

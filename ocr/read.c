@@ -514,9 +514,9 @@ static int join_reading(ocr_text *a, ocr_text *b)
  * distinct reading is kept, joined, so that whoever searches the text for known values gets
  * each chance. A box read with confident words gains nothing from the second preparation,
  * and recognition is nearly all of the cost. */
-static int read_boxes(ocr_reader *r, int width, int height, int channels,
-                      const unsigned char *pixels, const ocr_box *boxes, size_t n,
-                      ocr_text *out, char *err, size_t errlen)
+static int read_upright(ocr_reader *r, int width, int height, int channels,
+                        const unsigned char *pixels, const ocr_box *boxes, size_t n,
+                        ocr_text *out, char *err, size_t errlen)
 {
     ocr_text more[MAX_ROWS];
     ocr_box weak[MAX_ROWS];
@@ -553,6 +553,89 @@ static int read_boxes(ocr_reader *r, int width, int height, int channels,
             free(out[i].text);
             out[i].text = NULL;
         }
+    return rc;
+}
+
+/* Reads the vertical boxes of a frame (text turned a quarter, either way): in the frame
+ * turned clockwise and in the frame turned the other way, as it cannot be told which way
+ * the text reads; both readings are joined. out[k].box stays boxes[k]. */
+static int read_turned(ocr_reader *r, int width, int height, int channels,
+                       const unsigned char *pixels, const ocr_box *boxes, size_t n,
+                       ocr_text *out, char *err, size_t errlen)
+{
+    size_t px = (size_t)width * height;
+    unsigned char *t = malloc(px * channels);
+    ocr_box turned[MAX_ROWS];
+    ocr_text got[MAX_ROWS];
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    for (int way = 0; rc == 0 && way < 2; way++) {
+        /* Clockwise, pixel (x, y) goes to column height - 1 - y of row x; the other way,
+         * to column y of row width - 1 - x. */
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++) {
+                size_t to = way == 0 ? (size_t)x * height + (height - 1 - y)
+                                     : (size_t)(width - 1 - x) * height + y;
+                memcpy(t + to * channels, pixels + ((size_t)y * width + x) * channels,
+                       (size_t)channels);
+            }
+        for (size_t k = 0; k < n; k++) {
+            const ocr_box *b = &boxes[k];
+            turned[k] = way == 0
+                ? (ocr_box){ height - b->y - b->h, b->x, b->h, b->w, b->score, 0 }
+                : (ocr_box){ b->y, width - b->x - b->w, b->h, b->w, b->score, 0 };
+        }
+        rc = read_upright(r, height, width, channels, t, turned, n, way ? got : out, err,
+                          errlen);
+        for (size_t k = 0; rc == 0 && way && k < n; k++)
+            if (join_reading(&out[k], &got[k]) != 0) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+            }
+        if (rc != 0 && way)
+            for (size_t k = 0; k < n; k++) {
+                free(out[k].text);
+                out[k].text = NULL;
+                free(got[k].text);
+            }
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        out[k].box = boxes[k];
+    free(t);
+    return rc;
+}
+
+/* Reads boxes[0..n) (n <= MAX_ROWS), the upright ones as they stand and the vertical ones
+ * turned. */
+static int read_boxes(ocr_reader *r, int width, int height, int channels,
+                      const unsigned char *pixels, const ocr_box *boxes, size_t n,
+                      ocr_text *out, char *err, size_t errlen)
+{
+    ocr_box part[2][MAX_ROWS];
+    ocr_text got[2][MAX_ROWS];
+    size_t at[2][MAX_ROWS], np[2] = { 0, 0 };
+    for (size_t i = 0; i < n; i++) {
+        int v = boxes[i].vertical != 0;
+        at[v][np[v]] = i;
+        part[v][np[v]++] = boxes[i];
+    }
+    if (np[1] == 0)
+        return read_upright(r, width, height, channels, pixels, boxes, n, out, err, errlen);
+    int rc = np[0] ? read_upright(r, width, height, channels, pixels, part[0], np[0], got[0],
+                                  err, errlen)
+                   : 0;
+    if (rc == 0 && read_turned(r, width, height, channels, pixels, part[1], np[1], got[1], err,
+                               errlen) != 0) {
+        for (size_t k = 0; k < np[0]; k++)
+            free(got[0][k].text);
+        rc = -1;
+    }
+    for (int v = 0; rc == 0 && v < 2; v++)
+        for (size_t k = 0; k < np[v]; k++)
+            out[at[v][k]] = got[v][k];
     return rc;
 }
 

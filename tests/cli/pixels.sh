@@ -93,6 +93,26 @@ if [ -r "$ct" ]; then
     [ -z "$boxes" ] || bad "J2K_pixelrep_mismatch (no text): boxes at $boxes"
 fi
 
+# IM0022 turned a quarter (as an image stored turned): its labels run down the frame. They
+# are found, read (the name among them) and cleaned.
+if /usr/bin/python3 -c 'import pydicom, numpy' 2>/dev/null; then
+    mkdir -p "$tmp/turned-in"
+    /usr/bin/python3 - "$in/IM0022.dcm" "$tmp/turned-in/t.dcm" <<'PY'
+import sys, numpy, pydicom
+d = pydicom.dcmread(sys.argv[1])
+a = numpy.rot90(d.pixel_array).copy()
+d.Rows, d.Columns = a.shape
+d.PixelData = a.tobytes()
+d.save_as(sys.argv[2])
+PY
+    "$DEIDTK" verify "$tmp/turned-in" --jsonl --show-values --report "$tmp/T" >"$tmp/T.jsonl" 2>/dev/null
+    name=$(jq -r 'select(.detector == "ocr-text") | .value' "$tmp/T.jsonl" | grep -c "ASHWORTH")
+    [ "$name" -ge 1 ] || bad "turned IM0022: the name was not read: $(jq -r 'select(.detector == "ocr-text") | .value' "$tmp/T.jsonl" | head -5)"
+    clean_and_verify "$tmp/turned-in" turned
+else
+    echo "note: no python3-pydicom; the turned-text check is skipped"
+fi
+
 # A real Siemens MOSAIC (20 EPI slices of 72 px): its rows of slices are not lines of text.
 mosaic=/usr/share/doc/dicom3tools/examples/0051.dcm
 if [ -r "$mosaic" ]; then

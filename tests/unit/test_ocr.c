@@ -444,6 +444,52 @@ static void test_read_sizes_and_polarities(void **state)
     free(f.px);
 }
 
+/* The frame turned a quarter clockwise (way 0) or the other way (way 1): a copy. */
+static frame turned(const frame *f, int way)
+{
+    frame t = { f->h, f->w, f->ch, malloc((size_t)f->w * f->h * f->ch) };
+    assert_non_null(t.px);
+    for (int y = 0; y < f->h; y++)
+        for (int x = 0; x < f->w; x++) {
+            size_t to = way == 0 ? (size_t)x * f->h + (f->h - 1 - y)
+                                 : (size_t)(f->w - 1 - x) * f->h + y;
+            memcpy(t.px + to * f->ch, f->px + ((size_t)y * f->w + x) * f->ch, (size_t)f->ch);
+        }
+    return t;
+}
+
+/* Text turned a quarter either way (a label along the edge of a radiograph, an image
+ * stored turned) is found as one vertical box and read; upright, the same frame gives no
+ * vertical box. */
+static void test_turned_text(void **state)
+{
+    (void)state;
+    static const char *const tokens[] = { "DOE", "JANE", "4471123" };
+    frame f = make_frame(1, BG_ANATOMY);
+    rect r = draw_text(&f, "DOE^JANE 4471123", 12, 8, 8, WHITE);
+    ocr_box *b;
+    size_t n = detect(&f, &b);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(b[i].vertical, 0);
+    free(b);
+    for (int way = 0; way < 2; way++) {
+        frame t = turned(&f, way);
+        rect tr = way == 0 ? (rect){ f.h - r.y - r.h, r.x, r.h, r.w }
+                           : (rect){ r.y, f.w - r.x - r.w, r.h, r.w };
+        n = detect(&t, &b);
+        int vertical = 0;
+        for (size_t i = 0; i < n; i++)
+            vertical += b[i].vertical;
+        if (!overlaps(&tr, b, n) || vertical == 0)
+            fail_msg("turned %s: %zu boxes, %d vertical", way ? "anticlockwise" : "clockwise",
+                     n, vertical);
+        free(b);
+        check_read(&t, tokens, 3);
+        free(t.px);
+    }
+    free(f.px);
+}
+
 /* Titles of screen captures and scanned forms: lines far taller than burned-in
  * annotations, up to a fifth of the frame, are found whole and read. */
 static void test_large_text(void **state)
@@ -630,6 +676,7 @@ int main(void)
     const struct CMUnitTest read_tests[] = {
         cmocka_unit_test(test_read_sizes_and_polarities),
         cmocka_unit_test(test_large_text),
+        cmocka_unit_test(test_turned_text),
         cmocka_unit_test(test_bold_text),
         cmocka_unit_test(test_read_box_and_full_frame),
         cmocka_unit_test(test_read_many_boxes_keeps_texts_apart),
