@@ -1024,6 +1024,44 @@ static void overlay_bits(const char *path, rect r, int *inside, int *outside)
     dcm_close(f);
 }
 
+/* Findings of verify on path: OCR text in overlay 6000's first frame, and in the frame. */
+static void overlay_findings(const char *path, int *inplane, int *inframe)
+{
+    verify_findings fs = {0};
+    deid_result ids = identifying_of(path);
+    verify(path, 1, ids.identifying, NULL, &fs);
+    *inplane = *inframe = 0;
+    for (size_t i = 0; i < fs.n; i++) {
+        if (strcmp(fs.v[i].detector, "ocr-text") != 0)
+            continue;
+        *inplane += strncmp(fs.v[i].where, "overlay:6000 frame 0 ", 21) == 0;
+        *inframe += strncmp(fs.v[i].where, "pixels:", 7) == 0;
+    }
+    verify_findings_clear(&fs);
+    deid_result_free(&ids);
+}
+
+/* deid_apply with the Basic Profile (and Clean Graphics when graphics) on in, saved as out
+ * when it succeeds; its status, the result in *res (the caller frees it). */
+static int apply_basic(const char *in, const char *out, int graphics, deid_result *res)
+{
+    deid_engine e;
+    struct deid_pseudo ps;
+    deid_policy *p;
+    engine_init(&e, &ps, &p);
+    assert_int_equal(deid_policy_select(p, "basic", graphics ?
+                                        DEID_OPTION_BIT(DEID_OPT_CLEAN_GRAPHICS) : 0,
+                                        err, sizeof err), 0);
+    memset(res, 0, sizeof *res);
+    dcm_file *f = open_file(in);
+    int rc = deid_apply(&e, f, res, err, sizeof err);
+    if (rc == 0 && dcm_save(f, out, err, sizeof err) != DCM_OK)
+        fail_msg("save: %s", err);
+    dcm_close(f);
+    deid_policy_free(p);
+    return rc;
+}
+
 /* Text drawn in an overlay plane is found by the verifier and, under Clean Graphics, blanked
  * in the plane while its other graphics stay; a malformed plane is a finding that blocks,
  * and cannot be cleaned. */
@@ -1036,37 +1074,17 @@ static void test_overlay_text(void **state)
     snprintf(out, sizeof out, "%s/overlay-clean.dcm", tu_dir);
     rect r = write_overlay(path, PLANE_DATA, 60);
     write_overlay(bad, PLANE_SHORT, 61);
-    int in0, out0;
+    int in0, out0, inplane, inframe;
     overlay_bits(path, r, &in0, &out0);
     assert_true(in0 > 50 && out0 > 150);
+    overlay_findings(path, &inplane, &inframe);
+    if (inplane == 0 || inframe != 0)
+        fail_msg("overlay: %d findings in the plane, %d in the frame", inplane, inframe);
 
-    verify_findings fs = {0};
-    deid_result ids = identifying_of(path);
-    verify(path, 1, ids.identifying, NULL, &fs);
-    int found = 0;
-    for (size_t i = 0; i < fs.n; i++)
-        found |= strcmp(fs.v[i].detector, "ocr-text") == 0 &&
-                 strncmp(fs.v[i].where, "overlay:6000 frame 0 ", 21) == 0;
-    if (!found)
-        fail_msg("the overlay's text was not found");
-    verify_findings_clear(&fs);
-    deid_result_free(&ids);
-
-    deid_engine e;
-    struct deid_pseudo ps;
-    deid_policy *p;
-    engine_init(&e, &ps, &p);
-    assert_int_equal(deid_policy_select(p, "basic", DEID_OPTION_BIT(DEID_OPT_CLEAN_GRAPHICS), err,
-                                        sizeof err), 0);
     deid_result res;
-    memset(&res, 0, sizeof res);
-    dcm_file *f = open_file(path);
-    if (deid_apply(&e, f, &res, err, sizeof err) != 0)
+    if (apply_basic(path, out, 1, &res) != 0)
         fail_msg("deid_apply: %s", err);
     assert_true(res.overlay_regions >= 1);
-    if (dcm_save(f, out, err, sizeof err) != DCM_OK)
-        fail_msg("save: %s", err);
-    dcm_close(f);
     int in1, out1;
     overlay_bits(out, r, &in1, &out1);
     assert_int_equal(in1, 0);
@@ -1074,6 +1092,7 @@ static void test_overlay_text(void **state)
     expect_no_text(out, 1, res.identifying, "overlay cleaned");
     deid_result_free(&res);
 
+    verify_findings fs = {0};
     verify(bad, 1, NULL, NULL, &fs);
     int blocked = 0;
     for (size_t i = 0; i < fs.n; i++)
@@ -1082,13 +1101,9 @@ static void test_overlay_text(void **state)
     if (!blocked)
         fail_msg("a malformed overlay gave no finding");
     verify_findings_clear(&fs);
-    memset(&res, 0, sizeof res);
-    f = open_file(bad);
-    assert_int_not_equal(deid_apply(&e, f, &res, err, sizeof err), 0);
+    assert_int_not_equal(apply_basic(bad, out, 1, &res), 0);
     assert_non_null(strstr(err, "overlay 6000"));
-    dcm_close(f);
     deid_result_free(&res);
-    deid_policy_free(p);
 }
 
 /* An overlay embedded in bit 15 of 12-bit pixels (retired, in old files): verify reads its
@@ -1102,43 +1117,19 @@ static void test_embedded_overlay(void **state)
     snprintf(out, sizeof out, "%s/embedded-basic.dcm", tu_dir);
     snprintf(out2, sizeof out2, "%s/embedded-graphics.dcm", tu_dir);
     rect r = write_overlay(path, PLANE_EMBEDDED, 62);
-    int in0, out0;
+    int in0, out0, inplane, inframe;
     overlay_bits(path, r, &in0, &out0);
     assert_true(in0 > 50 && out0 > 150);
-
-    verify_findings fs = {0};
-    deid_result ids = identifying_of(path);
-    verify(path, 1, ids.identifying, NULL, &fs);
-    int inplane = 0, inframe = 0;
-    for (size_t i = 0; i < fs.n; i++) {
-        inplane += strcmp(fs.v[i].detector, "ocr-text") == 0 &&
-                   strncmp(fs.v[i].where, "overlay:6000 frame 0 ", 21) == 0;
-        inframe += strcmp(fs.v[i].detector, "ocr-text") == 0 &&
-                   strncmp(fs.v[i].where, "pixels:", 7) == 0;
-    }
+    overlay_findings(path, &inplane, &inframe);
     if (inplane == 0 || inframe != 0)
         fail_msg("embedded overlay: %d findings in the plane, %d in the frame", inplane, inframe);
-    verify_findings_clear(&fs);
-    deid_result_free(&ids);
 
     for (int graphics = 0; graphics < 2; graphics++) {
-        deid_engine e;
-        struct deid_pseudo ps;
-        deid_policy *p;
-        engine_init(&e, &ps, &p);
-        assert_int_equal(deid_policy_select(p, "basic", graphics ?
-                                            DEID_OPTION_BIT(DEID_OPT_CLEAN_GRAPHICS) : 0,
-                                            err, sizeof err), 0);
+        const char *o = graphics ? out2 : out;
         deid_result res;
-        memset(&res, 0, sizeof res);
-        dcm_file *f = open_file(path);
-        if (deid_apply(&e, f, &res, err, sizeof err) != 0)
+        if (apply_basic(path, o, graphics, &res) != 0)
             fail_msg("deid_apply: %s", err);
         assert_true(res.overlay_regions >= 1);
-        const char *o = graphics ? out2 : out;
-        if (dcm_save(f, o, err, sizeof err) != DCM_OK)
-            fail_msg("save: %s", err);
-        dcm_close(f);
         if (graphics) {
             int in1, out1;
             overlay_bits(o, r, &in1, &out1);
@@ -1169,7 +1160,6 @@ static void test_embedded_overlay(void **state)
         }
         expect_no_text(o, 1, res.identifying, graphics ? "embedded, graphics" : "embedded, basic");
         deid_result_free(&res);
-        deid_policy_free(p);
     }
 }
 
