@@ -46,8 +46,9 @@ extern "C" int dcm_overlays(dcm_file *f, dcm_overlay out[DCM_MAX_OVERLAYS], int 
     if (!any)
         return DCM_OK;
     for (Uint16 g = 0x6000; g <= 0x601E; g += 2) {
-        int bit = ds->tagExists(DcmTagKey(g, 0x3000)) ? -1 : embedded_bit(f, g);
-        if (bit < 0 && !ds->tagExists(DcmTagKey(g, 0x3000)))
+        bool own = ds->tagExists(DcmTagKey(g, 0x3000));
+        int bit = own ? -1 : embedded_bit(f, g);
+        if (!own && bit < 0)
             continue;
         Uint16 rows = 0, cols = 0;
         Sint32 frames = 1;

@@ -1004,9 +1004,6 @@ PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type)
     return ink;
 }
 
-/* Both polarities can fire on one line (the gaps between light letters are dark strokes),
- * and the words of one line are found apart: boxes that overlap, or stand on one baseline
- * at most two character heights apart, are merged into their union. */
 /* Whether two boxes overlap by half the smaller one. */
 static int half_overlap(const struct cand *a, const struct cand *b)
 {
@@ -1025,6 +1022,9 @@ static void unite(struct cand *a, const struct cand *b)
     *a = (struct cand){ x0, y0, x1 - x0, y1 - y0, a->score > b->score ? a->score : b->score };
 }
 
+/* Both polarities can fire on one line (the gaps between light letters are dark strokes),
+ * and the words of one line are found apart: boxes that overlap, or stand on one baseline
+ * at most two character heights apart, are merged into their union. */
 static int mergeable(const struct cand *a, const struct cand *b)
 {
     if (half_overlap(a, b))
@@ -1239,6 +1239,30 @@ static size_t merge_views(struct seen *s, size_t n)
     return n;
 }
 
+unsigned char *ocr_turn(int w, int h, int ch, const unsigned char *px, int way)
+{
+    unsigned char *t = malloc((size_t)w * h * ch);
+    if (!t)
+        return NULL;
+    /* In blocks of 32 rows and columns, which stay in the cache. */
+    for (int y0 = 0; y0 < h; y0 += 32)
+        for (int x0 = 0; x0 < w; x0 += 32)
+            for (int y = y0; y < h && y < y0 + 32; y++)
+                for (int x = x0; x < w && x < x0 + 32; x++) {
+                    size_t to = way == 0 ? (size_t)x * h + (h - 1 - y)
+                                         : (size_t)(w - 1 - x) * h + y;
+                    for (int c = 0; c < ch; c++)
+                        t[to * ch + c] = px[((size_t)y * w + x) * ch + c];
+                }
+    return t;
+}
+
+ocr_box ocr_turn_box(const ocr_box *b, int w, int h, int way)
+{
+    return way == 0 ? (ocr_box){ h - b->y - b->h, b->x, b->h, b->w, b->score, 0 }
+                    : (ocr_box){ b->y, w - b->x - b->w, b->h, b->w, b->score, 0 };
+}
+
 /* Tiles smaller than this hold no line of text: a file that claims them is searched whole
  * (one search a tile would cost more than the frame's worth). */
 #define MIN_TILE 16
@@ -1312,28 +1336,18 @@ static int detect_turned(const ocr_frame *f, int v, int clipped, ocr_box **boxes
     *n = 0;
     if (!px || w <= 0 || h <= 0)
         return 0;
-    unsigned char *t = malloc((size_t)w * h * ch);
+    unsigned char *t = ocr_turn(w, h, ch, px, 0);
     if (!t) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* Turned clockwise: pixel (x, y) goes to column h - 1 - y of row x; in blocks of 32
-     * rows and columns, which stay in the cache. */
-    for (int y0 = 0; y0 < h; y0 += 32)
-        for (int x0 = 0; x0 < w; x0 += 32)
-            for (int y = y0; y < h && y < y0 + 32; y++) {
-                const unsigned char *src = px + ((size_t)y * w + x0) * ch;
-                unsigned char *dst = t + ((size_t)x0 * h + (h - 1 - y)) * ch;
-                for (int x = x0; x < w && x < x0 + 32; x++, src += ch, dst += (size_t)h * ch)
-                    for (int c = 0; c < ch; c++)
-                        dst[c] = src[c];
-            }
     int flags = (clipped ? DETECT_CLIPPED : 0) | DETECT_PLAIN | DETECT_TURNED;
     int rc = detect_frame(h, w, ch, t, flags, boxes, n, err, errlen);
     free(t);
+    /* Back from the turned frame (h wide, w tall): the way back is the other way. */
     for (size_t i = 0; rc == 0 && i < *n; i++) {
-        ocr_box b = (*boxes)[i];
-        (*boxes)[i] = (ocr_box){ b.y, h - b.x - b.w, b.h, b.w, b.score, 1 };
+        (*boxes)[i] = ocr_turn_box(&(*boxes)[i], h, w, 1);
+        (*boxes)[i].vertical = 1;
     }
     return rc;
 }

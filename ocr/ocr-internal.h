@@ -19,6 +19,14 @@ PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char
  * of memory. */
 PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type);
 
+/* A w x h frame of ch channels turned a quarter, clockwise (way 0: pixel (x, y) goes to
+ * column h - 1 - y of row x) or the other way (way 1: to column y of row w - 1 - x), as a
+ * new h-wide, w-tall frame (malloc'd; NULL when out of memory). */
+unsigned char *ocr_turn(int w, int h, int ch, const unsigned char *px, int way);
+/* Box b of a w x h frame where it lies in that frame turned as ocr_turn turns it; the way
+ * back from a turned frame is the other way, with its own width and height. */
+ocr_box ocr_turn_box(const ocr_box *b, int w, int h, int way);
+
 /* ocr_detect_views, and for each box the view it was found largest in (0: pixels, k:
  * f->extra[k - 1]) in *views (malloc'd, free() it; NULL when *n is 0). */
 int ocr_detect_in_views(const ocr_frame *f, ocr_box **boxes, int **views, size_t *n, char *err,

@@ -382,6 +382,8 @@ static int read_sheet(ocr_reader *r, int width, int height, int channels,
     int sheet_w = 0, sheet_h = SHEET_MARGIN, nread = 0, rc = -1;
     PIX *sheet = NULL;
     TessResultIterator *it = NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i].text = NULL;  /* so that every failure leaves out[] holding nothing */
     if (start(r, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -563,49 +565,40 @@ static int read_turned(ocr_reader *r, int width, int height, int channels,
                        const unsigned char *pixels, const ocr_box *boxes, size_t n,
                        ocr_text *out, char *err, size_t errlen)
 {
-    size_t px = (size_t)width * height;
-    unsigned char *t = malloc(px * channels);
     ocr_box turned[MAX_ROWS];
     ocr_text got[MAX_ROWS];
-    if (!t) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    for (size_t k = 0; k < n; k++)  /* both freed on error, whatever the reads reached */
+        out[k].text = got[k].text = NULL;
     int rc = 0;
     for (int way = 0; rc == 0 && way < 2; way++) {
-        /* Clockwise, pixel (x, y) goes to column height - 1 - y of row x; the other way,
-         * to column y of row width - 1 - x. */
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++) {
-                size_t to = way == 0 ? (size_t)x * height + (height - 1 - y)
-                                     : (size_t)(width - 1 - x) * height + y;
-                memcpy(t + to * channels, pixels + ((size_t)y * width + x) * channels,
-                       (size_t)channels);
-            }
-        for (size_t k = 0; k < n; k++) {
-            const ocr_box *b = &boxes[k];
-            turned[k] = way == 0
-                ? (ocr_box){ height - b->y - b->h, b->x, b->h, b->w, b->score, 0 }
-                : (ocr_box){ b->y, width - b->x - b->w, b->h, b->w, b->score, 0 };
+        unsigned char *t = ocr_turn(width, height, channels, pixels, way);
+        if (!t) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
         }
+        for (size_t k = 0; k < n; k++)
+            turned[k] = ocr_turn_box(&boxes[k], width, height, way);
         rc = read_upright(r, height, width, channels, t, turned, n, way ? got : out, err,
                           errlen);
+        free(t);
         for (size_t k = 0; rc == 0 && way && k < n; k++)
             if (join_reading(&out[k], &got[k]) != 0) {
                 snprintf(err, errlen, "out of memory");
                 rc = -1;
             }
-        if (rc != 0 && way)
-            for (size_t k = 0; k < n; k++) {
-                free(out[k].text);
-                out[k].text = NULL;
-                free(got[k].text);
-            }
     }
-    for (size_t k = 0; rc == 0 && k < n; k++)
+    if (rc != 0) {
+        for (size_t k = 0; k < n; k++) {
+            free(out[k].text);
+            out[k].text = NULL;
+            free(got[k].text);
+        }
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++)
         out[k].box = boxes[k];
-    free(t);
-    return rc;
+    return 0;
 }
 
 /* Reads boxes[0..n) (n <= MAX_ROWS), the upright ones as they stand and the vertical ones

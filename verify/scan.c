@@ -454,11 +454,9 @@ static void inspect_image(struct scan *s, ocr_reader *reader, const char *label,
 
 /* Overlay planes are drawn over the image by viewers, and can hold text as well as
  * outlines: each frame of each is read as the frames are. */
-static void check_overlays(struct scan *s, dcm_file *f, ocr_reader *reader)
+static void check_overlays(struct scan *s, dcm_file *f, ocr_reader *reader,
+                           const dcm_overlay *planes, int np)
 {
-    dcm_overlay planes[DCM_MAX_OVERLAYS];
-    int np = 0;
-    dcm_overlays(f, planes, &np);
     for (int i = 0; i < np && !s->failed; i++) {
         for (int fr = 0; fr < (planes[i].frames > 0 ? planes[i].frames : 1) && !s->failed;
              fr++) {
@@ -506,7 +504,7 @@ static void check_pixels(struct scan *s, dcm_file *f)
         inspect_image(s, reader, label, &img, fr);
         dcm_image_free(&img);
     }
-    check_overlays(s, f, reader);
+    check_overlays(s, f, reader, planes, np);
 }
 
 int verify_frames_parse(const char *text, verify_config *c)
