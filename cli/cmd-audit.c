@@ -243,31 +243,18 @@ static int add_finding(struct opts *o, const char *id)
 static int read_findings(struct opts *o)
 {
     FILE *in = strcmp(o->findings_file, "-") == 0 ? stdin : fopen(o->findings_file, "r");
-    size_t len = 0, cap = 0;
-    int rc = in ? 0 : -1;
-    while (rc == 0) {
-        if (len + 1 >= cap) {
-            char *grown = realloc(o->findings_text, cap = cap ? 2 * cap : 4096);
-            if (!grown) {
-                rc = -1;
-                break;
-            }
-            o->findings_text = grown;
-        }
-        size_t got = fread(o->findings_text + len, 1, cap - len - 1, in);
-        len += got;
-        if (got == 0)
-            rc = ferror(in) ? -1 : 1;
-    }
+    size_t cap = 0;
+    /* Reading up to a NUL reads a whole text file in one call. */
+    ssize_t len = in ? getdelim(&o->findings_text, &cap, '\0', in) : -1;
+    int bad = !in || ferror(in) || (len < 0 && !feof(in));
     if (in && in != stdin)
         fclose(in);
-    if (rc < 0) {
+    if (bad) {
         fprintf(stderr, "deidtk audit: cannot read %s\n", o->findings_file);
         return -1;
     }
-    o->findings_text[len] = '\0';
     size_t before = o->nfinding;
-    for (char *line = o->findings_text; line && *line;) {
+    for (char *line = len > 0 ? o->findings_text : NULL; line && *line;) {
         char *next = strchr(line, '\n');
         if (next)
             *next++ = '\0';

@@ -55,6 +55,13 @@ sqlite3 "$db" "SELECT finding_id FROM findings LIMIT 2" >"$tmp/ids"
 [ $? -eq 2 ] || fail "a list with an unknown finding should exit 2"
 grep -q "no finding ffffffffffffffff" "$tmp/rev.err" || fail "unknown finding: $(cat "$tmp/rev.err")"
 "$DEIDTK" audit verify --audit "$db" | grep -q "1 reviews" || fail "a failed list recorded reviews"
+"$DEIDTK" audit review --findings "$tmp/no-such-list" --reviewer Bob --decision fix \
+    --reason x --audit "$db" >/dev/null 2>"$tmp/rev.err"
+[ $? -eq 2 ] && grep -q "cannot read .*no-such-list" "$tmp/rev.err" ||
+    fail "a missing list: $(cat "$tmp/rev.err")"
+echo "# nothing yet" | "$DEIDTK" audit review --findings - --reviewer Bob --decision fix \
+    --reason x --audit "$db" >/dev/null 2>"$tmp/rev.err"
+[ $? -eq 2 ] && grep -q "no finding in -" "$tmp/rev.err" || fail "an empty list: $(cat "$tmp/rev.err")"
 out=$("$DEIDTK" audit review --findings - --reviewer "Ann Curator" --decision waive \
     --reason "scanner labels" --audit "$db" <"$tmp/ids") || fail "review --findings - exit $?"
 echo "$out" | grep -q "^2 findings: waived by Ann Curator recorded" || fail "review: $out"
