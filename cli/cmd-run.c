@@ -209,56 +209,22 @@ static size_t queued_for_writer(struct run *r)
     return atomic_load(&r->finished) - recorded;
 }
 
-static void work_file(struct run *r, size_t i, struct job *j)
+/* De-identifies the open input f and writes it: returns the output's path (malloc'd), or
+ * NULL with j failed or skipped. *data and *nbytes get the bytes written, when kept. */
+static char *write_output(struct run *r, struct job *j, const char *in, dcm_file *f,
+                          unsigned char **data, size_t *nbytes)
 {
-    const char *in = r->files.paths[i];
-    unsigned char *data;
-    size_t nbytes;
-    if (r->audit)
-        j->input_abs = realpath(in, NULL);
-    int in_memory = read_small(in, &data, &nbytes) == 0;
-    /* The trail identifies inputs and outputs by their SHA-256. While the writer thread has
-     * at most RUN_WRITER_HASH_QUEUE files queued, it hashes a small file's bytes itself:
-     * that takes the hashing off the worker when workers are few. A writer with a longer
-     * queue is the bottleneck: workers hash. */
-    int to_writer = r->audit && in_memory && nbytes <= RUN_WRITER_HASH_MAX &&
-                    queued_for_writer(r) <= RUN_WRITER_HASH_QUEUE;
-    if (r->audit) {
-        if (to_writer) {
-            j->in_bytes = data;
-            j->in_len = nbytes;
-        } else if (in_memory)
-            audit_sha256_hex(data, nbytes, j->input_sha);
-        else if (audit_sha256_file(in, j->input_sha, j->err, sizeof j->err) != 0) {
-            j->failed = 1;
-            return;
-        }
-    }
-    dcm_file *f;
-    int rc = in_memory ? dcm_open_bytes(in, data, nbytes, &f, j->err, sizeof j->err) : -1;
-    /* A file that does not parse is read again from disk: DCMTK's file reader tells a
-     * truncated file from other damage, its buffer reader does not. */
-    if (rc != DCM_OK)
-        rc = dcm_open(in, &f, j->err, sizeof j->err);
-    if (!j->in_bytes)
-        free(data);
-    data = NULL;  /* from here on: the bytes of the output, when kept */
-    if (rc != DCM_OK) {
-        j->failed = 1;
-        return;
-    }
+    *data = NULL;
     if (is_media_directory(f)) {
-        dcm_close(f);
         j->skipped = 1;
         snprintf(j->err, sizeof j->err, "%s: a DICOMDIR (media directory), not released: it "
                  "holds the patients' names and IDs of the files it indexes", in);
-        return;
+        return NULL;
     }
     original_patient_token(r, f, j);
     if (deid_apply(&r->engine, f, &j->res, j->err, sizeof j->err) != 0) {
-        dcm_close(f);
         j->failed = 1;
-        return;
+        return NULL;
     }
     size_t len = strlen(r->out_dir) + 4 * (DEID_UID_MAX + 2) + 8;
     char *out = malloc(len);
@@ -291,43 +257,88 @@ static void work_file(struct run *r, size_t i, struct job *j)
         snprintf(j->err, sizeof j->err, "%s: cannot create the output folder: %s", in,
                  strerror(errno));
         j->failed = 1;
-    } else if (dcm_save_bytes(f, out, RUN_IN_MEMORY_MAX, &data, &nbytes, j->err,
+    } else if (dcm_save_bytes(f, out, RUN_IN_MEMORY_MAX, data, nbytes, j->err,
                               sizeof j->err) != DCM_OK) {
         j->failed = 1;
     }
-    dcm_close(f);
+    if (j->failed || j->skipped) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void work_file(struct run *r, size_t i, struct job *j)
+{
+    const char *in = r->files.paths[i];
+    unsigned char *input;
+    size_t nbytes;
+    if (r->audit)
+        j->input_abs = realpath(in, NULL);
+    int in_memory = read_small(in, &input, &nbytes) == 0;
+    /* The trail identifies inputs and outputs by their SHA-256. While the writer thread has
+     * at most RUN_WRITER_HASH_QUEUE files queued, it hashes a small file's bytes itself:
+     * that takes the hashing off the worker when workers are few. A writer with a longer
+     * queue is the bottleneck: workers hash. */
+    int to_writer = r->audit && in_memory && nbytes <= RUN_WRITER_HASH_MAX &&
+                    queued_for_writer(r) <= RUN_WRITER_HASH_QUEUE;
+    if (r->audit) {
+        if (to_writer) {
+            j->in_bytes = input;
+            j->in_len = nbytes;
+        } else if (in_memory)
+            audit_sha256_hex(input, nbytes, j->input_sha);
+        else if (audit_sha256_file(in, j->input_sha, j->err, sizeof j->err) != 0) {
+            j->failed = 1;
+            return;
+        }
+    }
+    dcm_file *f;
+    int rc = in_memory ? dcm_open_bytes(in, input, nbytes, &f, j->err, sizeof j->err) : -1;
+    /* A file that does not parse is read again from disk: DCMTK's file reader tells a
+     * truncated file from other damage, its buffer reader does not. */
+    if (rc != DCM_OK)
+        rc = dcm_open(in, &f, j->err, sizeof j->err);
+    unsigned char *data = NULL;  /* the bytes of the output, when kept */
+    char *out = NULL;
+    if (rc != DCM_OK)
+        j->failed = 1;
+    else {
+        out = write_output(r, j, in, f, &data, &nbytes);
+        dcm_close(f);
+    }
+    /* Kept until f is closed: its pixel data was read from them. */
+    if (!j->in_bytes)
+        free(input);
+    if (!out)
+        return;
     /* Verify what is on disk, not what is in memory: the bytes written (and synced), or the
      * file read back when they were too many to keep. A file that fails here is removed:
      * nothing unverified stays in the output. */
-    if (!j->failed && !j->skipped) {
-        if (data)
-            rc = verify_bytes(&r->vc, out, data, nbytes, j->res.identifying,
-                              j->res.original_uids, &j->findings, &j->facts, j->err,
-                              sizeof j->err);
+    if (data)
+        rc = verify_bytes(&r->vc, out, data, nbytes, j->res.identifying, j->res.original_uids,
+                          &j->findings, &j->facts, j->err, sizeof j->err);
+    else
+        rc = verify_file(&r->vc, out, j->res.identifying, j->res.original_uids, &j->findings,
+                         &j->facts, j->err, sizeof j->err);
+    if (rc == 0 && r->audit) {
+        if (data && to_writer && nbytes <= RUN_WRITER_HASH_MAX) {
+            j->out_bytes = data;
+            j->out_len = nbytes;
+            data = NULL;
+        } else if (data)
+            audit_sha256_hex(data, nbytes, j->output_sha);
         else
-            rc = verify_file(&r->vc, out, j->res.identifying, j->res.original_uids,
-                             &j->findings, &j->facts, j->err, sizeof j->err);
-        if (rc == 0 && r->audit) {
-            if (data && to_writer && nbytes <= RUN_WRITER_HASH_MAX) {
-                j->out_bytes = data;
-                j->out_len = nbytes;
-                data = NULL;
-            } else if (data)
-                audit_sha256_hex(data, nbytes, j->output_sha);
-            else
-                rc = audit_sha256_file(out, j->output_sha, j->err, sizeof j->err);
-        }
-        if (rc != 0) {
-            unlink(out);
-            j->failed = 1;
-        }
+            rc = audit_sha256_file(out, j->output_sha, j->err, sizeof j->err);
     }
     free(data);
-    /* Only a file that was written and verified has an output path. */
-    if (j->failed || j->skipped)
+    if (rc != 0) {
+        unlink(out);
+        j->failed = 1;
         free(out);
-    else
-        j->out_path = out;
+    } else {
+        j->out_path = out;  /* only a file that was written and verified has one */
+    }
 }
 
 static void work(size_t i, void *ud)

@@ -4,7 +4,6 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcostrma.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcwcache.h>
@@ -143,17 +142,97 @@ static bool has_dicm_preamble(const char *path)
     return ok;
 }
 
+// Bytes in memory as a DCMTK stream that, unlike DcmInputBufferStream, can hand out a
+// factory: large values (pixel data) are then left in the bytes until used, and a save
+// copies them from there in chunks. Parsing a slice no longer copies its pixels, nor does
+// re-reading what was written to verify its tags.
+namespace {
+
+class mem_producer : public DcmProducer {
+public:
+    mem_producer(const unsigned char *p, offile_off_t n) : p_(p), n_(n) {}
+    OFBool good() const override { return status_.good(); }
+    OFCondition status() const override { return status_; }
+    OFBool eos() override { return pos_ >= n_; }
+    offile_off_t avail() override { return n_ - pos_; }
+    offile_off_t read(void *buf, offile_off_t len) override
+    {
+        len = std::min(len, n_ - pos_);
+        memcpy(buf, p_ + pos_, (size_t)len);
+        pos_ += len;
+        return len;
+    }
+    offile_off_t skip(offile_off_t len) override
+    {
+        len = std::min(len, n_ - pos_);
+        pos_ += len;
+        return len;
+    }
+    void putback(offile_off_t num) override
+    {
+        if (num > pos_)
+            status_ = EC_PutbackFailed;
+        else
+            pos_ -= num;
+    }
+
+private:
+    const unsigned char *p_;
+    offile_off_t n_, pos_ = 0;
+    OFCondition status_ = EC_Normal;
+};
+
+class mem_stream : public DcmInputStream {
+public:
+    mem_stream(const unsigned char *base, offile_off_t len, offile_off_t start)
+        : DcmInputStream(&producer_), producer_(base + start, len - start), base_(base),
+          len_(len), start_(start)
+    {
+    }
+    DcmInputStreamFactory *newFactory() const override;
+
+private:
+    mem_producer producer_;
+    const unsigned char *base_;
+    offile_off_t len_, start_;
+};
+
+class mem_factory : public DcmInputStreamFactory {
+public:
+    mem_factory(const unsigned char *base, offile_off_t len, offile_off_t at)
+        : base_(base), len_(len), at_(at)
+    {
+    }
+    DcmInputStream *create() const override { return new mem_stream(base_, len_, at_); }
+    DcmInputStreamFactory *clone() const override { return new mem_factory(*this); }
+    // Nothing in DCMTK asks more of a factory than create and clone; this names the kind
+    // that reads a stored file from an offset, which is what this is.
+    DcmInputStreamFactoryType ident() const override { return DFT_DcmInputFileStreamFactory; }
+
+private:
+    const unsigned char *base_;
+    offile_off_t len_, at_;
+};
+
+DcmInputStreamFactory *mem_stream::newFactory() const
+{
+    // Inside a deflated dataset the offsets are those of the inflated stream: no factory,
+    // so DCMTK reads every value now, as it does for a deflated file.
+    if (currentProducer() != &producer_)
+        return NULL;
+    return new mem_factory(base_, len_, start_ + tell());
+}
+
+}  // namespace
+
 // Reads the file, or its bytes when data is given, into f->ff.
 static OFCondition load(dcm_file *f, const void *data, size_t len, bool part10)
 {
     E_FileReadMode mode = part10 ? ERM_autoDetect : ERM_dataset;
     if (!data)
         return f->ff.loadFile(f->path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, mode);
-    // What loadFile does, on a buffer: a buffer stream has no lazy loading, so every value
-    // is read now, pixel data included.
-    DcmInputBufferStream in;
-    in.setBuffer(data, (offile_off_t)len);
-    in.setEos();
+    // What loadFile does, on the bytes.
+    mem_stream in(static_cast<const unsigned char *>(data), (offile_off_t)len, 0);
     DcmObject *o = part10 ? static_cast<DcmObject *>(&f->ff) : f->ff.getDataset();
     o->transferInit();
     OFCondition c = o->read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);

@@ -36,8 +36,8 @@ typedef struct dcm_file dcm_file;
 int dcm_open(const char *path, dcm_file **out, char *err, size_t errlen);
 void dcm_close(dcm_file *f);
 /* dcm_open on a file's bytes already in memory (path names it in messages and dcm_path).
- * Every value is parsed now, pixel data included; the bytes are not kept, so the caller
- * may free them once this returns. */
+ * Large values (pixel data) stay in the bytes until used, as dcm_open leaves them in the
+ * file: the caller keeps the bytes, unchanged, until dcm_close. */
 int dcm_open_bytes(const char *path, const void *data, size_t len, dcm_file **out, char *err,
                    size_t errlen);
 

@@ -325,10 +325,9 @@ static void test_bytes_match_the_file(void **state)
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         const char *in = tu_pydicom(files[i], buf, sizeof buf);
         size_t n;
-        unsigned char *data = tu_read(in, &n);
+        unsigned char *bytes = tu_read(in, &n);
         dcm_file *f = open_ok(in), *g;
-        assert_int_equal(dcm_open_bytes(in, data, n, &g, err, sizeof err), DCM_OK);
-        free(data);
+        assert_int_equal(dcm_open_bytes(in, bytes, n, &g, err, sizeof err), DCM_OK);
         assert_string_equal(dcm_path(g), in);
         assert_string_equal(dcm_transfer_syntax(g), dcm_transfer_syntax(f));
         struct lines a = snapshot(f), b = snapshot(g);
@@ -341,7 +340,7 @@ static void test_bytes_match_the_file(void **state)
         assert_int_equal(dcm_save_bytes(g, out, 1 << 26, &written, &nw, err, sizeof err),
                          DCM_OK);
         assert_non_null(written);
-        data = tu_read(out, &n);
+        unsigned char *data = tu_read(out, &n);
         assert_int_equal(nw, n);
         assert_memory_equal(written, data, n);
         free(written);
@@ -351,6 +350,7 @@ static void test_bytes_match_the_file(void **state)
         free(data);
         dcm_close(open_ok(out));
         dcm_close(g);
+        free(bytes);
     }
     static const char junk[] = "not DICOM at all";
     dcm_file *f;
