@@ -458,6 +458,29 @@ static frame turned(const frame *f, int way)
     return t;
 }
 
+/* ocr_turn moves every pixel where the plain loop above does, in both ways, for frames
+ * that are not whole blocks of 32 and for every channel count it has a path for. */
+static void test_turn_matches_plain_loop(void **state)
+{
+    (void)state;
+    static const int chans[] = { 1, 3, 4 };
+    for (size_t c = 0; c < sizeof chans / sizeof chans[0]; c++) {
+        frame f = { 45, 70, chans[c], malloc((size_t)45 * 70 * chans[c]) };
+        assert_non_null(f.px);
+        for (size_t i = 0; i < (size_t)f.w * f.h * f.ch; i++)
+            f.px[i] = (unsigned char)(rng = rng * 1103515245u + 12345u) >> 3;
+        for (int way = 0; way < 2; way++) {
+            frame want = turned(&f, way);
+            unsigned char *got = ocr_turn(f.w, f.h, f.ch, f.px, way);
+            assert_non_null(got);
+            assert_memory_equal(got, want.px, (size_t)f.w * f.h * f.ch);
+            free(got);
+            free(want.px);
+        }
+        free(f.px);
+    }
+}
+
 /* Text turned a quarter either way (a label along the edge of a radiograph, an image
  * stored turned) is found as one vertical box and read; upright, the same frame gives no
  * vertical box. */
@@ -676,6 +699,7 @@ int main(void)
     const struct CMUnitTest read_tests[] = {
         cmocka_unit_test(test_read_sizes_and_polarities),
         cmocka_unit_test(test_large_text),
+        cmocka_unit_test(test_turn_matches_plain_loop),
         cmocka_unit_test(test_turned_text),
         cmocka_unit_test(test_bold_text),
         cmocka_unit_test(test_read_box_and_full_frame),
