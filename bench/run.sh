@@ -271,7 +271,7 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     row "DCMTK load+walk (de-identified set)" loadwalk "baseline"
     row "deidtk verify --no-ocr --jobs 1" verify_j1 "$(ratio verify_j1 loadwalk) of load+walk"
     row "deidtk verify --no-ocr --jobs 1, text-free 512x512" free_noocr "baseline"
-    row "deidtk verify (OCR) --jobs 1, text-free 512x512" free_ocr "$(awk -v a="${cpu[free_ocr]}" -v b="${cpu[free_noocr]}" 'BEGIN {printf "+%.0f%% CPU", 100 * (a / b - 1)}') vs --no-ocr"
+    row "deidtk verify (OCR) --jobs 1, text-free 512x512" free_ocr "$(awk -v a="${secs[free_ocr]}" -v b="${secs[free_noocr]}" 'BEGIN {printf "+%.0f%% time", 100 * (a / b - 1)}') vs --no-ocr"
     echo
     echo "OCR stages on decoded frames (CPU ms per frame, one thread; text: burned-in annotations, textfree: plain CT, speckle: text-free synthetic ultrasound):"
     echo
@@ -301,8 +301,10 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     else
         echo "- audit cost: not measured (this deidtk has no run --no-audit)"
     fi
-    r=$(awk -v a="${cpu[free_ocr]}" -v b="${cpu[free_noocr]}" 'BEGIN {printf "%.0f%%", 100 * (a / b - 1)}')
-    echo "- OCR on text-free 512x512 frames vs tags-only: +$r CPU time (target <= 10%: $(verdict "$r" 10 le))"
+    # Wall time, as every ratio here: the tags-only run takes about 50 ms of CPU, which GNU
+    # time counts in steps of 10 ms. Both runs are one thread.
+    r=$(awk -v a="${secs[free_ocr]}" -v b="${secs[free_noocr]}" 'BEGIN {printf "%.0f%%", 100 * (a / b - 1)}')
+    echo "- OCR on text-free 512x512 frames vs tags-only: +$r time (target <= 10%: $(verdict "$r" 10 le))"
     r=$(awk -v f="${ocr[text.find_text_ms]:-0}" -v w="${ocr[text.full_frame_ms]:-0}" 'BEGIN {if (f > 0) printf "%.2f", w / f; else print "?"}')
     echo "- detect+read vs whole-frame Tesseract: ${r}x as fast (target >= 3x: $(verdict "$r" 3 ge))"
     r=$(awk -v f="${ocr[text.find_text_ms]:-0}" -v w="${ocr[text.full_up_ms]:-0}" 'BEGIN {if (f > 0) printf "%.2f", w / f; else print "?"}')
