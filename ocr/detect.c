@@ -1085,8 +1085,28 @@ static int to_boxes(struct cand *c, size_t nc, ocr_box **boxes, size_t *n, char 
 }
 
 /* The lines of a frame at one scale that rl accepts, appended to *c. */
+/* The ink maps of a full-size search, by grey view (one, or one a colour channel) and
+ * polarity (0 light, 1 dark), kept for the search of the same frame turned. The top-hat's
+ * window is square, so the map of the turned frame is the map turned: equal on every
+ * frame of the bench's sets, the dev corpus, pydicom's files and the cine fixtures, both
+ * views and both polarities (734 maps). */
+struct inks {
+    PIX *map[3][2];
+    l_int32 count[3][2];
+};
+
+static void inks_free(struct inks *k)
+{
+    for (int v = 0; v < 3; v++)
+        for (int t = 0; t < 2; t++)
+            pixDestroy(&k->map[v][t]);
+}
+
+/* Candidates of one level into *c. keep: where to keep its ink maps (or NULL); given: the
+ * ink maps to use instead of making them (or NULL). */
 static int detect_at(int width, int height, int channels, const unsigned char *pixels,
-                     const struct rules *rl, struct cand **c, size_t *nc, size_t *cap)
+                     const struct rules *rl, struct inks *keep, const struct inks *given,
+                     struct cand **c, size_t *nc, size_t *cap)
 {
     struct view views[3];
     int nviews = channels == 3 ? 3 : 1, rc = 0;
@@ -1095,21 +1115,29 @@ static int detect_at(int width, int height, int channels, const unsigned char *p
                                   channels == 3 ? OCR_GREY_CHANNEL0 + v : OCR_GREY_LUMA, pixels,
                                   NULL };
     static const int types[2] = { L_TOPHAT_WHITE, L_TOPHAT_BLACK };
-    unsigned char *channel = channels == 3 ? malloc((size_t)width * height) : NULL;
-    struct ink_work work;
-    if (ink_work_new(&work, width, height) || (channels == 3 && !channel))
+    unsigned char *channel = NULL;
+    struct ink_work work = { NULL, NULL };
+    if (!given && (ink_work_new(&work, width, height) ||
+                   (channels == 3 && !(channel = malloc((size_t)width * height)))))
         rc = -1;
     for (int v = 0; v < nviews && rc == 0; v++) {
         const unsigned char *grey = pixels;
-        if (channels == 3) {
+        if (channel) {
             for (size_t i = 0, np = (size_t)width * height; i < np; i++)
                 channel[i] = pixels[3 * i + (size_t)v];
             grey = channel;
         }
-        int flat = rc == 0 ? plan_passes(grey, width, height, &work) : 0;
+        int flat = given ? 0 : plan_passes(grey, width, height, &work);
         for (int t = 0; t < 2 && rc == 0; t++) {
-            l_int32 count;
-            PIX *ink = ink_map(grey, width, height, types[t], &work, flat, &count);
+            l_int32 count = 0;
+            PIX *ink = given ? pixClone(given->map[v][t])
+                             : ink_map(grey, width, height, types[t], &work, flat, &count);
+            if (given)
+                count = given->count[v][t];
+            if (ink && keep) {
+                keep->map[v][t] = pixClone(ink);
+                keep->count[v][t] = count;
+            }
             rc = ink ? find_lines(ink, count, &views[v], types[t] == L_TOPHAT_WHITE, rl, c, nc,
                                   cap)
                      : -1;
@@ -1166,9 +1194,10 @@ enum {
     DETECT_TURNED = 8
 };
 
-/* ocr_detect, as flags (DETECT_*) ask. */
+/* ocr_detect, as flags (DETECT_*) ask; keep and given as for detect_at, at full size. */
 static int detect_frame(int width, int height, int channels, const unsigned char *pixels,
-                        int flags, ocr_box **boxes, size_t *n, char *err, size_t errlen)
+                        int flags, struct inks *keep, const struct inks *given,
+                        ocr_box **boxes, size_t *n, char *err, size_t errlen)
 {
     *boxes = NULL;
     *n = 0;
@@ -1182,7 +1211,7 @@ static int detect_frame(int width, int height, int channels, const unsigned char
     int letters = flags & DETECT_TURNED ? 4 : 2;
     struct rules full = { MIN_LINE_H, !(flags & DETECT_CLIPPED), plain, letters },
                  halved = { MAX_LINE_H / 2 - 2, 1, plain, letters };
-    int rc = detect_at(width, height, channels, pixels, &full, &c, &nc, &cap);
+    int rc = detect_at(width, height, channels, pixels, &full, keep, given, &c, &nc, &cap);
     const unsigned char *level = pixels;
     unsigned char *owned = NULL;
     int w = width, h = height;
@@ -1195,7 +1224,7 @@ static int detect_frame(int width, int height, int channels, const unsigned char
         w /= 2;
         h /= 2;
         size_t first = nc;
-        rc = half ? detect_at(w, h, channels, half, &halved, &c, &nc, &cap) : -1;
+        rc = half ? detect_at(w, h, channels, half, &halved, NULL, NULL, &c, &nc, &cap) : -1;
         for (size_t i = first; rc == 0 && i < nc; i++)
             c[i] = (struct cand){ c[i].x << k, c[i].y << k, c[i].w << k, c[i].h << k,
                                   c[i].score };
@@ -1327,16 +1356,18 @@ ocr_box ocr_turn_box(const ocr_box *b, int w, int h, int way)
  * to be seen, not hidden by a window: the extra views are searched at full size only. A
  * mosaic's tiles are slices, anatomy from edge to edge but for their corners, written for
  * processing rather than for display: only text on a plain ground is looked for there, as
- * the texture of a low-resolution slice has letter-sized blobs in rows. */
-static int detect_view(const ocr_frame *f, int v, int clipped, ocr_box **boxes, size_t *n,
-                       char *err, size_t errlen)
+ * the texture of a low-resolution slice has letter-sized blobs in rows. A view searched
+ * whole keeps its ink maps in *inks. */
+static int detect_view(const ocr_frame *f, int v, int clipped, struct inks *inks,
+                       ocr_box **boxes, size_t *n, char *err, size_t errlen)
 {
     int channels = v ? 1 : f->channels, tw = f->tile_w, th = f->tile_h;
     int flags = (v == 0 ? DETECT_PYRAMID : 0) | (clipped ? DETECT_CLIPPED : 0);
     const unsigned char *px = v ? f->extra[v - 1] : f->pixels;
     if (tw < MIN_TILE || th < MIN_TILE || (tw >= f->width && th >= f->height) || !px ||
         f->width <= 0 || f->height <= 0)
-        return detect_frame(f->width, f->height, channels, px, flags, boxes, n, err, errlen);
+        return detect_frame(f->width, f->height, channels, px, flags, inks, NULL, boxes, n, err,
+                            errlen);
     *boxes = NULL;
     *n = 0;
     unsigned char *tile = malloc((size_t)tw * th * channels);
@@ -1352,8 +1383,8 @@ static int detect_view(const ocr_frame *f, int v, int clipped, ocr_box **boxes, 
                 memcpy(tile + y * row, px + ((size_t)(y0 + y) * f->width + x0) * channels, row);
             ocr_box *b;
             size_t nb;
-            if (detect_frame(w, h, channels, tile, flags | DETECT_PLAIN, &b, &nb, err,
-                             errlen) != 0) {
+            if (detect_frame(w, h, channels, tile, flags | DETECT_PLAIN, NULL, NULL, &b, &nb,
+                             err, errlen) != 0) {
                 free(tile);
                 free(all);
                 return -1;
@@ -1381,9 +1412,10 @@ static int detect_view(const ocr_frame *f, int v, int clipped, ocr_box **boxes, 
  * frame (a label along the edge of a radiograph, an image stored turned): boxes in the
  * frame's coordinates. Only lines on a plain ground are kept, as such labels stand on the
  * border: turned, a stack of vertebrae or ribs is a row of letter-sized blobs. At full size
- * only: turned titles are rare, and the halved levels would cost a third more. */
-static int detect_turned(const ocr_frame *f, int v, int clipped, ocr_box **boxes, size_t *n,
-                         char *err, size_t errlen)
+ * only: turned titles are rare, and the halved levels would cost a third more. upright:
+ * the view's ink maps, from its search upright. */
+static int detect_turned(const ocr_frame *f, int v, int clipped, const struct inks *upright,
+                         ocr_box **boxes, size_t *n, char *err, size_t errlen)
 {
     int ch = v ? 1 : f->channels, w = f->width, h = f->height;
     const unsigned char *px = v ? f->extra[v - 1] : f->pixels;
@@ -1392,13 +1424,24 @@ static int detect_turned(const ocr_frame *f, int v, int clipped, ocr_box **boxes
     if (!px || w <= 0 || h <= 0)
         return 0;
     unsigned char *t = ocr_turn(w, h, ch, px, 0);
-    if (!t) {
+    struct inks turned = { { { NULL } }, { { 0 } } };
+    int ok = t != NULL;
+    for (int k = 0; ok && k < (ch == 3 ? 3 : 1); k++)
+        for (int p = 0; ok && p < 2; p++) {
+            /* ocr_turn's way 0 is Leptonica's clockwise quarter. */
+            ok = upright->map[k][p] && (turned.map[k][p] = pixRotate90(upright->map[k][p], 1));
+            turned.count[k][p] = upright->count[k][p];
+        }
+    if (!ok) {
+        free(t);
+        inks_free(&turned);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     int flags = (clipped ? DETECT_CLIPPED : 0) | DETECT_PLAIN | DETECT_TURNED;
-    int rc = detect_frame(h, w, ch, t, flags, boxes, n, err, errlen);
+    int rc = detect_frame(h, w, ch, t, flags, NULL, &turned, boxes, n, err, errlen);
     free(t);
+    inks_free(&turned);
     /* Back from the turned frame (h wide, w tall): the way back is the other way. */
     for (size_t i = 0; rc == 0 && i < *n; i++) {
         (*boxes)[i] = ocr_turn_box(&(*boxes)[i], h, w, 1);
@@ -1463,9 +1506,11 @@ int ocr_detect_in_views(const ocr_frame *f, ocr_box **boxes, int **views, size_t
         ocr_box *b, *t = NULL;
         size_t nb, nt = 0;
         int tiled = f->tile_w >= MIN_TILE && f->tile_h >= MIN_TILE;
-        int rc = detect_view(f, v, clipped, &b, &nb, err, errlen);
+        struct inks inks = { { { NULL } }, { { 0 } } };
+        int rc = detect_view(f, v, clipped, &inks, &b, &nb, err, errlen);
         if (rc == 0 && !tiled)
-            rc = detect_turned(f, v, clipped, &t, &nt, err, errlen);
+            rc = detect_turned(f, v, clipped, &inks, &t, &nt, err, errlen);
+        inks_free(&inks);
         if (rc == 0)
             rc = add_seen(&s, &ns, b, nb, v, err, errlen);
         if (rc == 0)

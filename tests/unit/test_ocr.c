@@ -481,6 +481,46 @@ static void test_turn_matches_plain_loop(void **state)
     }
 }
 
+/* The turned search turns the upright search's ink maps instead of making its own: that
+ * holds while the map of a frame turned is the map turned, on square and oblong frames,
+ * for light and dark ink. */
+static void test_ink_map_turns_with_the_frame(void **state)
+{
+    (void)state;
+    frame f = make_frame(1, BG_ANATOMY);
+    draw_text(&f, "DOE^JANE 4471123", 12, 8, 8, WHITE);
+    draw_text(&f, "ACC 99812", 10, 300, 480, BLACK);
+    /* An oblong part of it: 300 x 170 from (100, 300), through the text and the bone. */
+    frame o = { 300, 170, 1, malloc(300 * 170) };
+    assert_non_null(o.px);
+    for (int y = 0; y < o.h; y++)
+        memcpy(o.px + (size_t)y * o.w, f.px + (size_t)(300 + y) * f.w + 100, (size_t)o.w);
+    const frame *frames[] = { &f, &o };
+    for (int i = 0; i < 2; i++) {
+        unsigned char *t = ocr_turn(frames[i]->w, frames[i]->h, 1, frames[i]->px, 0);
+        assert_non_null(t);
+        for (int type = 0; type < 2; type++) {
+            int ty = type ? L_TOPHAT_BLACK : L_TOPHAT_WHITE;
+            PIX *up = ocr_ink_map(frames[i]->px, frames[i]->w, frames[i]->h, ty);
+            PIX *turned = ocr_ink_map(t, frames[i]->h, frames[i]->w, ty);
+            PIX *want = up ? pixRotate90(up, 1) : NULL;
+            l_int32 same = 0, ink = 0;
+            assert_non_null(want);
+            assert_non_null(turned);
+            pixCountPixels(want, &ink, NULL);
+            assert_true(ink > 0);
+            assert_int_equal(pixEqual(want, turned, &same), 0);
+            assert_true(same);
+            pixDestroy(&up);
+            pixDestroy(&turned);
+            pixDestroy(&want);
+        }
+        free(t);
+    }
+    free(o.px);
+    free(f.px);
+}
+
 /* Text turned a quarter either way (a label along the edge of a radiograph, an image
  * stored turned) is found as one vertical box and read; upright, the same frame gives no
  * vertical box. */
@@ -700,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_read_sizes_and_polarities),
         cmocka_unit_test(test_large_text),
         cmocka_unit_test(test_turn_matches_plain_loop),
+        cmocka_unit_test(test_ink_map_turns_with_the_frame),
         cmocka_unit_test(test_turned_text),
         cmocka_unit_test(test_bold_text),
         cmocka_unit_test(test_read_box_and_full_frame),
