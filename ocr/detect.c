@@ -470,16 +470,29 @@ static int push_cand(struct cand **cands, size_t *ncand, size_t *cap, const stru
 
 /* One view of the frame (ocr_pix_from_frame's mode), made on first use: only frames with a
  * line to judge need it. */
+/* A frame turned a quarter (ocr_turn's way 0), made only when a search needs its pixels:
+ * the turned search of a text-free frame mostly ends at its ink map's components. */
+struct turning {
+    int w, h, ch;                  /* the upright frame */
+    const unsigned char *upright;
+    unsigned char *pixels;         /* the turned frame once made (malloc'd), else NULL */
+};
+
 struct view {
     int width, height, channels, mode;
-    const unsigned char *pixels;
+    const unsigned char *pixels;   /* NULL: turn's, made when first needed */
+    struct turning *turn;
     PIX *pix;
 };
 
+/* NULL when out of memory. */
 static PIX *view_pix(struct view *v)
 {
-    if (!v->pix)
-        v->pix = ocr_pix_from_frame(v->width, v->height, v->channels, v->pixels, v->mode);
+    const unsigned char *px = v->pixels;
+    if (!px && v->turn && !(px = v->turn->pixels))
+        px = v->turn->pixels = ocr_turn(v->turn->w, v->turn->h, v->turn->ch, v->turn->upright, 0);
+    if (!v->pix && px)
+        v->pix = ocr_pix_from_frame(v->width, v->height, v->channels, px, v->mode);
     return v->pix;
 }
 
@@ -1103,17 +1116,18 @@ static void inks_free(struct inks *k)
 }
 
 /* Candidates of one level into *c. keep: where to keep its ink maps (or NULL); given: the
- * ink maps to use instead of making them (or NULL). */
+ * ink maps to use instead of making them (or NULL), and then pixels may be NULL for those
+ * of turn. */
 static int detect_at(int width, int height, int channels, const unsigned char *pixels,
-                     const struct rules *rl, struct inks *keep, const struct inks *given,
-                     struct cand **c, size_t *nc, size_t *cap)
+                     struct turning *turn, const struct rules *rl, struct inks *keep,
+                     const struct inks *given, struct cand **c, size_t *nc, size_t *cap)
 {
     struct view views[3];
     int nviews = channels == 3 ? 3 : 1, rc = 0;
     for (int v = 0; v < nviews; v++)
         views[v] = (struct view){ width, height, channels,
                                   channels == 3 ? OCR_GREY_CHANNEL0 + v : OCR_GREY_LUMA, pixels,
-                                  NULL };
+                                  turn, NULL };
     static const int types[2] = { L_TOPHAT_WHITE, L_TOPHAT_BLACK };
     unsigned char *channel = NULL;
     struct ink_work work = { NULL, NULL };
@@ -1194,14 +1208,17 @@ enum {
     DETECT_TURNED = 8
 };
 
-/* ocr_detect, as flags (DETECT_*) ask; keep and given as for detect_at, at full size. */
+/* ocr_detect, as flags (DETECT_*) ask; turn, keep and given as for detect_at, at full
+ * size. */
 static int detect_frame(int width, int height, int channels, const unsigned char *pixels,
-                        int flags, struct inks *keep, const struct inks *given,
-                        ocr_box **boxes, size_t *n, char *err, size_t errlen)
+                        struct turning *turn, int flags, struct inks *keep,
+                        const struct inks *given, ocr_box **boxes, size_t *n, char *err,
+                        size_t errlen)
 {
     *boxes = NULL;
     *n = 0;
-    if (width <= 0 || height <= 0 || !pixels || (channels != 1 && channels != 3)) {
+    if (width <= 0 || height <= 0 || (!pixels && !(turn && given)) ||
+        (channels != 1 && channels != 3)) {
         snprintf(err, errlen, "invalid image (%dx%d, %d channels)", width, height, channels);
         return -1;
     }
@@ -1211,11 +1228,13 @@ static int detect_frame(int width, int height, int channels, const unsigned char
     int letters = flags & DETECT_TURNED ? 4 : 2;
     struct rules full = { MIN_LINE_H, !(flags & DETECT_CLIPPED), plain, letters },
                  halved = { MAX_LINE_H / 2 - 2, 1, plain, letters };
-    int rc = detect_at(width, height, channels, pixels, &full, keep, given, &c, &nc, &cap);
+    int rc = detect_at(width, height, channels, pixels, turn, &full, keep, given, &c, &nc,
+                       &cap);
     const unsigned char *level = pixels;
     unsigned char *owned = NULL;
     int w = width, h = height;
-    for (int k = 1; rc == 0 && (flags & DETECT_PYRAMID) && (w < h ? w : h) / 2 >= PYRAMID_MIN_SIDE &&
+    for (int k = 1; rc == 0 && (flags & DETECT_PYRAMID) && pixels &&
+                    (w < h ? w : h) / 2 >= PYRAMID_MIN_SIDE &&
                     halved.min_h << k <= height / 4; k++) {
         unsigned char *half = halve(w, h, channels, level);
         free(owned);
@@ -1224,7 +1243,8 @@ static int detect_frame(int width, int height, int channels, const unsigned char
         w /= 2;
         h /= 2;
         size_t first = nc;
-        rc = half ? detect_at(w, h, channels, half, &halved, NULL, NULL, &c, &nc, &cap) : -1;
+        rc = half ? detect_at(w, h, channels, half, NULL, &halved, NULL, NULL, &c, &nc, &cap)
+                  : -1;
         for (size_t i = first; rc == 0 && i < nc; i++)
             c[i] = (struct cand){ c[i].x << k, c[i].y << k, c[i].w << k, c[i].h << k,
                                   c[i].score };
@@ -1366,8 +1386,8 @@ static int detect_view(const ocr_frame *f, int v, int clipped, struct inks *inks
     const unsigned char *px = v ? f->extra[v - 1] : f->pixels;
     if (tw < MIN_TILE || th < MIN_TILE || (tw >= f->width && th >= f->height) || !px ||
         f->width <= 0 || f->height <= 0)
-        return detect_frame(f->width, f->height, channels, px, flags, inks, NULL, boxes, n, err,
-                            errlen);
+        return detect_frame(f->width, f->height, channels, px, NULL, flags, inks, NULL, boxes, n,
+                            err, errlen);
     *boxes = NULL;
     *n = 0;
     unsigned char *tile = malloc((size_t)tw * th * channels);
@@ -1383,8 +1403,8 @@ static int detect_view(const ocr_frame *f, int v, int clipped, struct inks *inks
                 memcpy(tile + y * row, px + ((size_t)(y0 + y) * f->width + x0) * channels, row);
             ocr_box *b;
             size_t nb;
-            if (detect_frame(w, h, channels, tile, flags | DETECT_PLAIN, NULL, NULL, &b, &nb,
-                             err, errlen) != 0) {
+            if (detect_frame(w, h, channels, tile, NULL, flags | DETECT_PLAIN, NULL, NULL, &b,
+                             &nb, err, errlen) != 0) {
                 free(tile);
                 free(all);
                 return -1;
@@ -1423,9 +1443,9 @@ static int detect_turned(const ocr_frame *f, int v, int clipped, const struct in
     *n = 0;
     if (!px || w <= 0 || h <= 0)
         return 0;
-    unsigned char *t = ocr_turn(w, h, ch, px, 0);
+    struct turning turn = { w, h, ch, px, NULL };
     struct inks turned = { { { NULL } }, { { 0 } } };
-    int ok = t != NULL;
+    int ok = 1;
     for (int k = 0; ok && k < (ch == 3 ? 3 : 1); k++)
         for (int p = 0; ok && p < 2; p++) {
             /* ocr_turn's way 0 is Leptonica's clockwise quarter. */
@@ -1433,14 +1453,13 @@ static int detect_turned(const ocr_frame *f, int v, int clipped, const struct in
             turned.count[k][p] = upright->count[k][p];
         }
     if (!ok) {
-        free(t);
         inks_free(&turned);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     int flags = (clipped ? DETECT_CLIPPED : 0) | DETECT_PLAIN | DETECT_TURNED;
-    int rc = detect_frame(h, w, ch, t, flags, NULL, &turned, boxes, n, err, errlen);
-    free(t);
+    int rc = detect_frame(h, w, ch, NULL, &turn, flags, NULL, &turned, boxes, n, err, errlen);
+    free(turn.pixels);
     inks_free(&turned);
     /* Back from the turned frame (h wide, w tall): the way back is the other way. */
     for (size_t i = 0; rc == 0 && i < *n; i++) {
