@@ -571,7 +571,7 @@ static int find_lines(PIX *ink, l_int32 inkcount, struct view *view, int light,
         rc = 0;
         goto out;
     }
-    boxa = pixConnCompBB(ink, 8);
+    boxa = ocr_components(ink);
     if (!boxa)
         goto out;
     int nb = boxaGetCount(boxa);

@@ -19,6 +19,11 @@ PIX *ocr_pix_from_frame(int width, int height, int channels, const unsigned char
  * of memory. */
 PIX *ocr_ink_map(const unsigned char *grey, int w, int h, int type);
 
+/* The bounding boxes of pix's (1 bpp) 8-connected components, as pixConnCompBB gives them
+ * and in its order (by each component's first pixel in raster order), only faster. NULL
+ * when out of memory or pix is not 1 bpp. */
+BOXA *ocr_components(PIX *pix);
+
 /* A w x h frame of ch channels turned a quarter, clockwise (way 0: pixel (x, y) goes to
  * column h - 1 - y of row x) or the other way (way 1: to column y of row w - 1 - x), as a
  * new h-wide, w-tall frame (malloc'd; NULL when out of memory). */

@@ -220,7 +220,7 @@ enum ink_rule {
  * letters. Falls back to the box height. */
 static int line_height(PIX *ink, int box_h)
 {
-    BOXA *cc = pixConnCompBB(ink, 8);
+    BOXA *cc = ocr_components(ink);
     int n = cc ? boxaGetCount(cc) : 0;
     int *hs = n > 0 ? malloc((size_t)n * sizeof *hs) : NULL;
     int k = 0;

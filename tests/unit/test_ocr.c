@@ -521,6 +521,51 @@ static void test_ink_map_turns_with_the_frame(void **state)
     free(f.px);
 }
 
+/* ocr_components gives pixConnCompBB's boxes in its order: on noise of every density
+ * (runs across word boundaries, whole words set, widths that are not a multiple of 32),
+ * and on the ink of a frame with text. */
+static void test_components_match_leptonica(void **state)
+{
+    (void)state;
+    static const int sizes[][2] = { { 1, 1 }, { 31, 7 }, { 32, 32 }, { 33, 40 }, { 97, 61 },
+                                    { 512, 64 } };
+    static const int percent[] = { 0, 3, 20, 50, 80, 100 };
+    PIX *maps[sizeof sizes / sizeof sizes[0] * sizeof percent / sizeof percent[0] + 1];
+    size_t nm = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (size_t d = 0; d < sizeof percent / sizeof percent[0]; d++) {
+            PIX *m = pixCreate(sizes[i][0], sizes[i][1], 1);
+            assert_non_null(m);
+            for (int y = 0; y < sizes[i][1]; y++)
+                for (int x = 0; x < sizes[i][0]; x++) {
+                    rng = rng * 1103515245u + 12345u;
+                    if ((int)((rng >> 16) % 100) < percent[d])
+                        pixSetPixel(m, x, y, 1);
+                }
+            maps[nm++] = m;
+        }
+    frame f = make_frame(1, BG_ANATOMY);
+    draw_text(&f, "DOE^JANE 4471123", 12, 8, 8, WHITE);
+    maps[nm++] = ocr_ink_map(f.px, f.w, f.h, L_TOPHAT_WHITE);
+    free(f.px);
+    for (size_t i = 0; i < nm; i++) {
+        assert_non_null(maps[i]);
+        BOXA *want = pixConnCompBB(maps[i], 8), *got = ocr_components(maps[i]);
+        assert_non_null(want);
+        assert_non_null(got);
+        assert_int_equal(boxaGetCount(got), boxaGetCount(want));
+        for (int k = 0; k < boxaGetCount(want); k++) {
+            l_int32 a[4], b[4];
+            boxaGetBoxGeometry(want, k, &a[0], &a[1], &a[2], &a[3]);
+            boxaGetBoxGeometry(got, k, &b[0], &b[1], &b[2], &b[3]);
+            assert_memory_equal(a, b, sizeof a);
+        }
+        boxaDestroy(&want);
+        boxaDestroy(&got);
+        pixDestroy(&maps[i]);
+    }
+}
+
 /* Text turned a quarter either way (a label along the edge of a radiograph, an image
  * stored turned) is found as one vertical box and read; upright, the same frame gives no
  * vertical box. */
@@ -741,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_large_text),
         cmocka_unit_test(test_turn_matches_plain_loop),
         cmocka_unit_test(test_ink_map_turns_with_the_frame),
+        cmocka_unit_test(test_components_match_leptonica),
         cmocka_unit_test(test_turned_text),
         cmocka_unit_test(test_bold_text),
         cmocka_unit_test(test_read_box_and_full_frame),
