@@ -296,7 +296,7 @@ static void work_file(struct run *r, size_t i, struct job *j)
     dcm_file *f;
     int rc = in_memory ? dcm_open_bytes(in, input, nbytes, &f, j->err, sizeof j->err) : -1;
     /* A file that does not parse is read again from disk: DCMTK's file reader tells a
-     * truncated file from other damage, its buffer reader does not. */
+     * truncated file from other damage, a reader of bytes does not. */
     if (rc != DCM_OK)
         rc = dcm_open(in, &f, j->err, sizeof j->err);
     unsigned char *data = NULL;  /* the bytes of the output, when kept */

@@ -468,8 +468,6 @@ static int push_cand(struct cand **cands, size_t *ncand, size_t *cap, const stru
     return 0;
 }
 
-/* One view of the frame (ocr_pix_from_frame's mode), made on first use: only frames with a
- * line to judge need it. */
 /* A frame turned a quarter (ocr_turn's way 0), made only when a search needs its pixels:
  * the turned search of a text-free frame mostly ends at its ink map's components. */
 struct turning {
@@ -478,6 +476,8 @@ struct turning {
     unsigned char *pixels;         /* the turned frame once made (malloc'd), else NULL */
 };
 
+/* One view of the frame (ocr_pix_from_frame's mode), made on first use: only frames with a
+ * line to judge need it. */
 struct view {
     int width, height, channels, mode;
     const unsigned char *pixels;   /* NULL: turn's, made when first needed */
@@ -1097,7 +1097,6 @@ static int to_boxes(struct cand *c, size_t nc, ocr_box **boxes, size_t *n, char 
     return 0;
 }
 
-/* The lines of a frame at one scale that rl accepts, appended to *c. */
 /* The ink maps of a full-size search, by grey view (one, or one a colour channel) and
  * polarity (0 light, 1 dark), kept for the search of the same frame turned. The top-hat's
  * window is square, so the map of the turned frame is the map turned: equal on every
@@ -1115,9 +1114,9 @@ static void inks_free(struct inks *k)
             pixDestroy(&k->map[v][t]);
 }
 
-/* Candidates of one level into *c. keep: where to keep its ink maps (or NULL); given: the
- * ink maps to use instead of making them (or NULL), and then pixels may be NULL for those
- * of turn. */
+/* The lines of a frame at one scale that rl accepts, appended to *c. keep: where to keep
+ * its ink maps (or NULL); given: the ink maps to use instead of making them (or NULL), and
+ * then pixels may be NULL for those of turn. */
 static int detect_at(int width, int height, int channels, const unsigned char *pixels,
                      struct turning *turn, const struct rules *rl, struct inks *keep,
                      const struct inks *given, struct cand **c, size_t *nc, size_t *cap)
