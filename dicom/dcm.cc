@@ -205,8 +205,8 @@ public:
     }
     DcmInputStream *create() const override { return new mem_stream(base_, len_, at_); }
     DcmInputStreamFactory *clone() const override { return new mem_factory(*this); }
-    // Nothing in DCMTK asks more of a factory than create and clone; this names the kind
-    // that reads a stored file from an offset, which is what this is.
+    // DCMTK's elements use a factory through create and clone (dcelem.cc); this names
+    // the kind that reads stored bytes from an offset, which is what this does.
     DcmInputStreamFactoryType ident() const override { return DFT_DcmInputFileStreamFactory; }
 
 private:
