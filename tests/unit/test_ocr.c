@@ -12,9 +12,11 @@
 #include <cmocka.h>
 #include <leptonica/allheaders.h>
 
+#include "dicom/dcm.h"
 #include "ocr/ocr.h"
 #include "ocr/ocr-internal.h"
 #include "tests/unit/render.h"
+#include "tests/unit/testutil.h"
 
 /* Frames are built the way scanners burn text in: Leptonica's bitmap font drawn into a
  * black, white or anatomy-like (bright ellipse, gradient, noise) background. */
@@ -481,56 +483,94 @@ static void test_turn_matches_plain_loop(void **state)
     }
 }
 
+#define MAX_SAMPLE_FRAMES 8
+
+/* Frame 0 of each image of samples/ (MR, US, CT and NM from the dev corpus, some with
+ * burned-in text), decoded as verify decodes it: the grey frame, and the view of what its
+ * window clips where it clips. The caller frees each .px. */
+static size_t sample_frames(frame out[MAX_SAMPLE_FRAMES])
+{
+    static const char *const names[] = { "IM0002.dcm", "IM0016.dcm", "IM0022.dcm",
+                                          "IM0031.dcm" };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[600], err[512];
+        dcm_file *f;
+        dcm_image im;
+        assert_int_equal(dcm_open(tu_sample(names[i], path, sizeof path), &f, err, sizeof err),
+                         DCM_OK);
+        assert_int_equal(dcm_decode_frame(f, 0, &im, err, sizeof err), DCM_OK);
+        dcm_close(f);
+        if (im.channels == 1) {
+            out[n++] = (frame){ im.width, im.height, 1, im.pixels };
+            im.pixels = NULL;
+        }
+        if (im.clipped) {
+            out[n++] = (frame){ im.width, im.height, 1, im.clipped };
+            im.clipped = NULL;
+        }
+        dcm_image_free(&im);
+    }
+    assert_true(n >= 3);
+    return n;
+}
+
 /* The turned search turns the upright search's ink maps instead of making its own: that
  * holds while the map of a frame turned is the map turned, on square and oblong frames,
- * for light and dark ink. */
+ * for light and dark ink, drawn text and the sample files' frames. */
 static void test_ink_map_turns_with_the_frame(void **state)
 {
     (void)state;
-    frame f = make_frame(1, BG_ANATOMY);
-    draw_text(&f, "DOE^JANE 4471123", 12, 8, 8, WHITE);
-    draw_text(&f, "ACC 99812", 10, 300, 480, BLACK);
+    frame fr[MAX_SAMPLE_FRAMES + 2];
+    fr[0] = make_frame(1, BG_ANATOMY);
+    draw_text(&fr[0], "DOE^JANE 4471123", 12, 8, 8, WHITE);
+    draw_text(&fr[0], "ACC 99812", 10, 300, 480, BLACK);
     /* An oblong part of it: 300 x 170 from (100, 300), through the text and the bone. */
-    frame o = { 300, 170, 1, malloc(300 * 170) };
-    assert_non_null(o.px);
-    for (int y = 0; y < o.h; y++)
-        memcpy(o.px + (size_t)y * o.w, f.px + (size_t)(300 + y) * f.w + 100, (size_t)o.w);
-    const frame *frames[] = { &f, &o };
-    for (int i = 0; i < 2; i++) {
-        unsigned char *t = ocr_turn(frames[i]->w, frames[i]->h, 1, frames[i]->px, 0);
+    fr[1] = (frame){ 300, 170, 1, malloc(300 * 170) };
+    assert_non_null(fr[1].px);
+    for (int y = 0; y < fr[1].h; y++)
+        memcpy(fr[1].px + (size_t)y * fr[1].w, fr[0].px + (size_t)(300 + y) * fr[0].w + 100,
+               (size_t)fr[1].w);
+    size_t nf = 2 + sample_frames(fr + 2);
+    for (size_t i = 0; i < nf; i++) {
+        unsigned char *t = ocr_turn(fr[i].w, fr[i].h, 1, fr[i].px, 0);
         assert_non_null(t);
+        l_int32 ink = 0;
         for (int type = 0; type < 2; type++) {
             int ty = type ? L_TOPHAT_BLACK : L_TOPHAT_WHITE;
-            PIX *up = ocr_ink_map(frames[i]->px, frames[i]->w, frames[i]->h, ty);
-            PIX *turned = ocr_ink_map(t, frames[i]->h, frames[i]->w, ty);
+            PIX *up = ocr_ink_map(fr[i].px, fr[i].w, fr[i].h, ty);
+            PIX *turned = ocr_ink_map(t, fr[i].h, fr[i].w, ty);
             PIX *want = up ? pixRotate90(up, 1) : NULL;
-            l_int32 same = 0, ink = 0;
+            l_int32 same = 0, count = 0;
             assert_non_null(want);
             assert_non_null(turned);
-            pixCountPixels(want, &ink, NULL);
-            assert_true(ink > 0);
+            pixCountPixels(want, &count, NULL);
+            ink += count;
             assert_int_equal(pixEqual(want, turned, &same), 0);
-            assert_true(same);
+            if (!same)
+                fail_msg("frame %zu (%dx%d), %s ink: the turned frame's map differs", i,
+                         fr[i].w, fr[i].h, type ? "dark" : "light");
             pixDestroy(&up);
             pixDestroy(&turned);
             pixDestroy(&want);
         }
+        assert_true(ink > 0);
         free(t);
+        free(fr[i].px);
     }
-    free(o.px);
-    free(f.px);
 }
 
 /* ocr_components gives pixConnCompBB's boxes in its order: on noise of every density
  * (runs across word boundaries, whole words set, widths that are not a multiple of 32),
- * and on the ink of a frame with text. */
+ * on the ink of a frame with text, and on the ink of the sample files' frames. */
 static void test_components_match_leptonica(void **state)
 {
     (void)state;
     static const int sizes[][2] = { { 1, 1 }, { 31, 7 }, { 32, 32 }, { 33, 40 }, { 97, 61 },
                                     { 512, 64 } };
     static const int percent[] = { 0, 3, 20, 50, 80, 100 };
-    PIX *maps[sizeof sizes / sizeof sizes[0] * sizeof percent / sizeof percent[0] + 1];
+    PIX *maps[sizeof sizes / sizeof sizes[0] * sizeof percent / sizeof percent[0] + 1 +
+              2 * MAX_SAMPLE_FRAMES];
     size_t nm = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         for (size_t d = 0; d < sizeof percent / sizeof percent[0]; d++) {
@@ -548,6 +588,13 @@ static void test_components_match_leptonica(void **state)
     draw_text(&f, "DOE^JANE 4471123", 12, 8, 8, WHITE);
     maps[nm++] = ocr_ink_map(f.px, f.w, f.h, L_TOPHAT_WHITE);
     free(f.px);
+    frame fr[MAX_SAMPLE_FRAMES];
+    size_t nf = sample_frames(fr);
+    for (size_t i = 0; i < nf; i++) {
+        maps[nm++] = ocr_ink_map(fr[i].px, fr[i].w, fr[i].h, L_TOPHAT_WHITE);
+        maps[nm++] = ocr_ink_map(fr[i].px, fr[i].w, fr[i].h, L_TOPHAT_BLACK);
+        free(fr[i].px);
+    }
     for (size_t i = 0; i < nm; i++) {
         assert_non_null(maps[i]);
         BOXA *want = pixConnCompBB(maps[i], 8), *got = ocr_components(maps[i]);
