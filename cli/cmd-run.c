@@ -300,11 +300,12 @@ static void work_file(struct run *r, size_t i, struct job *j)
     if (rc != DCM_OK)
         rc = dcm_open(in, &f, j->err, sizeof j->err);
     unsigned char *data = NULL;  /* the bytes of the output, when kept */
+    size_t len = 0;
     char *out = NULL;
     if (rc != DCM_OK)
         j->failed = 1;
     else {
-        out = write_output(r, j, in, f, &data, &nbytes);
+        out = write_output(r, j, in, f, &data, &len);
         dcm_close(f);
     }
     /* Kept until f is closed: its pixel data was read from them. */
@@ -316,18 +317,18 @@ static void work_file(struct run *r, size_t i, struct job *j)
      * file read back when they were too many to keep. A file that fails here is removed:
      * nothing unverified stays in the output. */
     if (data)
-        rc = verify_bytes(&r->vc, out, data, nbytes, j->res.identifying, j->res.original_uids,
+        rc = verify_bytes(&r->vc, out, data, len, j->res.identifying, j->res.original_uids,
                           &j->findings, &j->facts, j->err, sizeof j->err);
     else
         rc = verify_file(&r->vc, out, j->res.identifying, j->res.original_uids, &j->findings,
                          &j->facts, j->err, sizeof j->err);
     if (rc == 0 && r->audit) {
-        if (data && to_writer && nbytes <= RUN_WRITER_HASH_MAX) {
+        if (data && to_writer && len <= RUN_WRITER_HASH_MAX) {
             j->out_bytes = data;
-            j->out_len = nbytes;
+            j->out_len = len;
             data = NULL;
         } else if (data)
-            audit_sha256_hex(data, nbytes, j->output_sha);
+            audit_sha256_hex(data, len, j->output_sha);
         else
             rc = audit_sha256_file(out, j->output_sha, j->err, sizeof j->err);
     }
