@@ -1024,21 +1024,28 @@ static void overlay_bits(const char *path, rect r, int *inside, int *outside)
     dcm_close(f);
 }
 
-/* Findings of verify on path: OCR text in overlay 6000's first frame, and in the frame. */
-static void overlay_findings(const char *path, int *inplane, int *inframe)
+/* The overlay of path as written: its text (at r) and its outline drawn, and verify's OCR
+ * finding the text in overlay 6000's first frame and none in the image's pixels. Returns
+ * the outline's set bits, which cleaning must keep. */
+static int expect_text_in_plane(const char *path, rect r, const char *label)
 {
+    int inside, outside, inplane = 0, inframe = 0;
+    overlay_bits(path, r, &inside, &outside);
+    assert_true(inside > 50 && outside > 150);
     verify_findings fs = {0};
     deid_result ids = identifying_of(path);
     verify(path, 1, ids.identifying, NULL, &fs);
-    *inplane = *inframe = 0;
     for (size_t i = 0; i < fs.n; i++) {
         if (strcmp(fs.v[i].detector, "ocr-text") != 0)
             continue;
-        *inplane += strncmp(fs.v[i].where, "overlay:6000 frame 0 ", 21) == 0;
-        *inframe += strncmp(fs.v[i].where, "pixels:", 7) == 0;
+        inplane += strncmp(fs.v[i].where, "overlay:6000 frame 0 ", 21) == 0;
+        inframe += strncmp(fs.v[i].where, "pixels:", 7) == 0;
     }
     verify_findings_clear(&fs);
     deid_result_free(&ids);
+    if (inplane == 0 || inframe != 0)
+        fail_msg("%s: %d findings in the plane, %d in the frame", label, inplane, inframe);
+    return outside;
 }
 
 /* deid_apply with the Basic Profile (and Clean Graphics when graphics) on in, saved as out
@@ -1074,12 +1081,7 @@ static void test_overlay_text(void **state)
     snprintf(out, sizeof out, "%s/overlay-clean.dcm", tu_dir);
     rect r = write_overlay(path, PLANE_DATA, 60);
     write_overlay(bad, PLANE_SHORT, 61);
-    int in0, out0, inplane, inframe;
-    overlay_bits(path, r, &in0, &out0);
-    assert_true(in0 > 50 && out0 > 150);
-    overlay_findings(path, &inplane, &inframe);
-    if (inplane == 0 || inframe != 0)
-        fail_msg("overlay: %d findings in the plane, %d in the frame", inplane, inframe);
+    int out0 = expect_text_in_plane(path, r, "overlay");
 
     deid_result res;
     if (apply_basic(path, out, 1, &res) != 0)
@@ -1117,12 +1119,7 @@ static void test_embedded_overlay(void **state)
     snprintf(out, sizeof out, "%s/embedded-basic.dcm", tu_dir);
     snprintf(out2, sizeof out2, "%s/embedded-graphics.dcm", tu_dir);
     rect r = write_overlay(path, PLANE_EMBEDDED, 62);
-    int in0, out0, inplane, inframe;
-    overlay_bits(path, r, &in0, &out0);
-    assert_true(in0 > 50 && out0 > 150);
-    overlay_findings(path, &inplane, &inframe);
-    if (inplane == 0 || inframe != 0)
-        fail_msg("embedded overlay: %d findings in the plane, %d in the frame", inplane, inframe);
+    int out0 = expect_text_in_plane(path, r, "embedded overlay");
 
     for (int graphics = 0; graphics < 2; graphics++) {
         const char *o = graphics ? out2 : out;
