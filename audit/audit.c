@@ -289,11 +289,33 @@ void audit_run_seal_hash(audit_db *db, const char *content_hash, const char *end
     audit_h_end(db, out);
 }
 
+/* A file's bytes are hashed well after they were read or written, on another core: from
+ * memory, SHA-256 ran a third slower than from cache (2000 buffers of 512 KB: 0.85 s
+ * against 0.54 s), as it asks for the next bytes only when it needs them. Fetching the
+ * bytes a few kilobytes ahead of the hash made it as fast as from cache. */
+#define HASH_STEP 1024
+#define HASH_AHEAD 4096
+
 void audit_sha256_hex(const void *data, size_t len, char out[65])
 {
+    const unsigned char *p = data;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(c);
+        EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+        to_hex(md, n, out);
+        return;
+    }
+    for (size_t at = 0; at < len; at += HASH_STEP) {
+        size_t step = len - at < HASH_STEP ? len - at : HASH_STEP;
+        for (size_t k = at + HASH_AHEAD; k < at + HASH_AHEAD + step && k < len; k += 64)
+            __builtin_prefetch(p + k);
+        EVP_DigestUpdate(c, p + at, step);
+    }
+    EVP_DigestFinal_ex(c, md, &n);
+    EVP_MD_CTX_free(c);
     to_hex(md, n, out);
 }
 
