@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include "tests/unit/testutil.h"
 #include <sqlite3.h>
+#include <openssl/evp.h>
 #include <cjson/cJSON.h>
 #include "audit/audit.h"
 
@@ -632,11 +633,36 @@ static int write_sample(const char *path)
     return 0;
 }
 
+/* The hash read ahead in steps gives SHA-256 of the bytes: every length around its steps,
+ * over a real DICOM file's bytes, against OpenSSL's one call and against the file hashed. */
+static void test_sha256_steps(void **state)
+{
+    (void)state;
+    char path[512], got[65], want[65], file[65];
+    size_t n;
+    unsigned char *bytes = tu_read(tu_sample("IM0022.dcm", path, sizeof path), &n);
+    assert_true(n > 3 * 4096);
+    const size_t lens[] = {0, 1, 63, 64, 1023, 1024, 1025, 4095, 4096, 4097, 5121, n - 1, n};
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mn = 0;
+        assert_int_equal(EVP_Digest(bytes, lens[i], md, &mn, EVP_sha256(), NULL), 1);
+        for (unsigned k = 0; k < mn; k++)
+            snprintf(want + 2 * k, 3, "%02x", md[k]);
+        audit_sha256_hex(bytes, lens[i], got);
+        assert_string_equal(got, want);
+    }
+    assert_int_equal(audit_sha256_file(path, file, err, sizeof err), 0);
+    assert_string_equal(file, got);
+    free(bytes);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-sample") == 0)
         return write_sample(argv[2]);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_steps),
         cmocka_unit_test(test_create_verify),
         cmocka_unit_test(test_tamper_update_change),
         cmocka_unit_test(test_tamper_delete_change),
