@@ -452,17 +452,12 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
         drop(v, V_EMPTY);
         return;
     }
+    deid_drop dr = deid_action_drop(d.action);
+    if (dr != DEID_DROP_NONE) {
+        drop(v, dr == DEID_DROP_EMPTY ? V_EMPTY : V_REMOVE);
+        return;
+    }
     switch (d.action) {
-    case DEID_ACT_X:
-    case DEID_ACT_REMOVE_UNLISTED:
-    case DEID_ACT_OVR_REMOVE:
-        drop(v, V_REMOVE);
-        return;
-    case DEID_ACT_Z:
-    case DEID_ACT_XZ:
-    case DEID_ACT_OVR_EMPTY:
-        drop(v, V_EMPTY);
-        return;
     case DEID_ACT_K:
     case DEID_ACT_KEEP_SAFE:
     case DEID_ACT_OVR_KEEP:

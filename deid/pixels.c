@@ -169,10 +169,7 @@ int deid_clear_embedded_overlays(const deid_policy *p, dcm_file *f, deid_result 
     for (int i = 0; i < np; i++) {
         deid_decision d;
         deid_policy_action(p, planes[i].group, 0x3000, &d);
-        int removed = d.action == DEID_ACT_X || d.action == DEID_ACT_Z ||
-                      d.action == DEID_ACT_XZ || d.action == DEID_ACT_REMOVE_UNLISTED ||
-                      d.action == DEID_ACT_OVR_REMOVE || d.action == DEID_ACT_OVR_EMPTY;
-        if (planes[i].bit < 0 || !removed)
+        if (planes[i].bit < 0 || deid_action_drop(d.action) == DEID_DROP_NONE)
             continue;
         dcm_rect all = {-1, 0, 0, planes[i].cols, planes[i].rows};
         if (dcm_clear_overlay(f, &planes[i], &all, 1, err, errlen) != DCM_OK)

@@ -165,6 +165,22 @@ const char *deid_action_name(deid_action a)
     return (unsigned)a < DEID_ACT_COUNT ? action_names[a] : "?";
 }
 
+deid_drop deid_action_drop(deid_action a)
+{
+    switch (a) {
+    case DEID_ACT_X:
+    case DEID_ACT_REMOVE_UNLISTED:
+    case DEID_ACT_OVR_REMOVE:
+        return DEID_DROP_REMOVE;
+    case DEID_ACT_Z:
+    case DEID_ACT_XZ:
+    case DEID_ACT_OVR_EMPTY:
+        return DEID_DROP_EMPTY;
+    default:
+        return DEID_DROP_NONE;
+    }
+}
+
 const char *deid_source_name(deid_source s)
 {
     return (unsigned)s <= DEID_SRC_UNLISTED ? source_names[s] : "?";

@@ -79,6 +79,14 @@ typedef enum deid_action {
 /* "X", "Z/D", "X/Z/U*", "keep-safe", "remove-unlisted", "keep", "replace", ... */
 const char *deid_action_name(deid_action a);
 
+/* What an action does to a value, whatever the value and the attribute's type. */
+typedef enum deid_drop {
+    DEID_DROP_NONE,    /* kept, replaced or cleaned: it depends on the attribute */
+    DEID_DROP_REMOVE,  /* X, remove-unlisted, a policy's remove */
+    DEID_DROP_EMPTY    /* Z, X/Z, a policy's empty */
+} deid_drop;
+deid_drop deid_action_drop(deid_action a);
+
 typedef enum deid_source {
     DEID_SRC_TABLE,        /* Table E.1-1, Basic Profile column */
     DEID_SRC_OPTION,       /* Table E.1-1, the column of deid_decision.option */

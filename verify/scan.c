@@ -215,13 +215,8 @@ static char *bytes_as_text(const unsigned char *b, size_t n)
  * dates and the patient's own attributes are PHI; the rest breaks the policy. */
 static void check_action(struct scan *s, const dcm_elem *e, const deid_decision *d)
 {
-    switch (d->action) {
-    case DEID_ACT_X: case DEID_ACT_Z: case DEID_ACT_XZ: case DEID_ACT_REMOVE_UNLISTED:
-    case DEID_ACT_OVR_REMOVE: case DEID_ACT_OVR_EMPTY:
-        break;
-    default:
+    if (deid_action_drop(d->action) == DEID_DROP_NONE)
         return;
-    }
     if (e->element == 0x0000 || (e->value && deid_is_dummy(e->value)) ||
         deid_policy_cleaned_in_place(s->c->policy, e->group, e->element))
         return;  /* group lengths carry no value of their own; cleaned text stays */
