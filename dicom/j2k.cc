@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "dicom/dcm_internal.h"
@@ -104,9 +105,17 @@ bool frame_bytes(DcmPixelSequence *seq, int n, int frames, std::vector<unsigned 
     return !out.empty();
 }
 
-// One frame's codestream (J2K or JP2) decoded; NULL when OpenJPEG cannot. The caller frees
-// it with opj_image_destroy.
-opj_image_t *decode_codestream(const std::vector<unsigned char> &bytes)
+// Samples a frame may hold (OpenJPEG keeps each in 32 bits): 1 GB. A whole-slide tile, a
+// mammogram or an ultrasound cine frame holds a hundredth of that.
+const uint64_t MAX_SAMPLES = (uint64_t)1 << 28;
+
+// One frame's codestream (J2K or JP2) decoded; NULL when OpenJPEG cannot, with why.
+// OpenJPEG allocates the whole image its header describes before it decodes anything: a
+// damaged or hostile codestream that says 65000x65000 asks for gigabytes. So the header is
+// held to the dataset's Rows and Columns first. The caller frees the image with
+// opj_image_destroy.
+opj_image_t *decode_codestream(const std::vector<unsigned char> &bytes, Uint16 rows,
+                               Uint16 cols, std::string &why)
 {
     bool jp2 = bytes.size() > 8 && memcmp(bytes.data() + 4, "jP  ", 4) == 0;
     opj_codec_t *codec = opj_create_decompress(jp2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
@@ -123,8 +132,24 @@ opj_image_t *decode_codestream(const std::vector<unsigned char> &bytes)
     opj_stream_set_skip_function(st, mem_skip);
     opj_stream_set_seek_function(st, mem_seek);
     opj_image_t *img = NULL;
-    bool ok = opj_setup_decoder(codec, &params) && opj_read_header(st, codec, &img) &&
-              opj_decode(codec, st, img) && opj_end_decompress(codec, st);
+    why = "OpenJPEG cannot decode it";
+    bool ok = opj_setup_decoder(codec, &params) && opj_read_header(st, codec, &img) && img;
+    if (ok) {
+        uint64_t w = img->x1 - img->x0, h = img->y1 - img->y0;
+        if (img->numcomps < 1 || img->numcomps > 4) {
+            why = "its JPEG 2000 codestream has " + std::to_string(img->numcomps) + " components";
+            ok = false;
+        } else if (w != cols || h != rows) {
+            why = "its JPEG 2000 codestream is " + std::to_string(w) + "x" + std::to_string(h) +
+                  ", the header says " + std::to_string(cols) + "x" + std::to_string(rows);
+            ok = false;
+        } else if (w * h * img->numcomps > MAX_SAMPLES) {
+            why = "it is " + std::to_string(w) + "x" + std::to_string(h) +
+                  ", more than deidtk decodes";
+            ok = false;
+        }
+    }
+    ok = ok && opj_decode(codec, st, img) && opj_end_decompress(codec, st);
     opj_stream_destroy(st);
     opj_destroy_codec(codec);
     if (!ok || !img || img->numcomps < 1 || !img->comps[0].data) {
@@ -170,9 +195,14 @@ int dcm_j2k_decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t e
         dcm_seterr(err, errlen, "%s: cannot find the fragments of frame %d", f->path.c_str(), n);
         return DCM_EFORMAT;
     }
-    opj_image_t *img = decode_codestream(bytes);
+    Uint16 rows = 0, cols = 0;
+    ds->findAndGetUint16(DCM_Rows, rows);
+    ds->findAndGetUint16(DCM_Columns, cols);
+    std::string why;
+    opj_image_t *img = decode_codestream(bytes, rows, cols, why);
     if (!img) {
-        dcm_seterr(err, errlen, "%s: OpenJPEG cannot decode frame %d", f->path.c_str(), n);
+        dcm_seterr(err, errlen, "%s: cannot decode frame %d: %s", f->path.c_str(), n,
+                   why.c_str());
         return DCM_EFORMAT;
     }
     int w = (int)img->comps[0].w, h = (int)img->comps[0].h;
@@ -277,11 +307,13 @@ int dcm_j2k_decompress(dcm_file *f, char *err, size_t errlen)
     int spp = 0;
     for (int n = 0; n < frames; n++) {
         std::vector<unsigned char> bytes;
-        opj_image_t *img = frame_bytes(seq, n, frames, bytes) ? decode_codestream(bytes) : NULL;
-        if (!img || (int)img->comps[0].w != cols || (int)img->comps[0].h != rows) {
-            if (img)
-                opj_image_destroy(img);
-            dcm_seterr(err, errlen, "%s: OpenJPEG cannot decode frame %d", f->path.c_str(), n);
+        std::string why = "its fragments cannot be found";
+        opj_image_t *img = frame_bytes(seq, n, frames, bytes)
+                               ? decode_codestream(bytes, rows, cols, why)
+                               : NULL;
+        if (!img) {
+            dcm_seterr(err, errlen, "%s: cannot decode frame %d: %s", f->path.c_str(), n,
+                       why.c_str());
             return DCM_EFORMAT;
         }
         spp = img->numcomps >= 3 ? 3 : 1;

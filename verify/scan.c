@@ -447,6 +447,21 @@ static void inspect_image(struct scan *s, ocr_reader *reader, const char *label,
     ocr_texts_free(texts, n);
 }
 
+/* A frame or overlay that could not be decoded blocks the gate; the decoder's reason
+ * (err, after the file's path, which the finding names already) says what to look at. */
+static void add_undecodable(struct scan *s, dcm_file *f, const char *where, const char *what,
+                            const char *err)
+{
+    size_t n = strlen(dcm_path(f));
+    const char *why = strncmp(err, dcm_path(f), n) == 0 && strncmp(err + n, ": ", 2) == 0
+                          ? err + n + 2
+                          : err;
+    char msg[768];
+    snprintf(msg, sizeof msg, "this %s could not be decoded (%s), so it was not inspected",
+             what, why);
+    add(s, where, "undecodable-frame", SEV_POLICY, NULL, msg);
+}
+
 /* Overlay planes are drawn over the image by viewers, and can hold text as well as
  * outlines: each frame of each is read as the frames are. */
 static void check_overlays(struct scan *s, dcm_file *f, ocr_reader *reader,
@@ -459,8 +474,7 @@ static void check_overlays(struct scan *s, dcm_file *f, ocr_reader *reader,
             snprintf(label, sizeof label, "overlay:%04X frame %d", planes[i].group, fr);
             dcm_image img;
             if (dcm_decode_overlay(f, &planes[i], fr, &img, err, sizeof err) != DCM_OK) {
-                add(s, label, "undecodable-frame", SEV_POLICY, NULL,
-                    "this overlay could not be decoded, so it was not inspected");
+                add_undecodable(s, f, label, "overlay", err);
                 break;
             }
             inspect_image(s, reader, label, &img, -1);
@@ -491,8 +505,7 @@ static void check_pixels(struct scan *s, dcm_file *f)
         snprintf(label, sizeof label, "pixels:frame %d", fr);
         dcm_image img;
         if (dcm_decode_frame(f, fr, &img, err, sizeof err) != DCM_OK) {
-            add(s, label, "undecodable-frame", SEV_POLICY, NULL,
-                "this frame could not be decoded, so it was not inspected");
+            add_undecodable(s, f, label, "frame", err);
             continue;
         }
         s->facts->frames_inspected++;

@@ -1005,6 +1005,43 @@ static void test_decode_rejects_bad_rle_offsets(void **state)
     tu_cleanup();
 }
 
+/* A JPEG 2000 codestream whose header gives another size than Rows and Columns (found by
+ * fuzzing: 65000x65000, which OpenJPEG would allocate before decoding anything) is refused
+ * with the two sizes, both for inspection and for cleaning. */
+static void test_decode_rejects_j2k_size_mismatch(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char buf[512], p[600];
+    size_t n;
+    unsigned char *d = tu_read(tu_pydicom("MR_small_jp2klossless.dcm", buf, sizeof buf), &n);
+    /* SOC then SIZ: marker, length, capabilities, the image's width and height, its
+     * offset, and the tiles' width and height (one tile, or OpenJPEG refuses the header) */
+    unsigned char *siz = NULL;
+    for (size_t i = 0; i + 16 < n && !siz; i++)
+        if (d[i] == 0xff && d[i + 1] == 0x4f && d[i + 2] == 0xff && d[i + 3] == 0x51)
+            siz = d + i + 2;
+    assert_non_null(siz);
+    const int at[] = {6, 10, 22, 26};  /* Xsiz, Ysiz, XTsiz, YTsiz: 65000, big-endian */
+    for (int k = 0; k < 4; k++) {
+        siz[at[k]] = siz[at[k] + 1] = 0;
+        siz[at[k] + 2] = 0xfd;
+        siz[at[k] + 3] = 0xe8;
+    }
+    snprintf(p, sizeof p, "%s/j2k-size.dcm", dir);
+    tu_write(p, d, n);
+    free(d);
+    dcm_file *f = open_ok(p);
+    dcm_image img;
+    assert_int_equal(dcm_decode_frame(f, 0, &img, err, sizeof err), DCM_EFORMAT);
+    assert_non_null(strstr(err, "codestream is 65000x65000, the header says 64x64"));
+    dcm_rect r = {0, 0, 0, 4, 4};
+    assert_int_equal(dcm_blank_rects(f, &r, 1, err, sizeof err), DCM_EFORMAT);
+    assert_non_null(strstr(err, "the header says 64x64"));
+    dcm_close(f);
+    tu_cleanup();
+}
+
 static void test_save_is_atomic_on_error(void **state)
 {
     (void)state;
@@ -1039,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_open_rejects_deep_nesting),
         cmocka_unit_test(test_decode_rejects_bad_rle_offsets),
+        cmocka_unit_test(test_decode_rejects_j2k_size_mismatch),
         cmocka_unit_test(test_save_is_atomic_on_error),
     };
     return cmocka_run_group_tests_name("dicom", tests, NULL, NULL);
