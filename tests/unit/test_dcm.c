@@ -975,34 +975,74 @@ static void test_open_rejects_deep_nesting(void **state)
     tu_cleanup();
 }
 
+/* pydicom's file `name` with its bytes changed by patch (which returns 0 once it has found
+ * what to change), written into the temporary folder as `out`; its path into p. */
+static void write_damaged(const char *name, int (*patch)(unsigned char *, size_t),
+                          const char *out, char *p, size_t plen)
+{
+    char buf[512];
+    size_t n;
+    unsigned char *d = tu_read(tu_pydicom(name, buf, sizeof buf), &n);
+    assert_int_equal(patch(d, n), 0);
+    snprintf(p, plen, "%s/%s", tu_tmpdir(), out);
+    tu_write(p, d, n);
+    free(d);
+}
+
+/* path's first frame is refused, with `decoding` in the message, and so is cleaning it,
+ * with `cleaning` in the message. */
+static void expect_frame_refused(const char *path, const char *decoding, const char *cleaning)
+{
+    dcm_file *f = open_ok(path);
+    dcm_image img;
+    assert_int_equal(dcm_decode_frame(f, 0, &img, err, sizeof err), DCM_EFORMAT);
+    assert_non_null(strstr(err, decoding));
+    dcm_rect r = {0, 0, 0, 4, 4};
+    assert_int_equal(dcm_blank_rects(f, &r, 1, err, sizeof err), DCM_EFORMAT);
+    assert_non_null(strstr(err, cleaning));
+    dcm_close(f);
+}
+
+/* The third segment offset of the first RLE header (after the empty offset table: item
+ * tag, length, then the header) moved about 4 GB on. */
+static int far_rle_offset(unsigned char *d, size_t n)
+{
+    for (size_t i = 0; i + 24 < n; i++)
+        if (d[i] == 0xfe && d[i + 1] == 0xff && d[i + 2] == 0x00 && d[i + 3] == 0xe0 &&
+            (d[i + 4] | d[i + 5] | d[i + 6] | d[i + 7]) != 0 && d[i + 8] == 3) {
+            d[i + 20] = d[i + 21] = d[i + 22] = 0xf0;
+            return 0;
+        }
+    return -1;
+}
+
 /* An RLE header whose segment offset points far past its fragment (found by fuzzing) made
  * DCMTK's decoder read wild memory: it must be a clean error. */
 static void test_decode_rejects_bad_rle_offsets(void **state)
 {
     (void)state;
-    const char *dir = tu_tmpdir();
-    char buf[512], p[600];
-    size_t n;
-    unsigned char *d = tu_read(tu_pydicom("SC_rgb_rle.dcm", buf, sizeof buf), &n);
-    /* the first fragment after the empty offset table: item tag, length, then the header */
-    unsigned char *hdr = NULL;
-    for (size_t i = 0; i + 24 < n && !hdr; i++)
-        if (d[i] == 0xfe && d[i + 1] == 0xff && d[i + 2] == 0x00 && d[i + 3] == 0xe0 &&
-            (d[i + 4] | d[i + 5] | d[i + 6] | d[i + 7]) != 0 && d[i + 8] == 3)
-            hdr = d + i + 8;
-    assert_non_null(hdr);
-    hdr[12] = hdr[13] = hdr[14] = 0xf0;  /* third segment offset: about 4 GB */
-    snprintf(p, sizeof p, "%s/bad-rle.dcm", dir);
-    tu_write(p, d, n);
-    free(d);
-    dcm_file *f = open_ok(p);
-    dcm_image img;
-    assert_int_equal(dcm_decode_frame(f, 0, &img, err, sizeof err), DCM_EFORMAT);
-    assert_non_null(strstr(err, "RLE"));
-    dcm_rect r = {0, 0, 0, 4, 4};
-    assert_int_equal(dcm_blank_rects(f, &r, 1, err, sizeof err), DCM_EFORMAT);
-    dcm_close(f);
+    char p[600];
+    write_damaged("SC_rgb_rle.dcm", far_rle_offset, "bad-rle.dcm", p, sizeof p);
+    expect_frame_refused(p, "RLE", "RLE");
     tu_cleanup();
+}
+
+/* The JPEG 2000 image and its one tile said to be 65000x65000: after SOC, SIZ holds the
+ * marker, length, capabilities, the image's width and height, its offset, and the tiles'
+ * width and height (with 64x64 tiles OpenJPEG would refuse the header itself). */
+static int huge_j2k_siz(unsigned char *d, size_t n)
+{
+    for (size_t i = 0; i + 32 < n; i++)
+        if (d[i] == 0xff && d[i + 1] == 0x4f && d[i + 2] == 0xff && d[i + 3] == 0x51) {
+            const int at[] = {8, 12, 24, 28};  /* Xsiz, Ysiz, XTsiz, YTsiz, big-endian */
+            for (int k = 0; k < 4; k++) {
+                d[i + at[k]] = d[i + at[k] + 1] = 0;
+                d[i + at[k] + 2] = 0xfd;
+                d[i + at[k] + 3] = 0xe8;
+            }
+            return 0;
+        }
+    return -1;
 }
 
 /* A JPEG 2000 codestream whose header gives another size than Rows and Columns (found by
@@ -1011,34 +1051,10 @@ static void test_decode_rejects_bad_rle_offsets(void **state)
 static void test_decode_rejects_j2k_size_mismatch(void **state)
 {
     (void)state;
-    const char *dir = tu_tmpdir();
-    char buf[512], p[600];
-    size_t n;
-    unsigned char *d = tu_read(tu_pydicom("MR_small_jp2klossless.dcm", buf, sizeof buf), &n);
-    /* SOC then SIZ: marker, length, capabilities, the image's width and height, its
-     * offset, and the tiles' width and height (one tile, or OpenJPEG refuses the header) */
-    unsigned char *siz = NULL;
-    for (size_t i = 0; i + 16 < n && !siz; i++)
-        if (d[i] == 0xff && d[i + 1] == 0x4f && d[i + 2] == 0xff && d[i + 3] == 0x51)
-            siz = d + i + 2;
-    assert_non_null(siz);
-    const int at[] = {6, 10, 22, 26};  /* Xsiz, Ysiz, XTsiz, YTsiz: 65000, big-endian */
-    for (int k = 0; k < 4; k++) {
-        siz[at[k]] = siz[at[k] + 1] = 0;
-        siz[at[k] + 2] = 0xfd;
-        siz[at[k] + 3] = 0xe8;
-    }
-    snprintf(p, sizeof p, "%s/j2k-size.dcm", dir);
-    tu_write(p, d, n);
-    free(d);
-    dcm_file *f = open_ok(p);
-    dcm_image img;
-    assert_int_equal(dcm_decode_frame(f, 0, &img, err, sizeof err), DCM_EFORMAT);
-    assert_non_null(strstr(err, "codestream is 65000x65000, the header says 64x64"));
-    dcm_rect r = {0, 0, 0, 4, 4};
-    assert_int_equal(dcm_blank_rects(f, &r, 1, err, sizeof err), DCM_EFORMAT);
-    assert_non_null(strstr(err, "the header says 64x64"));
-    dcm_close(f);
+    char p[600];
+    write_damaged("MR_small_jp2klossless.dcm", huge_j2k_siz, "j2k-size.dcm", p, sizeof p);
+    expect_frame_refused(p, "codestream is 65000x65000, the header says 64x64",
+                         "the header says 64x64");
     tu_cleanup();
 }
 
