@@ -365,8 +365,9 @@ static int decode_frame(dcm_file *f, int n, dcm_image *out, char *err, size_t er
         DicomImage img(f->ff.getDataset(), f->xfer, CIF_UsePartialAccessToPixelData,
                        (unsigned long)n, 1);
         if (img.getStatus() != EIS_Normal) {
-            dcm_seterr(err, errlen, "%s: cannot decode frame %d (%s, %s)", f->path.c_str(), n,
-                       DicomImage::getString(img.getStatus()), f->xfer_uid.c_str());
+            dcm_seterr(err, errlen, "%s: cannot decode frame %d (DCMTK: %s; %s, %s)",
+                       f->path.c_str(), n, DicomImage::getString(img.getStatus()),
+                       DcmXfer(f->xfer).getXferName(), f->xfer_uid.c_str());
             return DCM_EUNSUPPORTED;
         }
         // Overlay planes are read on their own (dicom/overlay.cc): drawn into the frame,
@@ -495,8 +496,9 @@ extern "C" int dcm_blank_rects(dcm_file *f, const dcm_rect *rects, size_t n, cha
                 ds->findAndGetElement(DCM_PixelData, el);
             } else if (ds->chooseRepresentation(EXS_LittleEndianExplicit, NULL).bad() ||
                 !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
-                dcm_seterr(err, errlen, "%s: cannot decompress pixel data (%s)",
-                           f->path.c_str(), f->xfer_uid.c_str());
+                dcm_seterr(err, errlen, "%s: cannot decompress pixel data (%s, %s)",
+                           f->path.c_str(), DcmXfer(f->xfer).getXferName(),
+                           f->xfer_uid.c_str());
                 return DCM_EUNSUPPORTED;
             } else {
                 static_cast<DcmPixelData *>(el)->removeAllButCurrentRepresentations();

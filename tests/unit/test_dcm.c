@@ -1058,6 +1058,29 @@ static void test_decode_rejects_j2k_size_mismatch(void **state)
     tu_cleanup();
 }
 
+/* A header that says 65535x65535 over a 128x128 frame (uncompressed, and RLE) is refused
+ * with DCMTK's reason and the transfer syntax named, without allocating what it says. */
+static void test_decode_rejects_absurd_rows(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    const char *names[] = {"CT_small.dcm", "MR_small_RLE.dcm"};
+    const char *syntax[] = {"Little Endian Explicit", "RLE Lossless"};
+    for (int i = 0; i < 2; i++) {
+        char buf[512], p[600];
+        snprintf(p, sizeof p, "%s/absurd-%d.dcm", dir, i);
+        tu_sh("cp '%s' '%s' && dcmodify -q -nb -m '(0028,0010)=65535' -m '(0028,0011)=65535' '%s'",
+              tu_pydicom(names[i], buf, sizeof buf), p, p);
+        dcm_file *f = open_ok(p);
+        dcm_image img;
+        assert_int_not_equal(dcm_decode_frame(f, 0, &img, err, sizeof err), DCM_OK);
+        assert_non_null(strstr(err, "cannot decode frame 0 (DCMTK: "));
+        assert_non_null(strstr(err, syntax[i]));
+        dcm_close(f);
+    }
+    tu_cleanup();
+}
+
 static void test_save_is_atomic_on_error(void **state)
 {
     (void)state;
@@ -1093,6 +1116,7 @@ int main(void)
         cmocka_unit_test(test_open_rejects_deep_nesting),
         cmocka_unit_test(test_decode_rejects_bad_rle_offsets),
         cmocka_unit_test(test_decode_rejects_j2k_size_mismatch),
+        cmocka_unit_test(test_decode_rejects_absurd_rows),
         cmocka_unit_test(test_save_is_atomic_on_error),
     };
     return cmocka_run_group_tests_name("dicom", tests, NULL, NULL);
