@@ -663,6 +663,51 @@ static const char *skip_string(const char *s)
     return *s ? s + 1 : s;
 }
 
+static int parse_hex(const char *s, size_t n, unsigned *out);
+
+/* The character an escape stands for (s after the backslash; *len gets the escape's length
+ * after it); -1 for \u beyond ASCII, which no key the policy knows has, or a bad escape. */
+static int unescape(const char *s, const char *end, size_t *len)
+{
+    *len = 1;
+    switch (*s) {
+    case '"': case '\\': case '/': return *s;
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'u': {
+        unsigned u;
+        if (end - s < 5 || parse_hex(s + 1, 4, &u) != 0 || u > 0x7f)
+            return -1;
+        *len = 5;
+        return (int)u;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* Whether the JSON string literal s..end (quotes included) decodes to key: cJSON gives keys
+ * decoded, and the text has them as written. */
+static int literal_is(const char *s, const char *end, const char *key)
+{
+    for (s++, end--; s < end; key++) {
+        int c = (unsigned char)*s;
+        size_t len = 1;
+        if (c == '\\') {
+            if ((c = unescape(s + 1, end, &len)) < 0)
+                return 0;
+            len++;
+        }
+        if ((unsigned char)*key != c || !*key)
+            return 0;
+        s += len;
+    }
+    return *key == 0;
+}
+
 static const char *skip_value(const char *s)
 {
     if (*s == '"')
@@ -698,9 +743,7 @@ static int line_at(const char *text, const struct jstep *path, size_t n)
             int match;
             if (is_obj) {
                 const char *kend = skip_string(s);
-                size_t klen = strlen(path[k].key ? path[k].key : "");
-                match = path[k].key && (size_t)(kend - s) == klen + 2 &&
-                        memcmp(s + 1, path[k].key, klen) == 0 && pass-- == 0;
+                match = path[k].key && literal_is(s, kend, path[k].key) && pass-- == 0;
                 s = skip_ws(kend);
                 if (*s == ':')
                     s = skip_ws(s + 1);
@@ -739,6 +782,11 @@ static int fail(const struct loader *L, const struct jstep *path, size_t n,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Keys and values are quoted from the file: a control character in one (a newline in a
+     * key) would break the error's one line. */
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     snprintf(L->err, L->errlen, "%s:%d: %s", L->name, line_at(L->text, path, n), msg);
     return -1;
 }
