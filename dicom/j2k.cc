@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -105,8 +106,8 @@ bool frame_bytes(DcmPixelSequence *seq, int n, int frames, std::vector<unsigned 
     return !out.empty();
 }
 
-// Samples a frame may hold (OpenJPEG keeps each in 32 bits): 1 GB. A whole-slide tile, a
-// mammogram or an ultrasound cine frame holds a hundredth of that.
+// Samples a frame may hold (OpenJPEG keeps each in 32 bits): 1 GB. A mammogram holds a
+// twentieth of that, a whole-slide tile or an ultrasound frame far less.
 const uint64_t MAX_SAMPLES = (uint64_t)1 << 28;
 
 // One frame's codestream (J2K or JP2) decoded; NULL when OpenJPEG cannot, with why.

@@ -455,7 +455,7 @@ static void add_undecodable(struct scan *s, dcm_file *f, const char *where, cons
     size_t n = strlen(dcm_path(f));
     const char *why = strncmp(err, dcm_path(f), n) == 0 && strncmp(err + n, ": ", 2) == 0
                           ? err + n + 2
-                          : err;
+                          : err[0] ? err : "no reason given";
     char msg[768];
     snprintf(msg, sizeof msg, "this %s could not be decoded (%s), so it was not inspected",
              what, why);
