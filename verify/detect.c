@@ -831,9 +831,9 @@ static void detect_addresses(scan *sc)
         }
         /* "OR 97759", "CA 94305-1234" after a place name */
         if (s[i] >= 'A' && s[i] <= 'Z' && i + 8 <= n && i >= 2 && s[i - 1] == ' ' &&
-            (s[i - 2] == ',' || is_alpha((unsigned char)s[i - 2])) &&
-            in_set_ci(s + i, 2, us_states) && s[i + 1] >= 'A' && s[i + 1] <= 'Z' &&
-            s[i + 2] == ' ' && digits_at(s, n, i + 3) == 5) {
+            (s[i - 2] == ',' || is_alpha((unsigned char)s[i - 2])) && s[i + 1] >= 'A' &&
+            s[i + 1] <= 'Z' && s[i + 2] == ' ' && digits_at(s, n, i + 3) == 5 &&
+            in_set_ci(s + i, 2, us_states)) {
             size_t e = i + 8;
             if (e + 4 < n && s[e] == '-' && digits_at(s, n, e + 1) == 4)
                 e += 5;
