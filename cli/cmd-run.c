@@ -1,6 +1,7 @@
 /* cli/cmd-run.c — deidtk run: de-identify every file, verify each output against its own
  * input, record the audit trail, report, and gate the release. */
 #include "config.h"
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -209,6 +210,27 @@ static size_t queued_for_writer(struct run *r)
     return atomic_load(&r->finished) - recorded;
 }
 
+/* One folder or file name of the output tree from a value of the dataset (a pseudonym or
+ * a UID), or `absent` when it is empty. A UID the policy keeps comes from the input as it
+ * is, and an input can say "../../x": every byte but letters, digits, '.', '-' and '_' is
+ * written '_' (a backslash of a second value too), and a name of dots only gets a leading
+ * '_', so that no name leaves OUT or climbs out of its folder. */
+static void path_name(const char *value, const char *absent, char *out, size_t len)
+{
+    snprintf(out, len, "%s", value[0] ? value : absent);
+    int dots_only = 1;
+    for (char *c = out; *c; c++) {
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-' && *c != '_')
+            *c = '_';
+        dots_only &= *c == '.';
+    }
+    if (dots_only && len > 1) {
+        memmove(out + 1, out, strnlen(out, len - 2) + 1);
+        out[0] = '_';
+        out[len - 1] = 0;
+    }
+}
+
 /* De-identifies the open input f and writes it: returns the output's path (malloc'd), or
  * NULL with j failed or skipped. *data and *nbytes get the bytes written, when kept. */
 static char *write_output(struct run *r, struct job *j, const char *in, dcm_file *f,
@@ -226,13 +248,16 @@ static char *write_output(struct run *r, struct job *j, const char *in, dcm_file
         j->failed = 1;
         return NULL;
     }
-    size_t len = strlen(r->out_dir) + 4 * (DEID_UID_MAX + 2) + 8;
+    size_t len = strlen(r->out_dir) + DEID_ID_MAX + 3 * DEID_UID_MAX + 16;
     char *out = malloc(len);
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], pid[DEID_ID_MAX + 2], study[DEID_UID_MAX + 2],
+        series[DEID_UID_MAX + 2], sop[DEID_UID_MAX + 2];
     /* Study and Series Instance UIDs are type 1, yet some objects lack them. */
-    snprintf(dir, sizeof dir, "%s/%s/%s/%s", r->out_dir, j->res.patient_id,
-             j->res.study_uid[0] ? j->res.study_uid : "no-study",
-             j->res.series_uid[0] ? j->res.series_uid : "no-series");
+    path_name(j->res.patient_id, "no-patient", pid, sizeof pid);
+    path_name(j->res.study_uid, "no-study", study, sizeof study);
+    path_name(j->res.series_uid, "no-series", series, sizeof series);
+    path_name(j->res.sop_uid, "", sop, sizeof sop);
+    snprintf(dir, sizeof dir, "%s/%s/%s/%s", r->out_dir, pid, study, series);
     int claim = 0;
     if (!out) {
         snprintf(j->err, sizeof j->err, "%s: out of memory", in);
@@ -240,7 +265,7 @@ static char *write_output(struct run *r, struct job *j, const char *in, dcm_file
     } else if (!j->res.sop_uid[0]) {
         snprintf(j->err, sizeof j->err, "%s: no SOP Instance UID: not a composite object", in);
         j->failed = 1;
-    } else if (snprintf(out, len, "%s/%s.dcm", dir, j->res.sop_uid),
+    } else if (snprintf(out, len, "%s/%s.dcm", dir, sop),
                (claim = claim_output(r, out, in)) != 0) {
         if (claim > 0) {
             j->skipped = 1;

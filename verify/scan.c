@@ -1,5 +1,6 @@
 /* verify/scan.c — inspection of one file: tags, structure, pixels. */
 #include "config.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@ struct scan {
     int identity_removed, burned_in_yes, graphics;
     unsigned type1_text;     /* bit i: type1[i] has a non-empty text value */
     unsigned type1_other;    /* bit i: type1[i] is there without text (UN, SQ, ...) */
+    unsigned type1_multi;    /* bit i: type1[i] has more than one value */
+    unsigned type1_bad_uid;  /* bit i: type1[i] is a UID and not a valid one */
     int has_codes[8];       /* 113100, 113101, 113103 seen in the method code sequence */
     char codes[512];        /* every code value seen, ' '-separated */
     char *pseudonym;        /* Patient ID, which Patient's Name may equal */
@@ -147,7 +150,7 @@ static void check_uids(struct scan *s, const dcm_elem *e)
     }
 }
 
-/* Type 1 attributes every de-identified file keeps with a value. */
+/* Type 1 attributes every de-identified file keeps with one value (the UIDs first). */
 static const struct {
     uint32_t tag;
     const char *path, *name;
@@ -156,6 +159,22 @@ static const struct {
              {0x0020000D, "(0020,000D)", "Study Instance UID"},
              {0x0020000E, "(0020,000E)", "Series Instance UID"},
              {0x00080060, "(0008,0060)", "Modality"}};
+#define TYPE1_UIDS 4
+
+/* A UID as PS3.5 9.1 writes it: at most 64 characters, digits in components joined by
+ * single dots. Leading zeros in a component are not refused: real data has them, and they
+ * mislead nobody. These UIDs name the output's folders and identify the file; a UID kept
+ * from the input may be anything. */
+static int uid_syntax_ok(const char *u)
+{
+    size_t n = strlen(u);
+    if (n == 0 || n > 64 || u[0] == '.' || u[n - 1] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(isdigit((unsigned char)u[i]) || (u[i] == '.' && u[i + 1] != '.')))
+            return 0;
+    return 1;
+}
 
 static void note_structure(struct scan *s, const dcm_elem *e)
 {
@@ -178,6 +197,10 @@ static void note_structure(struct scan *s, const dcm_elem *e)
                     s->type1_other |= 1u << i;
                 else if (e->value[0])
                     s->type1_text |= 1u << i;
+                if (e->value && strchr(e->value, '\\'))
+                    s->type1_multi |= 1u << i;
+                else if (e->value && e->value[0] && i < TYPE1_UIDS && !uid_syntax_ok(e->value))
+                    s->type1_bad_uid |= 1u << i;
             }
     if (e->depth == 0 && e->value) {
         char *dst = tag == 0x0020000D ? s->facts->study_uid
@@ -328,6 +351,14 @@ static void check_structure(struct scan *s, dcm_file *f)
     /* Text values were noted during the walk, sparing a search of the dataset each; the
      * rest is read as text here. */
     for (size_t i = 0; i < sizeof type1 / sizeof type1[0]; i++) {
+        char msg[96];
+        if (s->type1_multi & 1u << i) {
+            snprintf(msg, sizeof msg, "%s has more than one value", type1[i].name);
+            add(s, type1[i].path, "structure", SEV_POLICY, NULL, msg);
+        } else if (s->type1_bad_uid & 1u << i) {
+            snprintf(msg, sizeof msg, "%s is not a valid UID", type1[i].name);
+            add(s, type1[i].path, "structure", SEV_POLICY, NULL, msg);
+        }
         if (s->type1_text & 1u << i)
             continue;
         char *v = NULL, err[256];
@@ -335,7 +366,6 @@ static void check_structure(struct scan *s, dcm_file *f)
                       dcm_get(f, type1[i].path, &v, err, sizeof err) == DCM_OK && v && v[0];
         free(v);
         if (!present) {
-            char msg[96];
             snprintf(msg, sizeof msg, "type 1 attribute %s is missing or empty", type1[i].name);
             add(s, type1[i].path, "structure", SEV_POLICY, NULL, msg);
         }
