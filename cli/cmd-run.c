@@ -429,6 +429,24 @@ static int first_time(struct run *r, const char *kind, const char *value)
     return cli_strmap_add(r->exported, key, NULL, NULL) != 0;
 }
 
+/* A CSV field as the lookup reader takes it back: quoted when always or when it holds a
+ * comma, a quote or a line break, with its quotes doubled. An input's values are not
+ * bound to the characters their VR allows. */
+static void put_csv(FILE *f, const char *s, int always)
+{
+    if (!always && !strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 static void export_mappings(struct run *r, struct job *j)
 {
     for (const char *p = j->res.original_uids; p && *p;) {
@@ -438,12 +456,16 @@ static void export_mappings(struct run *r, struct job *j)
         snprintf(orig, sizeof orig, "%.*s", (int)l, p);
         if (first_time(r, "uid", orig) &&
             deid_uid_root(r->engine.pseudo->key, r->engine.pseudo->uid_root, orig, mapped,
-                          sizeof mapped, e, sizeof e) == 0)
-            fprintf(r->map_uids, "%s,%s\n", orig, mapped);
+                          sizeof mapped, e, sizeof e) == 0) {
+            put_csv(r->map_uids, orig, 0);
+            fprintf(r->map_uids, ",%s\n", mapped);
+        }
         p = nl ? nl + 1 : p + l;
     }
-    if (j->original_pid && first_time(r, "pid", j->original_pid))
-        fprintf(r->map_ids, "\"%s\",%s\n", j->original_pid, j->res.patient_id);
+    if (j->original_pid && first_time(r, "pid", j->original_pid)) {
+        put_csv(r->map_ids, j->original_pid, 1);
+        fprintf(r->map_ids, ",%s\n", j->res.patient_id);
+    }
 }
 
 static void record_job(struct run *r, size_t i, struct job *j)

@@ -207,6 +207,20 @@ else
     bad "run --lookup <exported patient_ids.csv> exit $?: $(head -3 "$tmp/L.out" | tr -d '0-9')"
 fi
 
+# A Patient ID with a quote and a comma (LO allows both) is exported as a CSV field the
+# lookup reads back.
+mkdir -p "$tmp/qin"
+cp "$samples/IM0002.dcm" "$tmp/qin/a.dcm"
+dcmodify -q -nb -m '(0010,0020)=AB"C,1' "$tmp/qin/a.dcm" || fail "dcmodify failed"
+"$DEIDTK" run "$tmp/qin" -o "$tmp/QM" --key "$key" --no-ocr --no-audit \
+    --export-mappings "$tmp/qmaps" --report "$tmp/QM" >/dev/null 2>&1 || fail "run exit $?"
+grep -qF '"AB""C,1",' "$tmp/qmaps/patient_ids.csv" ||
+    fail "patient_ids.csv: $(tail -1 "$tmp/qmaps/patient_ids.csv" | cut -d, -f1)"
+"$DEIDTK" run "$tmp/qin" -o "$tmp/QL" --key "$key" --no-ocr --no-audit \
+    --lookup "$tmp/qmaps/patient_ids.csv" --report "$tmp/QL" >"$tmp/QL.out" 2>&1 ||
+    fail "--lookup of an exported quoted ID: $(head -1 "$tmp/QL.out" | tr -d '0-9')"
+diff -r "$tmp/QM" "$tmp/QL" >/dev/null || fail "--lookup of an exported quoted ID gave other outputs"
+
 # ---- deidtk verify of the output (paired through the trail) and of the raw inputs --------
 "$DEIDTK" verify "$A" --key "$key" --audit "$tmp/A.sqlite" --no-ocr --jsonl \
     --report "$tmp/VA" >"$tmp/VA.jsonl" 2>"$tmp/VA.err"
