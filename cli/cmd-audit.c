@@ -41,7 +41,7 @@ static audit_db *open_trail(const struct opts *o, int create)
     audit_db *db;
     char err[512];
     if (audit_open(o->audit, create, &db, err, sizeof err) < 0) {
-        fprintf(stderr, "deidtk audit: %s\n", err);
+        cmd_error("audit", err);
         return NULL;
     }
     return db;
@@ -75,7 +75,7 @@ static int do_runs(audit_db *db)
     char err[512];
     printf("ID\tUUID\tSTARTED\tENDED\tOK\tFAILED\tFINDINGS\tPRESET\tPOLICY\tKEY\tVERSION\n");
     if (audit_runs_list(db, print_run, NULL, err, sizeof err) < 0) {
-        fprintf(stderr, "deidtk audit: %s\n", err);
+        cmd_error("audit", err);
         return EXIT_USAGE;
     }
     return 0;
@@ -130,7 +130,7 @@ static int do_trace(audit_db *db, const struct opts *o, const char *what)
     }
     return 0;
 fail:
-    fprintf(stderr, "deidtk audit: %s\n", err);
+    cmd_error("audit", err);
     return EXIT_USAGE;
 }
 
@@ -151,7 +151,7 @@ static int do_find(audit_db *db, const struct opts *o)
     } else {
         unsigned char key[DEID_KEY_LEN], mac[32];
         if (deid_key_load(o->key, key, err, sizeof err) < 0) {
-            fprintf(stderr, "deidtk audit: %s\n", err);
+            cmd_error("audit", err);
             return EXIT_USAGE;
         }
         /* As UIDs are compared: without DICOM padding. */
@@ -169,7 +169,7 @@ static int do_find(audit_db *db, const struct opts *o)
     }
     int n = 0;
     if (audit_find_original_uid(db, hex, print_found, &n, err, sizeof err) < 0) {
-        fprintf(stderr, "deidtk audit: %s\n", err);
+        cmd_error("audit", err);
         return EXIT_USAGE;
     }
     if (n == 0) {
@@ -184,7 +184,7 @@ static int do_verify(audit_db *db, const struct opts *o)
     char err[512];
     audit_verify_report r;
     if (audit_verify(db, &r, err, sizeof err) < 0) {
-        fprintf(stderr, "deidtk audit: %s\n", err);
+        cmd_error("audit", err);
         return EXIT_USAGE;
     }
     if (!r.ok) {
@@ -220,7 +220,7 @@ static int do_export(audit_db *db, const struct opts *o)
         rc = -1;
     }
     if (rc < 0) {
-        fprintf(stderr, "deidtk audit: %s\n", err);
+        cmd_error("audit", err);
         return EXIT_USAGE;
     }
     return 0;
@@ -276,7 +276,7 @@ static int do_review(audit_db *db, const struct opts *o)
     char err[512];
     if (audit_reviews_add(db, o->finding, o->nfinding, o->reviewer, o->decision, o->reason,
                           err, sizeof err) < 0) {
-        fprintf(stderr, "deidtk audit: %s\n", err);
+        cmd_error("audit", err);
         return EXIT_USAGE;
     }
     const char *what = strcmp(o->decision, "waive") == 0 ? "waived" : "to fix";
@@ -294,7 +294,7 @@ static int do_merge(audit_db *db, int n, char **shards)
         char err[512];
         audit_merge_stats st;
         if (audit_merge(db, shards[i], &st, err, sizeof err) < 0) {
-            fprintf(stderr, "deidtk audit: %s\n", err);
+            cmd_error("audit", err);
             status = EXIT_GATE_BLOCKED;
             continue;
         }

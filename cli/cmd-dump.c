@@ -71,14 +71,14 @@ int cmd_dump(int argc, char **argv)
         dcm_file *f;
         files++;
         if (dcm_open(argv[i], &f, err, sizeof err) != DCM_OK) {
-            fprintf(stderr, "deidtk dump: %s\n", err);
+            cmd_error("dump", err);
             failed++;
             continue;
         }
         if (argc - first > 1)
             printf("# %s\n", argv[i]);
         if (dcm_walk(f, dump_elem, &ctx, err, sizeof err) != DCM_OK) {
-            fprintf(stderr, "deidtk dump: %s\n", err);
+            cmd_error("dump", err);
             failed++;
         }
         dcm_close(f);

@@ -30,7 +30,7 @@ int cmd_keygen(int argc, char **argv)
     char err[512];
     unsigned char key[DEID_KEY_LEN];
     if (deid_key_generate(path, err, sizeof err) != 0 || deid_key_load(path, key, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk keygen: %s\n", err);
+        cmd_error("keygen", err);
         return EXIT_USAGE;
     }
     char fp[DEID_FINGERPRINT_LEN + 1];

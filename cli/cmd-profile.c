@@ -13,7 +13,7 @@
 
 static int fail(const char *msg)
 {
-    fprintf(stderr, "deidtk profile: %s\n", msg);
+    cmd_error("profile", msg);
     return EXIT_USAGE;
 }
 

@@ -69,7 +69,7 @@ int cmd_report(int argc, char **argv)
     for (int i = 0; i < ninputs; i++) {
         report *r;
         if (report_load_json(inputs[i], &r, err, sizeof err) != 0) {
-            fprintf(stderr, "deidtk report: %s\n", err);
+            cmd_error("report", err);
             rc = EXIT_UNREADABLE;
             goto done;
         }
@@ -80,7 +80,7 @@ int cmd_report(int argc, char **argv)
         int m = report_merge(merged, r, err, sizeof err);
         report_free(r);
         if (m != 0) {
-            fprintf(stderr, "deidtk report: %s\n", err);
+            cmd_error("report", err);
             rc = EXIT_USAGE;
             goto done;
         }
@@ -90,7 +90,7 @@ int cmd_report(int argc, char **argv)
     int w = ends_with(out, ".json") ? report_write_json(merged, out, show, err, sizeof err)
                                      : report_write_html(merged, out, show, err, sizeof err);
     if (w != 0) {
-        fprintf(stderr, "deidtk report: %s\n", err);
+        cmd_error("report", err);
         rc = EXIT_USAGE;
         goto done;
     }

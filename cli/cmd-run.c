@@ -478,7 +478,7 @@ static void record_job(struct run *r, size_t i, struct job *j)
         r->failed += j->failed;
         r->skipped += j->skipped;
         cli_progress_end();
-        fprintf(stderr, "deidtk run: %s\n", j->err);
+        cmd_error("run", j->err);
     }
     if (j->skipped) {
         report_add_file(r->rep, in, in, "skipped", j->err, 0);
@@ -582,14 +582,14 @@ static int load_or_make_key(const char *path, int given, unsigned char key[DEID_
     char err[512];
     if (!given && access(path, F_OK) != 0) {
         if (deid_key_generate(path, err, sizeof err) != 0) {
-            fprintf(stderr, "deidtk run: %s\n", err);
+            cmd_error("run", err);
             return -1;
         }
         fprintf(stderr, "deidtk run: warning: no --key given; made a new key in %s. Keep it "
                         "secret and keep it: the same key gives the same pseudonyms.\n", path);
     }
     if (deid_key_load(path, key, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk run: %s\n", err);
+        cmd_error("run", err);
         return -1;
     }
     return 0;
@@ -731,11 +731,11 @@ int cmd_run(int argc, char **argv)
     char report_json[PATH_MAX], report_html[PATH_MAX], apath[PATH_MAX];
     /* The inputs first: a wrong one must leave nothing behind (no key, no OUT). */
     if (cli_discover(argv + optind, argc - optind, &r.files, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk run: %s\n", err);
+        cmd_error("run", err);
         goto out;
     }
     if (!policy || cli_policy_setup(policy, sh.preset, sh.opts, sh.policy_file, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk run: %s\n", policy ? err : "out of memory");
+        cmd_error("run", policy ? err : "out of memory");
         goto out;
     }
     int key_given = key_path != NULL;
@@ -745,7 +745,7 @@ int cmd_run(int argc, char **argv)
         goto out;
     if (lookup_path) {
         if (deid_lookup_load(lookup_path, &lookup, err, sizeof err) != 0) {
-            fprintf(stderr, "deidtk run: %s\n", err);
+            cmd_error("run", err);
             goto out;
         }
         pseudo.lookup = lookup;
@@ -753,7 +753,7 @@ int cmd_run(int argc, char **argv)
         pseudo.unknown_use_template = 1;
     }
     if (deid_pseudo_check(&pseudo, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk run: %s\n", err);
+        cmd_error("run", err);
         goto out;
     }
     deid_key_fingerprint(pseudo.key, r.fingerprint);
@@ -832,7 +832,7 @@ int cmd_run(int argc, char **argv)
     if (no_audit)
         audit_path = "none";
     else if (audit_open(audit_path, 1, &r.audit, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk run: %s\n", err);
+        cmd_error("run", err);
         goto out;
     }
     if (originals)
@@ -861,7 +861,7 @@ int cmd_run(int argc, char **argv)
         ri.arguments = args;
         ri.audit_originals = originals;
         if (r.audit && audit_run_begin(r.audit, &ri, &r.run_id, err, sizeof err) != 0) {
-            fprintf(stderr, "deidtk run: %s\n", err);
+            cmd_error("run", err);
             goto out;
         }
     }
@@ -887,7 +887,7 @@ int cmd_run(int argc, char **argv)
     report_set_meta(r.rep, "ended", now);
     if (report_write_json(r.rep, report_json, sh.show_values, err, sizeof err) != 0 ||
         report_write_html(r.rep, report_html, sh.show_values, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk run: %s\n", err);
+        cmd_error("run", err);
         goto out;
     }
     report_summary sum;

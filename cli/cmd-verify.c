@@ -227,7 +227,7 @@ static void vdone(size_t i, void *ud)
     if (j->failed) {
         v->failed++;
         cli_progress_end();
-        fprintf(stderr, "deidtk verify: %s\n", j->err);
+        cmd_error("verify", j->err);
     }
     v->paired += j->paired;
     report_add_file(v->rep, path, NULL, j->failed ? "error" : "ok", j->failed ? j->err : NULL,
@@ -307,7 +307,7 @@ int cmd_verify(int argc, char **argv)
     deid_pseudo_init(&pseudo, zero);
     pseudo.unknown_use_template = 1;
     if (!policy || cli_policy_setup(policy, sh.preset, sh.opts, sh.policy_file, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk verify: %s\n", policy ? err : "out of memory");
+        cmd_error("verify", policy ? err : "out of memory");
         goto out;
     }
     v.engine.policy = policy;
@@ -315,7 +315,7 @@ int cmd_verify(int argc, char **argv)
     v.vc.policy = policy;
     if (key_path) {
         if (deid_key_load(key_path, pseudo.key, err, sizeof err) != 0) {
-            fprintf(stderr, "deidtk verify: %s\n", err);
+            cmd_error("verify", err);
             goto out;
         }
         v.have_key = 1;
@@ -326,15 +326,15 @@ int cmd_verify(int argc, char **argv)
     }
     /* A trail given without the key still says which input each output came from. */
     if (audit_path && !originals && audit_open(audit_path, 0, &v.audit, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk verify: %s\n", err);
+        cmd_error("verify", err);
         goto out;
     }
     if (originals && index_originals(&v, originals, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk verify: %s\n", err);
+        cmd_error("verify", err);
         goto out;
     }
     if (cli_discover(argv + optind, argc - optind, &v.files, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk verify: %s\n", err);
+        cmd_error("verify", err);
         goto out;
     }
     v.jobs = calloc(v.files.n ? v.files.n : 1, sizeof *v.jobs);
@@ -357,7 +357,7 @@ int cmd_verify(int argc, char **argv)
     snprintf(rh, sizeof rh, "%s.html", sh.report_prefix);
     if (report_write_json(v.rep, rj, sh.show_values, err, sizeof err) != 0 ||
         report_write_html(v.rep, rh, sh.show_values, err, sizeof err) != 0) {
-        fprintf(stderr, "deidtk verify: %s\n", err);
+        cmd_error("verify", err);
         goto out;
     }
     report_summary sum;

@@ -32,7 +32,10 @@ int cmd_dump(int argc, char **argv);
 int cmd_usage(const char *name);
 /* Handles --help / --version as argv[1]; returns 1 if it did (caller exits 0). */
 int cmd_common_flag(const char *name, int argc, char **argv);
-/* "deidtk NAME: not implemented yet" and EXIT_USAGE, for commands a later issue fills. */
-int cmd_unimplemented(const char *name);
+/* "deidtk NAME: MSG" and a newline on stderr. A message names files of the input, whose
+ * names may hold a line break or a terminal's escape sequence: control characters are
+ * written as C escapes (\n, \t, \x1b), so that every message keeps to one line and prints
+ * as text. */
+void cmd_error(const char *name, const char *msg);
 
 #endif

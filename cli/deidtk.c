@@ -49,10 +49,20 @@ int cmd_common_flag(const char *name, int argc, char **argv)
     return 0;
 }
 
-int cmd_unimplemented(const char *name)
+void cmd_error(const char *name, const char *msg)
 {
-    fprintf(stderr, "deidtk %s: not implemented yet\n", name);
-    return EXIT_USAGE;
+    fprintf(stderr, "deidtk %s: ", name);
+    for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
+        if (*c == '\n')
+            fputs("\\n", stderr);
+        else if (*c == '\t')
+            fputs("\\t", stderr);
+        else if (*c < 0x20 || *c == 0x7f)
+            fprintf(stderr, "\\x%02x", *c);
+        else
+            fputc(*c, stderr);
+    }
+    fputc('\n', stderr);
 }
 
 int main(int argc, char **argv)

@@ -94,6 +94,15 @@ fi
 [ "$(find "$tmp/C" -type f | wc -l)" -eq "$nin" ] || fail "bad inputs left output files"
 [ -z "$(find "$tmp/C" -name '.deidtk-*')" ] || fail "temporary files left in OUT"
 assert_no_phi "$tmp/phi" "run output with bad inputs" "$tmp/C.out" "$tmp/C.err"
+# A file name with a line break and a terminal's escape sequence gets its one line, with
+# both written as escapes.
+odd="$tmp/odd"
+mkdir -p "$odd"
+echo "not DICOM" >"$odd/$(printf 'line\nbreak\033[31m.dcm')"
+"$DEIDTK" run "$odd" -o "$tmp/O" --key "$key" --no-ocr --no-audit >"$tmp/O.out" 2>"$tmp/O.err"
+[ "$(wc -l <"$tmp/O.err")" -eq 1 ] || fail "an odd file name broke its error line: $(cat -A "$tmp/O.err")"
+grep -qF 'line\nbreak\x1b[31m.dcm: not DICOM' "$tmp/O.err" ||
+    fail "an odd file name not escaped: $(cat -A "$tmp/O.err")"
 
 # ---- links and empty inputs ----------------------------------------------------------------
 # A folder named through a link is walked; a link to a file inside a folder is read like the
