@@ -509,8 +509,9 @@ static int shared_option(const char *cmd, const char *usage, int c, const char *
 
 void cli_json_str(FILE *fp, const char *s)
 {
+    char *u = report_utf8(s ? s : "");
     fputc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)(u ? u : s ? s : ""); *p; p++) {
         if (*p == '"' || *p == '\\')
             fprintf(fp, "\\%c", *p);
         else if (*p < 0x20)
@@ -519,6 +520,7 @@ void cli_json_str(FILE *fp, const char *s)
             fputc(*p, fp);
     }
     fputc('"', fp);
+    free(u);
 }
 
 void cli_shared_start(cli_shared *s, struct report *rep, const char *report_prefix,

@@ -23,12 +23,49 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Copies s; *ok is cleared when out of memory (NULL stays NULL). */
+char *report_utf8(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t len = strlen(s);
+    char *o = malloc(len * 3 + 1);
+    if (!o)
+        return NULL;
+    size_t j = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3
+                 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+        int good = n > 0 && i + n <= len;
+        for (size_t k = 1; good && k < n; k++)
+            good = (p[i + k] & 0xc0) == 0x80;
+        /* Overlong, surrogate and beyond-U+10FFFF forms. */
+        if (good && n == 3 && ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] >= 0xa0)))
+            good = 0;
+        if (good && n == 4 && ((c == 0xf0 && p[i + 1] < 0x90) || (c == 0xf4 && p[i + 1] >= 0x90)))
+            good = 0;
+        if (good) {
+            memcpy(o + j, p + i, n);
+            j += n;
+            i += n;
+        } else {
+            memcpy(o + j, "\xef\xbf\xbd", 3);
+            j += 3;
+            i++;
+        }
+    }
+    o[j] = '\0';
+    return o;
+}
+
+/* Copies s as valid UTF-8 (report_utf8); *ok is cleared when out of memory (NULL stays
+ * NULL). */
 static char *dup_ok(const char *s, int *ok)
 {
     if (!s)
         return NULL;
-    char *d = strdup(s);
+    char *d = report_utf8(s);
     if (!d)
         *ok = 0;
     return d;
@@ -112,7 +149,7 @@ int report_set_meta(report *r, const char *key, const char *value)
         errno = EINVAL;
         return -1;
     }
-    char *v = strdup(value);
+    char *v = report_utf8(value);
     if (!v)
         return -1;
     for (size_t i = 0; i < r->nmeta; i++)
@@ -341,41 +378,6 @@ oom:
     return -1;
 }
 
-/* Copies s with every invalid UTF-8 sequence replaced by U+FFFD. */
-static char *utf8_clean(const char *s)
-{
-    size_t len = strlen(s);
-    char *o = malloc(len * 3 + 1);
-    if (!o)
-        return NULL;
-    size_t j = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3
-                 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
-        int good = n > 0 && i + n <= len;
-        for (size_t k = 1; good && k < n; k++)
-            good = (p[i + k] & 0xc0) == 0x80;
-        /* Overlong, surrogate and beyond-U+10FFFF forms. */
-        if (good && n == 3 && ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] >= 0xa0)))
-            good = 0;
-        if (good && n == 4 && ((c == 0xf0 && p[i + 1] < 0x90) || (c == 0xf4 && p[i + 1] >= 0x90)))
-            good = 0;
-        if (good) {
-            memcpy(o + j, p + i, n);
-            j += n;
-            i += n;
-        } else {
-            memcpy(o + j, "\xef\xbf\xbd", 3);
-            j += 3;
-            i++;
-        }
-    }
-    o[j] = '\0';
-    return o;
-}
-
 char *rep_display(const char *s, int mask, int *oom)
 {
     if (!s)
@@ -385,7 +387,7 @@ char *rep_display(const char *s, int mask, int *oom)
         *oom = 1;
         return NULL;
     }
-    char *c = utf8_clean(mask ? m : s);
+    char *c = report_utf8(mask ? m : s);
     free(m);
     if (!c)
         *oom = 1;
@@ -506,7 +508,7 @@ char *rep_scrubbed(const rep_scrub *s, const char *path, const char *text, int i
         }
         cur = next;
     }
-    char *c = utf8_clean(cur);
+    char *c = report_utf8(cur);
     free(cur);
     if (!c)
         *oom = 1;

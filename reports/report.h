@@ -15,6 +15,11 @@
 
 typedef struct report report;
 
+/* A copy of s that is valid UTF-8, as JSON and the HTML page must be, with every invalid
+ * sequence (a file name written in Latin-1, a value in another character set) replaced by
+ * U+FFFD. malloc'd; NULL when out of memory or s is NULL. */
+char *report_utf8(const char *s);
+
 /* A new empty report for `command` ("run" or "verify"); the gate fails on "policy" until
  * report_set_gate() says otherwise. Returns NULL when out of memory. Free with
  * report_free(). */

@@ -103,6 +103,13 @@ echo "not DICOM" >"$odd/$(printf 'line\nbreak\033[31m.dcm')"
 [ "$(wc -l <"$tmp/O.err")" -eq 1 ] || fail "an odd file name broke its error line: $(cat -A "$tmp/O.err")"
 grep -qF 'line\nbreak\x1b[31m.dcm: not DICOM' "$tmp/O.err" ||
     fail "an odd file name not escaped: $(cat -A "$tmp/O.err")"
+# A file name in Latin-1 leaves the log and the reports valid UTF-8, as JSON must be.
+cp "$samples/IM0002.dcm" "$odd/$(printf 'M\374ller.dcm')"
+"$DEIDTK" run "$odd" -o "$tmp/O2" --key "$key" --no-ocr --no-audit --log "$tmp/O2.log" \
+    --report "$tmp/O2" >/dev/null 2>&1
+for f in "$tmp/O2.log" "$tmp/O2.json" "$tmp/O2.html"; do
+    iconv -f UTF-8 -t UTF-8 "$f" >/dev/null 2>&1 || fail "$(basename "$f") is not valid UTF-8"
+done
 
 # ---- links and empty inputs ----------------------------------------------------------------
 # A folder named through a link is walked; a link to a file inside a folder is read like the
