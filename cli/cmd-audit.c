@@ -52,6 +52,15 @@ static const char *s(const char *v)
     return v ? v : "-";
 }
 
+/* "LABEL VALUE" on a line of its own, the value as text: a trail keeps input paths and
+ * values as they came. */
+static void field(const char *label, const char *value)
+{
+    printf("%-16s", label);
+    cmd_put_text(stdout, s(value));
+    putchar('\n');
+}
+
 static int print_run(void *ctx, const audit_run_row *r)
 {
     (void)ctx;
@@ -84,19 +93,21 @@ static int do_runs(audit_db *db)
 static int trace_file(void *ctx, const audit_run_row *r, const audit_file_row *f)
 {
     (void)ctx;
-    printf("output          %s\n", s(f->output_path));
-    printf("output-sha256   %s\n", s(f->output_sha256));
-    printf("sop-instance    %s\n", s(f->output_sop_uid));
-    printf("input           %s\n", s(f->input_path));
-    printf("input-sha256    %s\n", s(f->input_sha256));
-    printf("status          %s%s%s\n", f->status, f->error ? ": " : "", f->error ? f->error : "");
+    field("output", f->output_path);
+    field("output-sha256", f->output_sha256);
+    field("sop-instance", f->output_sop_uid);
+    field("input", f->input_path);
+    field("input-sha256", f->input_sha256);
+    printf("%-16s%s%s", "status", f->status, f->error ? ": " : "");
+    cmd_put_text(stdout, f->error ? f->error : "");
+    putchar('\n');
     printf("run             %s (%lld), started %s, %s\n", r->uuid, (long long)r->id, r->started,
            r->ended ? "ended" : "unfinished");
     printf("tool            deidtk %s on %s by %s\n", s(r->tool_version), s(r->host), s(r->user));
-    printf("preset          %s\n", s(r->preset));
-    printf("options         %s\n", s(r->options));
-    printf("policy-sha256   %s\n", s(r->policy_sha256));
-    printf("key             %s\n", s(r->key_fingerprint));
+    field("preset", r->preset);
+    field("options", r->options);
+    field("policy-sha256", r->policy_sha256);
+    field("key", r->key_fingerprint);
     printf("changes:\n");
     return 0;
 }
@@ -104,10 +115,13 @@ static int trace_file(void *ctx, const audit_run_row *r, const audit_file_row *f
 static int trace_change(void *ctx, const audit_change_row *c)
 {
     const struct opts *o = ctx;
-    printf("  %s\t%s\t%s\thmac=%s", c->tag_path, c->action, c->new_value ? c->new_value : "",
-           s(c->original_hmac));
-    if (o->originals && c->original)
-        printf("\toriginal=%s", c->original);
+    printf("  %s\t%s\t", c->tag_path, c->action);
+    cmd_put_text(stdout, c->new_value ? c->new_value : "");
+    printf("\thmac=%s", s(c->original_hmac));
+    if (o->originals && c->original) {
+        fputs("\toriginal=", stdout);
+        cmd_put_text(stdout, c->original);
+    }
     putchar('\n');
     return 0;
 }
@@ -138,8 +152,9 @@ static int print_found(void *ctx, const char *tag, const char *value, int64_t nf
 {
     int *n = ctx;
     (*n)++;
-    printf("%s\t%s\t%lld file%s\n", tag, value ? value : "", (long long)nfiles,
-           nfiles == 1 ? "" : "s");
+    printf("%s\t", tag);
+    cmd_put_text(stdout, value ? value : "");
+    printf("\t%lld file%s\n", (long long)nfiles, nfiles == 1 ? "" : "s");
     return 0;
 }
 

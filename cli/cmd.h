@@ -3,6 +3,8 @@
 #ifndef DEIDTK_CMD_H
 #define DEIDTK_CMD_H
 
+#include <stdio.h>
+
 /* Exit statuses shared by every command (deidtk(1), EXIT STATUS). */
 enum {
     EXIT_GATE_PASS = 0,
@@ -32,10 +34,11 @@ int cmd_dump(int argc, char **argv);
 int cmd_usage(const char *name);
 /* Handles --help / --version as argv[1]; returns 1 if it did (caller exits 0). */
 int cmd_common_flag(const char *name, int argc, char **argv);
-/* "deidtk NAME: MSG" and a newline on stderr. A message names files of the input, whose
- * names may hold a line break or a terminal's escape sequence: control characters are
- * written as C escapes (\n, \t, \x1b), so that every message keeps to one line and prints
- * as text. */
+/* text on fp with its control characters written as C escapes (\n, \t, \x1b). Input file
+ * names and values may hold a line break or a terminal's escape sequence: so written, every
+ * message and every field keeps to its line and prints as text. */
+void cmd_put_text(FILE *fp, const char *text);
+/* "deidtk NAME: MSG" and a newline on stderr, MSG through cmd_put_text. */
 void cmd_error(const char *name, const char *msg);
 
 #endif

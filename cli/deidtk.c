@@ -49,19 +49,24 @@ int cmd_common_flag(const char *name, int argc, char **argv)
     return 0;
 }
 
+void cmd_put_text(FILE *fp, const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '\n')
+            fputs("\\n", fp);
+        else if (*c == '\t')
+            fputs("\\t", fp);
+        else if (*c < 0x20 || *c == 0x7f)
+            fprintf(fp, "\\x%02x", *c);
+        else
+            fputc(*c, fp);
+    }
+}
+
 void cmd_error(const char *name, const char *msg)
 {
     fprintf(stderr, "deidtk %s: ", name);
-    for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
-        if (*c == '\n')
-            fputs("\\n", stderr);
-        else if (*c == '\t')
-            fputs("\\t", stderr);
-        else if (*c < 0x20 || *c == 0x7f)
-            fprintf(stderr, "\\x%02x", *c);
-        else
-            fputc(*c, stderr);
-    }
+    cmd_put_text(stderr, msg);
     fputc('\n', stderr);
 }
 

@@ -47,6 +47,15 @@ grep -q "^  (0010,0010)	replace	" "$tmp/trace" || fail "trace lacks the Patient'
 grep -q "^  (0010,0030)	empty	" "$tmp/trace" || fail "trace lacks the Birth Date change"
 grep -q "^  (0008,0018)	U	$(dump_value "$o" "(0008,0018)")" "$tmp/trace" ||
     fail "trace lacks the SOP Instance UID change"
+# An input named with a terminal's escape sequence is traced as text.
+mkdir -p "$tmp/odd"
+cp "$in/IM0002.dcm" "$tmp/odd/$(printf 'odd\033[31m.dcm')"
+"$DEIDTK" run "$tmp/odd" -o "$tmp/odd-out" --key "$key" --no-ocr --audit "$tmp/odd.sqlite" \
+    >/dev/null 2>&1 || fail "run on an odd name exit $?"
+"$DEIDTK" audit trace "$(find "$tmp/odd-out" -name '*.dcm')" --audit "$tmp/odd.sqlite" \
+    >"$tmp/odd.trace" 2>&1 || fail "trace of an odd name exit $?"
+grep -qF 'odd\x1b[31m.dcm' "$tmp/odd.trace" && ! grep -q "$(printf '\033')" "$tmp/odd.trace" ||
+    fail "trace printed an input name's escape sequence: $(grep '^input' "$tmp/odd.trace" | cat -A)"
 sop=$(dump_value "$o" "(0008,0018)")
 "$DEIDTK" audit trace "$sop" --audit "$db" | grep -q "^output .*$sop\.dcm" ||
     fail "trace by SOP Instance UID"
