@@ -10,21 +10,6 @@ struct dump_ctx {
     int meta;
 };
 
-/* Control characters would break the one-line-per-element layout. */
-static void put_value(FILE *out, const char *v)
-{
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '\n')
-            fputs("\\n", out);
-        else if (*p == '\r')
-            fputs("\\r", out);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(out, "\\x%02x", *p);
-        else
-            fputc(*p, out);
-    }
-}
-
 static int dump_elem(const dcm_elem *e, void *ud)
 {
     struct dump_ctx *c = ud;
@@ -40,7 +25,7 @@ static int dump_elem(const dcm_elem *e, void *ud)
         fprintf(c->out, " <%d items>", e->nitems);
     else if (e->value) {
         fputs(" = ", c->out);
-        put_value(c->out, e->value);
+        cmd_put_text(c->out, e->value);
     } else
         fprintf(c->out, " <%zu bytes>", e->length);
     fputc('\n', c->out);

@@ -34,7 +34,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_usage(const char *name);
 /* Handles --help / --version as argv[1]; returns 1 if it did (caller exits 0). */
 int cmd_common_flag(const char *name, int argc, char **argv);
-/* text on fp with its control characters written as C escapes (\n, \t, \x1b). Input file
+/* text on fp with its control characters written as C escapes (\n, \r, \t, \x1b). Input file
  * names and values may hold a line break or a terminal's escape sequence: so written, every
  * message and every field keeps to its line and prints as text. */
 void cmd_put_text(FILE *fp, const char *text);

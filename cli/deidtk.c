@@ -54,6 +54,8 @@ void cmd_put_text(FILE *fp, const char *text)
     for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
         if (*c == '\n')
             fputs("\\n", fp);
+        else if (*c == '\r')
+            fputs("\\r", fp);
         else if (*c == '\t')
             fputs("\\t", fp);
         else if (*c < 0x20 || *c == 0x7f)
