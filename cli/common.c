@@ -261,10 +261,16 @@ int cli_strmap_add(cli_strmap *m, const char *key, void *value, void **old)
     return 1;
 }
 
+/* The most workers --jobs may ask for: each holds a few copies of the file it is on (up
+ * to 64 MB), so a mistyped count must not start thousands. */
+#define MAX_JOBS 1024
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 int cli_default_jobs(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (int)n;
 }
 
 struct pool {
@@ -493,12 +499,17 @@ static int shared_option(const char *cmd, const char *usage, int c, const char *
             return -1;
         }
         return 1;
-    case 'j':
-        if ((s->jobs = atoi(arg)) < 1) {
-            cli_usage_error(cmd, usage, "--jobs takes a positive number, not '%s'", arg);
+    case 'j': {
+        char *end;
+        long j = strtol(arg, &end, 10);
+        if (end == arg || *end || j < 1 || j > MAX_JOBS) {
+            cli_usage_error(cmd, usage, "--jobs takes a number from 1 to " STR(MAX_JOBS)
+                            ", not '%s'", arg);
             return -1;
         }
+        s->jobs = (int)j;
         return 1;
+    }
     case CLI_O_REPORT: s->report_prefix = arg; return 1;
     case CLI_O_SHOW: s->show_values = 1; return 1;
     case CLI_O_HELP: fputs(usage, stdout); return 2;

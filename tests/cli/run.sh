@@ -134,6 +134,14 @@ grep -q "empty: no files found" "$tmp/K.out" || fail "run on an empty folder: $(
 rc=$?
 [ $rc -eq 2 ] || fail "verify of an empty folder exit $rc, expected 2"
 
+# ---- --jobs: a count from 1 to 1024, or a usage error before any work --------------------
+for j in 0 2x 1025 99999999999; do
+    "$DEIDTK" run "$in" -o "$tmp/J" --key "$key" --no-ocr --no-audit --jobs "$j" >"$tmp/J.out" 2>&1
+    rc=$?
+    [ $rc -eq 2 ] && grep -q "jobs takes a number from 1 to 1024" "$tmp/J.out" &&
+        [ ! -e "$tmp/J" ] || fail "--jobs $j: exit $rc, $(cat "$tmp/J.out")"
+done
+
 # ---- one SOP Instance UID twice: the same bytes are skipped, other bytes fail -----------
 dup="$tmp/dup"
 mkdir -p "$dup"
