@@ -681,10 +681,20 @@ int cmd_run(int argc, char **argv)
             break;
         case O_TEMPLATE: pseudo.id_template = optarg; break;
         case O_ROOT: pseudo.uid_root = optarg; break;
-        case O_RANGE:
-            if (sscanf(optarg, "%d:%d", &pseudo.offset_min, &pseudo.offset_max) != 2)
+        case O_RANGE: {
+            /* Two whole numbers; deid_pseudo_check judges the range they make. */
+            char min[32];
+            const char *colon = strchr(optarg, ':');
+            int ok = colon && (size_t)(colon - optarg) < sizeof min;
+            if (ok) {
+                snprintf(min, sizeof min, "%.*s", (int)(colon - optarg), optarg);
+                ok = cli_parse_int(min, INT_MIN, INT_MAX, &pseudo.offset_min) == 0 &&
+                     cli_parse_int(colon + 1, INT_MIN, INT_MAX, &pseudo.offset_max) == 0;
+            }
+            if (!ok)
                 return usage_error("--offset-range takes MIN:MAX days, not '%s'", optarg);
             break;
+        }
         case O_CLEANPIX:
             clean_pixels = strcmp(optarg, "signatures") == 0 ? DEID_PIXELS_SIGNATURES
                            : strcmp(optarg, "ocr") == 0      ? DEID_PIXELS_OCR

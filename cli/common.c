@@ -267,6 +267,17 @@ int cli_strmap_add(cli_strmap *m, const char *key, void *value, void **old)
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+int cli_parse_int(const char *text, long min, long max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || errno == ERANGE || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
 int cli_default_jobs(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -499,17 +510,13 @@ static int shared_option(const char *cmd, const char *usage, int c, const char *
             return -1;
         }
         return 1;
-    case 'j': {
-        char *end;
-        long j = strtol(arg, &end, 10);
-        if (end == arg || *end || j < 1 || j > MAX_JOBS) {
+    case 'j':
+        if (cli_parse_int(arg, 1, MAX_JOBS, &s->jobs) != 0) {
             cli_usage_error(cmd, usage, "--jobs takes a number from 1 to " STR(MAX_JOBS)
                             ", not '%s'", arg);
             return -1;
         }
-        s->jobs = (int)j;
         return 1;
-    }
     case CLI_O_REPORT: s->report_prefix = arg; return 1;
     case CLI_O_SHOW: s->show_values = 1; return 1;
     case CLI_O_HELP: fputs(usage, stdout); return 2;

@@ -44,6 +44,9 @@ int cli_strmap_add(cli_strmap *m, const char *key, void *value, void **old);
 typedef void (*cli_work_fn)(size_t i, void *ud);
 int cli_pool_run(size_t n, int jobs, cli_work_fn work, cli_work_fn done, void *ud);
 int cli_default_jobs(void);
+/* The whole decimal number text, from min to max (within int), into *out: 0, or -1 for
+ * anything else (trailing characters, overflow). */
+int cli_parse_int(const char *text, long min, long max, int *out);
 
 /* A progress line on stderr when it is a terminal; nothing otherwise. */
 void cli_progress(const char *verb, size_t done, size_t total, size_t failed);

@@ -1,6 +1,7 @@
 /* verify/scan.c — inspection of one file: tags, structure, pixels. */
 #include "config.h"
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -551,9 +552,13 @@ int verify_frames_parse(const char *text, verify_config *c)
         c->frames = VERIFY_FRAMES_ALL;
     else if (strcmp(text, "first") == 0)
         c->frames = VERIFY_FRAMES_FIRST;
-    else if (strncmp(text, "sample:", 7) == 0 && atoi(text + 7) > 0) {
+    else if (strncmp(text, "sample:", 7) == 0) {
+        char *end;
+        long n = strtol(text + 7, &end, 10);
+        if (end == text + 7 || *end || n < 1 || n > INT_MAX)
+            return -1;
         c->frames = VERIFY_FRAMES_SAMPLE;
-        c->sample = atoi(text + 7);
+        c->sample = (int)n;
     } else
         return -1;
     return 0;

@@ -134,12 +134,18 @@ grep -q "empty: no files found" "$tmp/K.out" || fail "run on an empty folder: $(
 rc=$?
 [ $rc -eq 2 ] || fail "verify of an empty folder exit $rc, expected 2"
 
-# ---- --jobs: a count from 1 to 1024, or a usage error before any work --------------------
+# ---- numbers on the command line: whole, in range, or a usage error before any work -------
 for j in 0 2x 1025 99999999999; do
     "$DEIDTK" run "$in" -o "$tmp/J" --key "$key" --no-ocr --no-audit --jobs "$j" >"$tmp/J.out" 2>&1
     rc=$?
     [ $rc -eq 2 ] && grep -q "jobs takes a number from 1 to 1024" "$tmp/J.out" &&
         [ ! -e "$tmp/J" ] || fail "--jobs $j: exit $rc, $(cat "$tmp/J.out")"
+done
+for a in "--offset-range 10:20x" "--offset-range 99999999999:1" "--ocr-frames sample:3x"; do
+    # shellcheck disable=SC2086
+    "$DEIDTK" run "$in" -o "$tmp/J" --key "$key" --no-audit $a >"$tmp/J.out" 2>&1
+    rc=$?
+    [ $rc -eq 2 ] && [ ! -e "$tmp/J" ] || fail "$a: exit $rc, $(cat "$tmp/J.out")"
 done
 
 # ---- one SOP Instance UID twice: the same bytes are skipped, other bytes fail -----------
