@@ -849,9 +849,11 @@ static int load_findings(report *r, const cJSON *a, char *err, size_t errlen)
         int ok = 1, sev = -1;
         rep_finding f = {0};
         char *id = NULL, *sevname = NULL;
+        /* file, where and detector make the finding's id, and the gate reads the detector:
+         * a report without them (damaged, or written by something else) is refused. */
         int bad = !cJSON_IsObject(o) || get_req_str(o, "id", &id, &ok) ||
-                  get_opt_str(o, "file", &f.file, &ok) || get_opt_str(o, "where", &f.where, &ok) ||
-                  get_opt_str(o, "detector", &f.detector, &ok) ||
+                  get_req_str(o, "file", &f.file, &ok) || get_req_str(o, "where", &f.where, &ok) ||
+                  get_req_str(o, "detector", &f.detector, &ok) ||
                   get_req_str(o, "severity", &sevname, &ok) ||
                   get_opt_str(o, "value", &f.value, &ok) ||
                   get_opt_str(o, "message", &f.message, &ok) ||

@@ -488,6 +488,10 @@ static void test_load_errors(void **state)
         {"{\"schema\":\"deidtk-report/1\",\"command\":\"run\",\"values_shown\":false,"
          "\"gate\":{\"fail_on\":\"phi\"},\"files\":[],\"findings\":[{\"id\":\"1\","
          "\"severity\":\"phi\",\"waived_by\":\"Ann\"}]}", "findings[0]"},
+        /* found by fuzzing: a finding without its detector crashed the gate's check */
+        {"{\"schema\":\"deidtk-report/1\",\"command\":\"run\",\"values_shown\":false,"
+         "\"gate\":{\"fail_on\":\"phi\"},\"files\":[],\"findings\":[{\"id\":\"1\","
+         "\"file\":\"a\",\"where\":\"(0010,0010)\",\"severity\":\"phi\"}]}", "findings[0]"},
         {"{\"schema\":\"deidtk-report/1\",\"command\":\"run\",\"values_shown\":false,"
          "\"gate\":{\"fail_on\":\"phi\"},\"files\":[],\"findings\":[],"
          "\"thumbnails\":[{\"ref\":\"a\",\"png\":\"/etc/x.png\"}]}", "thumbnails[0]"},
