@@ -11,6 +11,7 @@
 
 struct audit_db {
     sqlite3 *db;
+    char *path;               /* as opened: errors name the trail */
     EVP_MD_CTX *md;
     EVP_MD *sha256;           /* fetched once: an implicit fetch per row takes locks */
     /* A row's hashed fields, gathered for one digest update: one update a field cost more

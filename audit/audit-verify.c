@@ -393,8 +393,11 @@ int audit_merge(audit_db *dst, const char *src_path, audit_merge_stats *stats,
     sqlite3_bind_text(st, 1, src_path, -1, SQLITE_STATIC);
     int arc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (arc != SQLITE_DONE)
-        return audit_sqlerr(dst, err, errlen, src_path);
+    if (arc != SQLITE_DONE) {
+        char what[512];
+        snprintf(what, sizeof what, "cannot read %s", src_path);
+        return audit_sqlerr(dst, err, errlen, what);
+    }
     int ret = -1;
     if (audit_exec(dst, "BEGIN IMMEDIATE", err, errlen) < 0)
         goto detach;

@@ -102,7 +102,8 @@ void audit_seterr(char *err, size_t errlen, const char *fmt, ...)
 
 int audit_sqlerr(audit_db *db, char *err, size_t errlen, const char *what)
 {
-    audit_seterr(err, errlen, "%s: %s", what, sqlite3_errmsg(db->db));
+    audit_seterr(err, errlen, "%s: %s: %s", db->path ? db->path : "audit trail", what,
+                 sqlite3_errmsg(db->db));
     return -1;
 }
 
@@ -143,7 +144,8 @@ int audit_exec(audit_db *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        audit_seterr(err, errlen, "audit trail: %s", msg ? msg : "error");
+        audit_seterr(err, errlen, "%s: %s", db->path ? db->path : "audit trail",
+                     msg ? msg : "error");
         sqlite3_free(msg);
         return -1;
     }
@@ -389,9 +391,12 @@ int audit_open(const char *path, int create, audit_db **out, char *err, size_t e
         return -1;
     }
     audit_db *db = calloc(1, sizeof *db);
-    if (!db || !(db->md = EVP_MD_CTX_new()) || !(db->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
-        if (db)
+    if (!db || !(db->path = strdup(path)) || !(db->md = EVP_MD_CTX_new()) ||
+        !(db->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
+        if (db) {
             EVP_MD_CTX_free(db->md);
+            free(db->path);
+        }
         free(db);
         audit_seterr(err, errlen, "out of memory");
         return -1;
@@ -400,7 +405,7 @@ int audit_open(const char *path, int create, audit_db **out, char *err, size_t e
     /* One thread owns a trail (the single writer): SQLite's own locking is not needed. */
     if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
-        audit_sqlerr(db, err, errlen, path);
+        audit_sqlerr(db, err, errlen, "cannot open");
         audit_close(db);
         return -1;
     }
@@ -461,6 +466,7 @@ void audit_close(audit_db *db)
     sqlite3_close(db->db);
     EVP_MD_CTX_free(db->md);
     EVP_MD_free(db->sha256);
+    free(db->path);
     free(db);
 }
 

@@ -73,6 +73,18 @@ sqlite3 "$tmp/t.sqlite" "DROP TRIGGER IF EXISTS changes_no_update;
 rc=$?
 [ $rc -eq 1 ] || fail "audit verify of a tampered trail exit $rc, expected 1"
 grep -q "changes row $row" "$tmp/tv" || fail "tamper report does not name changes row $row: $(cat "$tmp/tv")"
+# A damaged trail is one line naming it, for verify and for merge alike.
+head -c 3000 "$db" >"$tmp/cut.sqlite"
+for cmd in verify merge; do
+    if [ $cmd = merge ]; then
+        "$DEIDTK" audit merge "$tmp/cut.sqlite" --audit "$tmp/m.sqlite" >"$tmp/cut.out" 2>&1
+    else
+        "$DEIDTK" audit verify --audit "$tmp/cut.sqlite" >"$tmp/cut.out" 2>&1
+    fi
+    rc=$?
+    [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/cut.out")" -eq 1 ] && grep -q "cut\.sqlite: " "$tmp/cut.out" ||
+        fail "audit $cmd of a damaged trail (exit $rc): $(cat "$tmp/cut.out")"
+done
 
 # ---- no PHI in the database, unless --audit-originals ------------------------------------------
 assert_no_phi "$tmp/phi" "the audit database" "$db" $(ls "$db-wal" 2>/dev/null)
