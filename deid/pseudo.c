@@ -312,6 +312,21 @@ int deid_uid(const unsigned char key[DEID_KEY_LEN], const char *original, char *
     return w < 0 || (size_t)w >= outlen ? -1 : 0;
 }
 
+deid_uid_fault deid_uid_syntax(const char *u)
+{
+    size_t n = strlen(u);
+    int zero = 0;
+    if (n == 0)
+        return DEID_UID_NOT_DIGITS;
+    for (size_t i = 0; i < n; i++) {
+        int start = i == 0 || u[i - 1] == '.';
+        if (u[i] == '.' ? start : (u[i] < '0' || u[i] > '9'))
+            return DEID_UID_NOT_DIGITS;
+        zero |= start && u[i] == '0' && i + 1 < n && u[i + 1] != '.';
+    }
+    return u[n - 1] == '.' ? DEID_UID_TRAILING_DOT : zero ? DEID_UID_LEADING_ZERO : DEID_UID_OK;
+}
+
 #define UID_ROOT_MIN_DIGITS 20
 
 int deid_uid_root_check(const char *root, char *err, size_t errlen)
@@ -322,22 +337,20 @@ int deid_uid_root_check(const char *root, char *err, size_t errlen)
                 DEID_UID_MAX - 1 - UID_ROOT_MIN_DIGITS, UID_ROOT_MIN_DIGITS);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        int start = i == 0 || root[i - 1] == '.';
-        if (root[i] == '.' ? start : (root[i] < '0' || root[i] > '9')) {
-            set_err(err, errlen, "UID root '%s' is not digits separated by single dots", root);
-            return -1;
-        }
-        if (start && root[i] == '0' && i + 1 < n && root[i + 1] != '.') {
-            set_err(err, errlen, "UID root '%s' has a component with a leading zero", root);
-            return -1;
-        }
-    }
-    if (root[n - 1] == '.') {
+    switch (deid_uid_syntax(root)) {
+    case DEID_UID_OK:
+        return 0;
+    case DEID_UID_NOT_DIGITS:
+        set_err(err, errlen, "UID root '%s' is not digits separated by single dots", root);
+        return -1;
+    case DEID_UID_TRAILING_DOT:
         set_err(err, errlen, "UID root '%s' ends with a dot", root);
         return -1;
+    case DEID_UID_LEADING_ZERO:
+    default:
+        set_err(err, errlen, "UID root '%s' has a component with a leading zero", root);
+        return -1;
     }
-    return 0;
 }
 
 int deid_uid_root(const unsigned char key[DEID_KEY_LEN], const char *root, const char *original,

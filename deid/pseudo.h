@@ -49,6 +49,17 @@ int deid_hmac(const unsigned char key[DEID_KEY_LEN], const char *domain, const v
  * is empty or out is too small (outlen DEID_UID_MAX + 1 is always enough). */
 int deid_uid(const unsigned char key[DEID_KEY_LEN], const char *original, char *out, size_t outlen);
 
+/* What keeps a text from being a UID as PS3.5 9.1 writes it (components of digits joined
+ * by single dots, none with a leading zero), the most basic fault first. */
+typedef enum deid_uid_fault {
+    DEID_UID_OK,
+    DEID_UID_NOT_DIGITS,     /* empty, a character other than a digit or '.', or an empty
+                              * component before the last */
+    DEID_UID_TRAILING_DOT,
+    DEID_UID_LEADING_ZERO
+} deid_uid_fault;
+deid_uid_fault deid_uid_syntax(const char *u);
+
 /* Checks a site UID root: digits and dots, no empty component, no leading zero, and room
  * for at least 20 derived digits within 64 characters (so at most 43 characters). */
 int deid_uid_root_check(const char *root, char *err, size_t errlen);

@@ -1,6 +1,5 @@
 /* verify/scan.c — inspection of one file: tags, structure, pixels. */
 #include "config.h"
-#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,19 +161,13 @@ static const struct {
              {0x00080060, "(0008,0060)", "Modality"}};
 #define TYPE1_UIDS 4
 
-/* A UID as PS3.5 9.1 writes it: at most 64 characters, digits in components joined by
- * single dots. Leading zeros in a component are not refused: real data has them, and they
- * mislead nobody. These UIDs name the output's folders and identify the file; a UID kept
- * from the input may be anything. */
-static int uid_syntax_ok(const char *u)
+/* These UIDs name the output's folders and identify the file, and a UID kept from the
+ * input may be anything. Leading zeros in a component are let pass: real data has them,
+ * and they mislead nobody. */
+static int uid_syntax_acceptable(const char *u)
 {
-    size_t n = strlen(u);
-    if (n == 0 || n > 64 || u[0] == '.' || u[n - 1] == '.')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!(isdigit((unsigned char)u[i]) || (u[i] == '.' && u[i + 1] != '.')))
-            return 0;
-    return 1;
+    deid_uid_fault f = deid_uid_syntax(u);
+    return f == DEID_UID_OK || f == DEID_UID_LEADING_ZERO;
 }
 
 static void note_structure(struct scan *s, const dcm_elem *e)
@@ -200,7 +193,8 @@ static void note_structure(struct scan *s, const dcm_elem *e)
                     s->type1_text |= 1u << i;
                 if (e->value && strchr(e->value, '\\'))
                     s->type1_multi |= 1u << i;
-                else if (e->value && e->value[0] && i < TYPE1_UIDS && !uid_syntax_ok(e->value))
+                else if (e->value && e->value[0] && i < TYPE1_UIDS &&
+                         (strlen(e->value) > DEID_UID_MAX || !uid_syntax_acceptable(e->value)))
                     s->type1_bad_uid |= 1u << i;
             }
     if (e->depth == 0 && e->value) {
