@@ -217,18 +217,13 @@ static size_t queued_for_writer(struct run *r)
  * '_', so that no name leaves OUT or climbs out of its folder. */
 static void path_name(const char *value, const char *absent, char *out, size_t len)
 {
-    snprintf(out, len, "%s", value[0] ? value : absent);
-    int dots_only = 1;
-    for (char *c = out; *c; c++) {
+    const char *v = value[0] ? value : absent;
+    size_t lead = strspn(v, ".") == strlen(v);  /* a name of dots only */
+    out[0] = '_';
+    snprintf(out + lead, len - lead, "%s", v);
+    for (char *c = out + lead; *c; c++)
         if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-' && *c != '_')
             *c = '_';
-        dots_only &= *c == '.';
-    }
-    if (dots_only && len > 1) {
-        memmove(out + 1, out, strnlen(out, len - 2) + 1);
-        out[0] = '_';
-        out[len - 1] = 0;
-    }
 }
 
 /* De-identifies the open input f and writes it: returns the output's path (malloc'd), or

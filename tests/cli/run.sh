@@ -169,12 +169,13 @@ grep -q "3 files, 1 de-identified, 1 failed, 1 skipped" "$tmp/D.out" ||
 
 # ---- UIDs kept from the input name no path outside OUT --------------------------------
 # Under Retain UIDs the output's folder and file names are the input's UIDs: one that says
-# "../../../../../escape" or holds two values stays a name inside OUT, and verify names the
-# fault.
+# "../../../../../escape" or "..", or holds two values, stays a name inside OUT, and verify
+# names the fault.
 esc="$tmp/esc"
 mkdir -p "$esc"
 cp "$samples/IM0002.dcm" "$esc/a.dcm"
-dcmodify -q -nb -m "(0008,0018)=../../../../../escape" -m "(0020,000D)=1.2.3\\4.5" "$esc/a.dcm" ||
+dcmodify -q -nb -m "(0008,0018)=../../../../../escape" -m "(0020,000D)=1.2.3\\4.5" \
+    -m "(0020,000E)=.." "$esc/a.dcm" ||
     fail "dcmodify failed"
 "$DEIDTK" run "$esc" -o "$tmp/E/out" --key "$key" --option retain-uids --no-ocr --no-audit \
     --report "$tmp/E/rep" >"$tmp/E.out" 2>&1 || [ $? -eq 1 ] || fail "run: $(cat "$tmp/E.out")"
@@ -184,7 +185,7 @@ n=$(find "$tmp/E/out" -type f -name '*.dcm' | wc -l)
 [ "$n" -eq 1 ] || fail "expected one output, found $n"
 f=$(cd "$tmp/E/out" && find . -name '*.dcm' | sed 's|^\./||')
 case "$f" in
-*/1.2.3_4.5/*/.._.._.._.._.._escape.dcm) ;;
+*/1.2.3_4.5/_../.._.._.._.._.._escape.dcm) ;;
 *) fail "output path $f" ;;
 esac
 for want in "SOP Instance UID is not a valid UID" "Study Instance UID has more than one value"; do
