@@ -782,11 +782,6 @@ static int fail(const struct loader *L, const struct jstep *path, size_t n,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* Keys and values are quoted from the file: a control character in one (a newline in a
-     * key) would break the error's one line. */
-    for (char *c = msg; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
     snprintf(L->err, L->errlen, "%s:%d: %s", L->name, line_at(L->text, path, n), msg);
     return -1;
 }
