@@ -73,16 +73,16 @@ cat > "$tmp/site.json" <<'JSON'
 JSON
 "$DEIDTK" profile --policy "$tmp/site.json" > "$tmp/site" || fail "--policy exited $?"
 [ "$(action PatientName "$tmp/site")" = replace ] || fail "override not shown"
+[ "$(action DeviceSerialNumber "$tmp/site")" = X/Z/D ] || fail "policy preset not used"
+"$DEIDTK" profile --policy "$tmp/site.json" --preset tcia > "$tmp/site2" || fail "exited $?"
+[ "$(action DeviceSerialNumber "$tmp/site2")" = K ] || fail "--preset must replace the file's"
+[ "$(action PatientName "$tmp/site2")" = replace ] || fail "overrides must stay"
 # A key with an escaped newline is refused on one line, its newline written \n.
 printf '{\n  "pre\\nset": "tcia"\n}\n' > "$tmp/nl.json"
 "$DEIDTK" profile --policy "$tmp/nl.json" > /dev/null 2> "$tmp/nl.err"
 [ $? -eq 2 ] && [ "$(wc -l < "$tmp/nl.err")" -eq 1 ] &&
     grep -qF 'nl.json:2: unknown key "pre\nset"' "$tmp/nl.err" ||
     fail "a key with a newline: $(cat -A "$tmp/nl.err")"
-[ "$(action DeviceSerialNumber "$tmp/site")" = X/Z/D ] || fail "policy preset not used"
-"$DEIDTK" profile --policy "$tmp/site.json" --preset tcia > "$tmp/site2" || fail "exited $?"
-[ "$(action DeviceSerialNumber "$tmp/site2")" = K ] || fail "--preset must replace the file's"
-[ "$(action PatientName "$tmp/site2")" = replace ] || fail "overrides must stay"
 
 # Errors: exit 2 and one line naming the problem.
 err_case() {
