@@ -463,6 +463,14 @@ static void export_mappings(struct run *r, struct job *j)
     }
 }
 
+/* A write to the trail failed: the run goes on, and says so. */
+static void trail_error(const char *err)
+{
+    char msg[1100];
+    snprintf(msg, sizeof msg, "audit trail: %s", err);
+    cmd_error("run", msg);
+}
+
 static void record_job(struct run *r, size_t i, struct job *j)
 {
     const char *in = r->files.paths[i];
@@ -514,7 +522,7 @@ static void record_job(struct run *r, size_t i, struct job *j)
             rc = audit_file_commit(r->audit, err, sizeof err);
         if (rc != 0) {
             audit_file_abort(r->audit);
-            fprintf(stderr, "deidtk run: audit trail: %s\n", err);
+            trail_error(err);
         }
     }
     report_add_file(r->rep, j->failed ? in : j->out_path, in, j->failed ? "error" : "ok",
@@ -887,7 +895,7 @@ int cmd_run(int argc, char **argv)
     audit_counts counts = {(int64_t)(r.files.n - r.failed - r.skipped), (int64_t)r.failed,
                            (int64_t)r.findings};
     if (r.audit && audit_run_end(r.audit, r.run_id, &counts, err, sizeof err) != 0)
-        fprintf(stderr, "deidtk run: audit trail: %s\n", err);
+        trail_error(err);
     cli_now(now, sizeof now);
     report_set_meta(r.rep, "ended", now);
     if (report_write_json(r.rep, report_json, sh.show_values, err, sizeof err) != 0 ||
