@@ -1006,6 +1006,81 @@ static const char *name_of(const report *r)
     return r->source ? r->source : "the report";
 }
 
+/* Where a run's output sits in the release: run writes
+ * OUT/<PatientID>/<StudyUID>/<SeriesUID>/<SOPUID>.dcm, so the last four components of its
+ * path, whatever OUT each shard had. A shorter path is its own place. */
+static const char *release_place(const char *path)
+{
+    const char *p = path + strlen(path);
+    for (int slashes = 0; p > path; p--)
+        if (p[-1] == '/' && ++slashes == 4)
+            break;
+    return p;
+}
+
+static int cmp_place(const void *a, const void *b)
+{
+    return strcmp(release_place(*(char *const *)a), release_place(*(char *const *)b));
+}
+
+/* 1 when the files at a and b hold the same bytes, 0 when they differ, -1 (errno set) when
+ * one cannot be read. */
+static int same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fa ? fopen(b, "rb") : NULL;
+    int same = -1;
+    if (fa && fb) {
+        char x[65536], y[65536];
+        size_t na, nb;
+        do {
+            na = fread(x, 1, sizeof x, fa);
+            nb = fread(y, 1, sizeof y, fb);
+        } while (na == nb && na == sizeof x && memcmp(x, y, na) == 0);
+        same = ferror(fa) || ferror(fb) ? -1 : na == nb && memcmp(x, y, na) == 0;
+        if (same < 0)
+            errno = EIO;
+    }
+    int e = errno;
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    errno = e;
+    return same;
+}
+
+/* What merging says of src's file f, written by a run: NULL when no earlier shard wrote to
+ * its place in the release (earlier: dst's outputs sorted by place); else *status and the
+ * returned message (malloc'd). Two shards' inputs with one SOP Instance UID each make an
+ * output at one place: merging the output folders would keep one, so the merge does what
+ * a whole run does: the same bytes twice are skipped, different bytes are an error. */
+static char *shard_clash(const rep_file *f, char *const *earlier, size_t n, const char **status,
+                         int *oom)
+{
+    char *key = f->path;
+    char *const *hit = n ? bsearch(&key, earlier, n, sizeof *earlier, cmp_place) : NULL;
+    if (!hit)
+        return NULL;
+    char msg[1024];
+    int same = same_bytes(*hit, f->path);
+    *status = same == 1 ? "skipped" : "error";
+    if (same == 1)
+        snprintf(msg, sizeof msg, "the same file as %s, written by another shard: skipped",
+                 *hit);
+    else if (same == 0)
+        snprintf(msg, sizeof msg, "another shard wrote %s to the same place in the release, "
+                 "with other contents (their inputs share a SOP Instance UID): merging the "
+                 "output folders would keep only one", *hit);
+    else
+        snprintf(msg, sizeof msg, "another shard wrote %s to the same place in the release, "
+                 "and the two cannot be compared (%s): merging the output folders would keep "
+                 "only one", *hit, strerror(errno));
+    char *m = strdup(msg);
+    if (!m)
+        *oom = 1;
+    return m;
+}
+
 int report_merge(report *dst, const report *src, char *err, size_t errlen)
 {
     static const char *const must_match[] = {"policy_sha256", "key_fingerprint"};
@@ -1057,11 +1132,31 @@ int report_merge(report *dst, const report *src, char *err, size_t errlen)
     rep_finding *finds = dst->findings + dst->nfindings;
     rep_thumb *thumbs = dst->thumbs + dst->nthumbs;
     char **names = dst->merged + dst->nmerged;
+    /* dst's written outputs by place, when both are runs (a verify writes nothing). */
+    int runs = dst->command && src->command && strcmp(dst->command, "run") == 0 &&
+               strcmp(src->command, "run") == 0;
+    size_t nout = 0;
+    char **outs = runs && dst->nfiles ? malloc(dst->nfiles * sizeof *outs) : NULL;
+    if (runs && dst->nfiles && !outs)
+        ok = 0;
+    for (size_t i = 0; outs && i < dst->nfiles; i++)
+        if (strcmp(dst->files[i].status, "ok") == 0)
+            outs[nout++] = dst->files[i].path;
+    if (outs)
+        qsort(outs, nout, sizeof *outs, cmp_place);
     for (; ok && nf < src->nfiles; nf++) {
         const rep_file *f = &src->files[nf];
+        const char *status = f->status;
+        int oom = 0;
+        char *clash = runs && strcmp(f->status, "ok") == 0
+                          ? shard_clash(f, outs, nout, &status, &oom) : NULL;
         files[nf] = (rep_file){dup_ok(f->path, &ok), dup_ok(f->input, &ok),
-                               dup_ok(f->status, &ok), dup_ok(f->error, &ok), f->frames};
+                               dup_ok(status, &ok), clash ? clash : dup_ok(f->error, &ok),
+                               f->frames};
+        if (oom)
+            ok = 0;
     }
+    free(outs);
     for (; ok && ng < src->nfindings; ng++) {
         const rep_finding *f = &src->findings[ng];
         finds[ng] = *f;

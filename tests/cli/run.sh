@@ -167,6 +167,38 @@ grep -q "3 files, 1 de-identified, 1 failed, 1 skipped" "$tmp/D.out" ||
     fail "summary: $(cat "$tmp/D.out")"
 [ "$(find "$tmp/D" -type f | wc -l)" -eq 1 ] || fail "expected one output: $(find "$tmp/D" -type f)"
 
+# The same three in separate shards (by FNV-1a of the name mod 4: a 1, b 2, c 3): no shard
+# sees the others, each writes its file to one place in the release, and merging the
+# shards' reports does what the whole run did: b skipped, c an error, the gate blocked.
+for k in 1 2 3 4; do
+    "$DEIDTK" run "$dup" -o "$tmp/E$k" --key "$key" --no-ocr --no-audit --shard "$k/4" \
+        --report "$tmp/E$k" >/dev/null 2>&1 || fail "shard $k/4 of the duplicates failed"
+done
+for k in 1 2 3; do
+    [ "$(find "$tmp/E$k" -type f | wc -l)" -eq 1 ] || fail "shard $k/4 did not write one file"
+done
+"$DEIDTK" report "$tmp/E1.json" "$tmp/E2.json" "$tmp/E3.json" "$tmp/E4.json" \
+    -o "$tmp/E.json" >"$tmp/E.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "merging shards with a conflicting duplicate exit $rc: $(cat "$tmp/E.out")"
+jq -e '[.files[] | .status] == ["ok", "skipped", "error"]' "$tmp/E.json" >/dev/null ||
+    fail "merged statuses: $(jq -c '[.files[] | .status]' "$tmp/E.json")"
+jq -e '.files[1].error | test("^the same file as .*E1/.*written by another shard")' \
+    "$tmp/E.json" >/dev/null || fail "b's merge note: $(jq '.files[1].error' "$tmp/E.json")"
+jq -e '.files[2].error | test("other contents")' "$tmp/E.json" >/dev/null ||
+    fail "c's merge error: $(jq '.files[2].error' "$tmp/E.json")"
+# Without c the shards merge and pass, b still skipped.
+"$DEIDTK" report "$tmp/E2.json" "$tmp/E1.json" -o "$tmp/E12.json" >/dev/null 2>&1 ||
+    fail "merging shards with an identical duplicate did not pass"
+jq -e '[.files[] | .status] == ["ok", "skipped"]' "$tmp/E12.json" >/dev/null ||
+    fail "identical duplicate statuses: $(jq -c '[.files[] | .status]' "$tmp/E12.json")"
+# An output that is gone cannot be compared: blocked, saying so.
+rm -r "$tmp/E1"
+"$DEIDTK" report "$tmp/E1.json" "$tmp/E2.json" -o "$tmp/E.json" >/dev/null 2>&1
+[ $? -eq 1 ] || fail "merging against a missing output did not block"
+jq -e '.files[1].error | test("cannot be compared")' "$tmp/E.json" >/dev/null ||
+    fail "missing output's merge error: $(jq '.files[1].error' "$tmp/E.json")"
+
 # ---- UIDs kept from the input name no path outside OUT --------------------------------
 # Under Retain UIDs the output's folder and file names are the input's UIDs: one that says
 # "../../../../../escape" or "..", or holds two values, stays a name inside OUT, and verify
