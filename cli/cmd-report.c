@@ -85,6 +85,19 @@ int cmd_report(int argc, char **argv)
             goto done;
         }
     }
+    /* Each shard checked the dataset-wide rules on its own files; merged, they are one
+     * dataset again. */
+    int checked = ninputs > 1 ? report_check_dataset(merged) : 1;
+    if (checked < 0) {
+        cmd_error("report", "out of memory");
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    const char *command = report_get_command(merged);
+    if (!checked && command && strcmp(command, "run") == 0)
+        fprintf(stderr, "deidtk report: warning: a written file has no dataset facts (a report "
+                        "made by an older deidtk): the dataset-wide rules were checked within "
+                        "each shard only\n");
     if (fail_on >= 0)
         report_set_gate(merged, (verify_severity)fail_on);
     int w = ends_with(out, ".json") ? report_write_json(merged, out, show, err, sizeof err)

@@ -145,10 +145,7 @@ static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
         dcm_get(f, "(0010,0021)", &issuer, e, sizeof e);
     char buf[256];
     snprintf(buf, sizeof buf, "%s\\%s", issuer ? issuer : "", pid ? pid : "");
-    unsigned char mac[32];
-    deid_hmac(r->engine.pseudo->key, "patient-token", buf, strlen(buf), mac);
-    for (int i = 0; i < 32; i++)
-        snprintf(j->original_patient + 2 * i, 3, "%02x", mac[i]);
+    deid_token(r->engine.pseudo->key, "patient-token", buf, j->original_patient);
     if (r->map_ids)
         j->original_pid = pid;
     else
@@ -471,6 +468,30 @@ static void trail_error(const char *err)
     cmd_error("run", msg);
 }
 
+/* What the dataset-wide rules know of j's output, for merging shard reports: as tokens,
+ * which the key makes equal for equal values and meaningless without it (the offset
+ * itself would undo the date shifting of the patient's files). 32 hex digits are plenty to
+ * tell values apart, and keep the report small. */
+#define REPORT_TOKEN_LEN 32
+static void report_facts(struct run *r, const struct job *j, const char *offset)
+{
+    const char *value[] = {j->facts.patient_id, j->facts.study_uid, j->facts.sop_uid, offset,
+                           j->original_patient};
+    char token[5][65];
+    for (int k = 0; k < 5; k++) {
+        if (k == 4)
+            snprintf(token[k], sizeof token[k], "%s", value[k]);  /* a token already */
+        else if (!value[k][0] || deid_token(r->engine.pseudo->key, "report-fact", value[k],
+                                            token[k]) != 0)
+            token[k][0] = 0;
+        token[k][REPORT_TOKEN_LEN] = 0;
+    }
+    const char *t[5];
+    for (int k = 0; k < 5; k++)
+        t[k] = token[k][0] ? token[k] : NULL;
+    report_set_file_facts(r->rep, t[0], t[1], t[2], t[4], t[3]);
+}
+
 static void record_job(struct run *r, size_t i, struct job *j)
 {
     const char *in = r->files.paths[i];
@@ -527,6 +548,10 @@ static void record_job(struct run *r, size_t i, struct job *j)
     }
     report_add_file(r->rep, j->failed ? in : j->out_path, in, j->failed ? "error" : "ok",
                     j->failed ? j->err : NULL, j->facts.frames_inspected);
+    char offset[16];
+    snprintf(offset, sizeof offset, "%d", j->res.offset_days);
+    if (!j->failed)
+        report_facts(r, j, offset);
     for (size_t k = 0; k < j->findings.n; k++) {
         char *who = NULL, *why = NULL;
         if (r->audit)
@@ -539,8 +564,7 @@ static void record_job(struct run *r, size_t i, struct job *j)
     }
     r->findings += j->findings.n;
     if (!j->failed)
-        verify_dataset_add(r->dataset, j->out_path, &j->facts, j->original_patient,
-                           j->res.offset_days);
+        verify_dataset_add(r->dataset, j->out_path, &j->facts, j->original_patient, offset);
     if (r->log)
         log_line(r, i, j);
     if (!j->failed && r->map_uids)

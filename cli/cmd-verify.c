@@ -249,7 +249,7 @@ static void vdone(size_t i, void *ud)
         free(why);
     }
     if (!j->failed)
-        verify_dataset_add(v->dataset, path, &j->facts, NULL, VERIFY_NO_OFFSET);
+        verify_dataset_add(v->dataset, path, &j->facts, NULL, NULL);
     verify_findings_clear(&j->findings);
     if (j != &oom)
         free(j);

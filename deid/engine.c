@@ -640,16 +640,8 @@ static void record(struct ctx *c, const dcm_elem *e, const verdict *v)
         ch->new_value = strdup(v->value ? v->value : "");
     if (c->e->record_originals && e->value && !(ch->original = strdup(e->value)))
         c->failed = 1;
-    if (c->e->hash_originals && e->value && e->value[0]) {
-        static const char hex[] = "0123456789abcdef";
-        unsigned char mac[32];
-        deid_hmac(c->e->pseudo->key, "value", e->value, strlen(e->value), mac);
-        for (int i = 0; i < 32; i++) {
-            ch->original_hmac[2 * i] = hex[mac[i] >> 4];
-            ch->original_hmac[2 * i + 1] = hex[mac[i] & 15];
-        }
-        ch->original_hmac[64] = 0;
-    }
+    if (c->e->hash_originals && e->value && e->value[0])
+        deid_token(c->e->pseudo->key, "value", e->value, ch->original_hmac);
     if (!ch->path)
         c->failed = 1;
     r->nchanges++;

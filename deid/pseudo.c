@@ -240,6 +240,22 @@ int deid_hmac(const unsigned char key[DEID_KEY_LEN], const char *domain, const v
     return hmac_parts(key, domain, &data, &len, 1, out);
 }
 
+int deid_token(const unsigned char key[DEID_KEY_LEN], const char *domain, const char *text,
+               char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char mac[32];
+    out[0] = 0;
+    if (deid_hmac(key, domain, text, strlen(text), mac) != 0)
+        return -1;
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    out[64] = 0;
+    return 0;
+}
+
 /* HMAC over issuer + "\" + id, both trimmed. */
 static int hmac_patient(const unsigned char key[DEID_KEY_LEN], const char *domain, const char *issuer,
                         const char *id, unsigned char out[32])

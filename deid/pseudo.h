@@ -40,6 +40,11 @@ void deid_key_fingerprint(const unsigned char key[DEID_KEY_LEN], char hex_out[DE
  * libcrypto fails. */
 int deid_hmac(const unsigned char key[DEID_KEY_LEN], const char *domain, const void *data,
               size_t len, unsigned char out[32]);
+/* deid_hmac of text as 64 lower-case hex digits and a NUL: a token, equal for equal texts,
+ * that says nothing of them without the key. Returns 0, or -1 (out empty) if libcrypto
+ * fails. */
+int deid_token(const unsigned char key[DEID_KEY_LEN], const char *domain, const char *text,
+               char out[65]);
 
 /* --- UIDs --- */
 

@@ -10,9 +10,16 @@ typedef struct {
     char *key, *value;
 } rep_meta;
 
+/* What the dataset-wide rules know of a run's output, as keyed tokens (see
+ * report_set_file_facts); NULL members are unknown. */
+typedef struct {
+    char *patient, *study, *sop, *original, *offset;
+} rep_facts;
+
 typedef struct {
     char *path, *input, *status, *error;
     int frames;
+    rep_facts *facts;  /* NULL: none recorded */
 } rep_file;
 
 typedef struct {

@@ -87,9 +87,43 @@ static int grow(void **v, size_t *cap, size_t n, size_t need, size_t sz)
     return 0;
 }
 
+static void free_facts(rep_facts *x)
+{
+    if (x) {
+        free(x->patient); free(x->study); free(x->sop); free(x->original); free(x->offset);
+        free(x);
+    }
+}
+
 static void free_file(rep_file *f)
 {
     free(f->path); free(f->input); free(f->status); free(f->error);
+    free_facts(f->facts);
+}
+
+/* A new rep_facts of copies; NULL with *ok cleared when out of memory. */
+static rep_facts *new_facts(const char *patient, const char *study, const char *sop,
+                            const char *original, const char *offset, int *ok)
+{
+    rep_facts *x = calloc(1, sizeof *x);
+    if (!x) {
+        *ok = 0;
+        return NULL;
+    }
+    int mine = 1;
+    *x = (rep_facts){dup_ok(patient, &mine), dup_ok(study, &mine), dup_ok(sop, &mine),
+                     dup_ok(original, &mine), dup_ok(offset, &mine)};
+    if (!mine) {
+        free_facts(x);
+        *ok = 0;
+        return NULL;
+    }
+    return x;
+}
+
+static rep_facts *copy_facts(const rep_facts *x, int *ok)
+{
+    return x ? new_facts(x->patient, x->study, x->sop, x->original, x->offset, ok) : NULL;
 }
 
 static void free_finding(rep_finding *f)
@@ -170,6 +204,11 @@ int report_set_meta(report *r, const char *key, const char *value)
     return 0;
 }
 
+const char *report_get_command(const report *r)
+{
+    return r->command;
+}
+
 const char *report_get_meta(const report *r, const char *key)
 {
     for (size_t i = 0; i < r->nmeta; i++)
@@ -194,7 +233,7 @@ int report_add_file(report *r, const char *path, const char *input, const char *
         return -1;
     int ok = 1;
     rep_file f = {dup_ok(path, &ok), dup_ok(input, &ok), dup_ok(status, &ok),
-                  dup_ok(error, &ok), frames_inspected};
+                  dup_ok(error, &ok), frames_inspected, NULL};
     if (!ok) {
         free_file(&f);
         errno = ENOMEM;
@@ -203,6 +242,24 @@ int report_add_file(report *r, const char *path, const char *input, const char *
     r->files[r->nfiles++] = f;
     if (input)
         r->unmasked = 1;
+    return 0;
+}
+
+int report_set_file_facts(report *r, const char *patient, const char *study, const char *sop,
+                          const char *original_patient, const char *offset)
+{
+    if (!r->nfiles) {
+        errno = EINVAL;
+        return -1;
+    }
+    int ok = 1;
+    rep_facts *x = new_facts(patient, study, sop, original_patient, offset, &ok);
+    if (!ok) {
+        errno = ENOMEM;
+        return -1;
+    }
+    free_facts(r->files[r->nfiles - 1].facts);
+    r->files[r->nfiles - 1].facts = x;
     return 0;
 }
 
@@ -692,6 +749,12 @@ static cJSON *build_json(const report *r, const rep_scrub *sc, int show)
                add_display(o, "input", f->input, mask) | add_str(o, "status", f->status) |
                add_scrubbed(o, "error", sc, f->path, f->error, show) |
                add_num(o, "frames_inspected", f->frames);
+        const rep_facts *x = f->facts;
+        cJSON *d = x ? cJSON_AddObjectToObject(o, "dataset") : NULL;
+        if (x)
+            bad |= !d || add_str(d, "patient", x->patient) | add_str(d, "study", x->study) |
+                   add_str(d, "sop", x->sop) | add_str(d, "original_patient", x->original) |
+                   add_str(d, "offset", x->offset);
     }
 
     cJSON *finds = cJSON_AddArrayToObject(root, "findings");
@@ -821,10 +884,20 @@ static int load_files(report *r, const cJSON *a, char *err, size_t errlen)
         int ok = 1;
         rep_file f = {0};
         const cJSON *fr = cJSON_GetObjectItemCaseSensitive(o, "frames_inspected");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "dataset");
         int bad = !cJSON_IsObject(o) || get_req_str(o, "path", &f.path, &ok) ||
                   get_opt_str(o, "input", &f.input, &ok) ||
                   get_req_str(o, "status", &f.status, &ok) ||
-                  get_opt_str(o, "error", &f.error, &ok) || (fr && !cJSON_IsNumber(fr));
+                  get_opt_str(o, "error", &f.error, &ok) || (fr && !cJSON_IsNumber(fr)) ||
+                  (d && !cJSON_IsNull(d) && !cJSON_IsObject(d));
+        if (!bad && ok && cJSON_IsObject(d) && !(f.facts = calloc(1, sizeof *f.facts)))
+            ok = 0;
+        if (!bad && ok && f.facts)
+            bad = get_opt_str(d, "patient", &f.facts->patient, &ok) ||
+                  get_opt_str(d, "study", &f.facts->study, &ok) ||
+                  get_opt_str(d, "sop", &f.facts->sop, &ok) ||
+                  get_opt_str(d, "original_patient", &f.facts->original, &ok) ||
+                  get_opt_str(d, "offset", &f.facts->offset, &ok);
         if (!bad && ok && !valid_status(f.status))
             bad = 1;
         if (!bad && ok)
@@ -1152,7 +1225,7 @@ int report_merge(report *dst, const report *src, char *err, size_t errlen)
                           ? shard_clash(f, outs, nout, &status, &oom) : NULL;
         files[nf] = (rep_file){dup_ok(f->path, &ok), dup_ok(f->input, &ok),
                                dup_ok(status, &ok), clash ? clash : dup_ok(f->error, &ok),
-                               f->frames};
+                               f->frames, copy_facts(f->facts, &ok)};
         if (oom)
             ok = 0;
     }
@@ -1197,4 +1270,60 @@ int report_merge(report *dst, const report *src, char *err, size_t errlen)
         dst->fail_on = src->fail_on;
     dst->unmasked |= src->unmasked;
     return 0;
+}
+
+static int is_dataset_finding(const rep_finding *f)
+{
+    return f->where && strcmp(f->where, "dataset") == 0;
+}
+
+int report_check_dataset(report *r)
+{
+    if (!r->command || strcmp(r->command, "run") != 0)
+        return 0;
+    for (size_t i = 0; i < r->nfiles; i++)
+        if (strcmp(r->files[i].status, "ok") == 0 && !r->files[i].facts)
+            return 0;
+    verify_dataset *d = verify_dataset_new();
+    verify_findings wide = {0};
+    int ok = d != NULL;
+    for (size_t i = 0; ok && i < r->nfiles; i++) {
+        const rep_file *f = &r->files[i];
+        if (strcmp(f->status, "ok") != 0)
+            continue;
+        verify_facts v = {0};
+        snprintf(v.patient_id, sizeof v.patient_id, "%s", f->facts->patient ? f->facts->patient : "");
+        snprintf(v.study_uid, sizeof v.study_uid, "%s", f->facts->study ? f->facts->study : "");
+        snprintf(v.sop_uid, sizeof v.sop_uid, "%s", f->facts->sop ? f->facts->sop : "");
+        ok = verify_dataset_add(d, f->path, &v, f->facts->original, f->facts->offset) == 0;
+    }
+    ok = ok && verify_dataset_finish(d, &wide) == 0;
+    verify_dataset_free(d);
+    /* The new findings go after the others first, so that r is as it was if memory runs
+     * out; then the shards' own dataset findings leave. */
+    size_t before = r->nfindings;
+    for (size_t k = 0; ok && k < wide.n; k++) {
+        const rep_finding *old = NULL;
+        for (size_t i = 0; i < before && !old; i++)
+            if (is_dataset_finding(&r->findings[i]) && r->findings[i].waived_by &&
+                strcmp(r->findings[i].id, wide.v[k].id) == 0)
+                old = &r->findings[i];
+        ok = report_add_finding(r, &wide.v[k], old ? old->waived_by : NULL,
+                                old ? old->waive_reason : NULL) == 0;
+    }
+    verify_findings_clear(&wide);
+    if (!ok) {
+        while (r->nfindings > before)
+            free_finding(&r->findings[--r->nfindings]);
+        return -1;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < r->nfindings; i++) {
+        if (i < before && is_dataset_finding(&r->findings[i]))
+            free_finding(&r->findings[i]);
+        else
+            r->findings[w++] = r->findings[i];
+    }
+    r->nfindings = w;
+    return 1;
 }

@@ -25,6 +25,8 @@ char *report_utf8(const char *s);
  * report_free(). */
 report *report_new(const char *command, const char *tool_version);
 void report_free(report *r);
+/* Its command ("run", "verify"), owned by the report. */
+const char *report_get_command(const report *r);
 
 /* The adders copy every string they are given. They return 0, or -1 when out of memory or
  * when an argument is invalid (errno EINVAL: unknown status, a waiver without both a
@@ -41,6 +43,14 @@ const char *report_get_meta(const report *r, const char *key);
  * input and error may be NULL. */
 int report_add_file(report *r, const char *path, const char *input, const char *status,
                     const char *error, int frames_inspected);
+
+/* What the dataset-wide rules (verify_dataset_add) know of the file added last, kept so
+ * that the shards of a run can be checked as one dataset when merged
+ * (report_check_dataset). Each is a token made with the run's key, never the value: the
+ * patient's pseudonym, its Study and SOP Instance UIDs, its original patient and its date
+ * offset (which would undo the date shifting); NULL when unknown. */
+int report_set_file_facts(report *r, const char *patient, const char *study, const char *sop,
+                          const char *original_patient, const char *offset);
 
 /* One finding, waived when waived_by is non-NULL (then waive_reason is required). */
 int report_add_finding(report *r, const verify_finding *f, const char *waived_by,
@@ -89,5 +99,12 @@ int report_load_json(const char *path, report **out, char *err, size_t errlen);
  * Instance UID) is compared with it on disk: skipped when the bytes are the same, an error
  * otherwise. */
 int report_merge(report *dst, const report *src, char *err, size_t errlen);
+
+/* The dataset-wide rules (verify_dataset_finish) again, over every file r says was written
+ * with facts, in place of the findings each shard made with them ("where": "dataset"): the
+ * checks of a whole run, across merged shards. A new finding with the id of a waived one
+ * keeps its waiver. Returns 1 when checked, 0 when r is no run report or a written file has
+ * no facts (made by an older deidtk: r is unchanged), -1 when out of memory (r unchanged). */
+int report_check_dataset(report *r);
 
 #endif

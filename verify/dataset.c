@@ -1,6 +1,5 @@
 /* verify/dataset.c — cross-file consistency of a de-identified dataset. */
 #include "config.h"
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "verify/verify.h"
@@ -9,7 +8,7 @@ struct row {
     char *file;
     verify_facts facts;
     char *original;   /* original patient token, or NULL */
-    int offset;
+    char *offset;     /* the date offset or its token, or NULL */
 };
 
 struct verify_dataset {
@@ -29,13 +28,14 @@ void verify_dataset_free(verify_dataset *d)
     for (size_t i = 0; i < d->n; i++) {
         free(d->rows[i].file);
         free(d->rows[i].original);
+        free(d->rows[i].offset);
     }
     free(d->rows);
     free(d);
 }
 
 int verify_dataset_add(verify_dataset *d, const char *file, const verify_facts *facts,
-                       const char *original_patient, int offset_days)
+                       const char *original_patient, const char *offset)
 {
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 64;
@@ -49,10 +49,11 @@ int verify_dataset_add(verify_dataset *d, const char *file, const verify_facts *
     r->file = strdup(file);
     r->facts = *facts;
     r->original = original_patient ? strdup(original_patient) : NULL;
-    r->offset = offset_days;
-    if (!r->file || (original_patient && !r->original)) {
+    r->offset = offset ? strdup(offset) : NULL;
+    if (!r->file || (original_patient && !r->original) || (offset && !r->offset)) {
         free(r->file);
         free(r->original);
+        free(r->offset);
         return -1;
     }
     d->n++;
@@ -106,13 +107,7 @@ static const char *f_study(const struct row *r, char *b) { (void)b; return r->fa
 static const char *f_sop(const struct row *r, char *b) { (void)b; return r->facts.sop_uid[0] ? r->facts.sop_uid : NULL; }
 static const char *f_file(const struct row *r, char *b) { (void)b; return r->file; }
 
-static const char *f_offset(const struct row *r, char *b)
-{
-    if (r->offset == VERIFY_NO_OFFSET)
-        return NULL;
-    snprintf(b, 32, "%d", r->offset);
-    return b;
-}
+static const char *f_offset(const struct row *r, char *b) { (void)b; return r->offset; }
 
 int verify_dataset_finish(verify_dataset *d, verify_findings *out)
 {

@@ -64,11 +64,10 @@ typedef struct verify_dataset verify_dataset;
 verify_dataset *verify_dataset_new(void);
 void verify_dataset_free(verify_dataset *d);
 /* original_patient: a stable token for the input's patient (e.g. an HMAC), or NULL when
- * unknown; offset_days: the patient's date offset, or VERIFY_NO_OFFSET. Returns 0 or -1
- * when out of memory. */
-#define VERIFY_NO_OFFSET (-2147483647 - 1)
+ * unknown; offset: the patient's date offset written as text, or a token of it (equal
+ * offsets, equal tokens), or NULL when unknown. Returns 0 or -1 when out of memory. */
 int verify_dataset_add(verify_dataset *d, const char *file, const verify_facts *facts,
-                       const char *original_patient, int offset_days);
+                       const char *original_patient, const char *offset);
 /* Appends the dataset-wide findings to out. Returns 0 or -1 when out of memory. */
 int verify_dataset_finish(verify_dataset *d, verify_findings *out);
 

@@ -199,6 +199,33 @@ rm -r "$tmp/E1"
 jq -e '.files[1].error | test("cannot be compared")' "$tmp/E.json" >/dev/null ||
     fail "missing output's merge error: $(jq '.files[1].error' "$tmp/E.json")"
 
+# The dataset-wide rules across shards: a study under two patients, one in each shard, is
+# found when their reports merge, as a whole run finds it. The facts the reports keep for
+# that are tokens: no date offset, no ID in the clear.
+two="$tmp/two"
+mkdir -p "$two"
+cp "$samples/IM0002.dcm" "$two/a.dcm"
+cp "$samples/IM0016.dcm" "$two/b.dcm"
+study=$(dcmdump -q +P 0020,000d "$two/a.dcm" | head -n 1 | sed 's/.*\[\(.*\)\].*/\1/')
+[ -n "$study" ] || fail "no Study Instance UID read from IM0002"
+dcmodify -q -nb -m "(0020,000D)=$study" "$two/b.dcm" || fail "dcmodify failed"
+"$DEIDTK" run "$two" -o "$tmp/F" --key "$key" --no-ocr --no-audit --report "$tmp/F" \
+    >/dev/null 2>&1
+jq -e '[.findings[] | select(.detector == "dataset-study")] | length == 1' "$tmp/F.json" \
+    >/dev/null || fail "the whole run did not find the study under two patients"
+for k in 1 2 3 4; do
+    "$DEIDTK" run "$two" -o "$tmp/F$k" --key "$key" --no-ocr --no-audit --shard "$k/4" \
+        --report "$tmp/F$k" >/dev/null 2>&1 || fail "shard $k/4 of the shared study failed"
+    jq -e '[.findings[] | select(.where == "dataset")] | length == 0' "$tmp/F$k.json" \
+        >/dev/null || fail "shard $k/4 alone found a dataset fault"
+done
+"$DEIDTK" report "$tmp/F1.json" "$tmp/F2.json" "$tmp/F3.json" "$tmp/F4.json" \
+    -o "$tmp/FM.json" >/dev/null 2>&1
+jq -e '[.findings[] | select(.detector == "dataset-study")] | length == 1' "$tmp/FM.json" \
+    >/dev/null || fail "merged shards did not find the study under two patients"
+jq -e '[.files[].dataset | .[]] | length == 10 and all(test("^[0-9a-f]{32}$"))' \
+    "$tmp/FM.json" >/dev/null || fail "dataset facts are not tokens: $(jq -c '.files' "$tmp/FM.json")"
+
 # ---- UIDs kept from the input name no path outside OUT --------------------------------
 # Under Retain UIDs the output's folder and file names are the input's UIDs: one that says
 # "../../../../../escape" or "..", or holds two values, stays a name inside OUT, and verify

@@ -459,6 +459,98 @@ static void test_merge(void **state)
     report_free(c);
 }
 
+/* A run report's file with dataset facts (tokens, here short names). */
+static void fact_file(report *r, const char *path, const char *patient, const char *study,
+                      const char *sop, const char *original, const char *offset)
+{
+    assert_int_equal(report_add_file(r, path, NULL, "ok", NULL, 0), 0);
+    assert_int_equal(report_set_file_facts(r, patient, study, sop, original, offset), 0);
+}
+
+static size_t count_where(const report *r, const char *file, const char *detector)
+{
+    const char *m = tmppath("count.json");
+    assert_int_equal(report_write_json(r, m, 0, err, sizeof err), 0);
+    char *t = slurp(m);
+    cJSON *j = cJSON_Parse(t), *f;
+    size_t n = 0;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(j, "findings")) {
+        const char *w = cJSON_GetObjectItem(f, "where")->valuestring;
+        const char *d = cJSON_GetObjectItem(f, "detector")->valuestring;
+        const char *p = cJSON_GetObjectItem(f, "file")->valuestring;
+        n += strcmp(w, "dataset") == 0 && strcmp(d, detector) == 0 &&
+             (!file || strcmp(p, file) == 0);
+    }
+    cJSON_Delete(j);
+    free(t);
+    return n;
+}
+
+/* Shards check the dataset-wide rules on their own files; merged, the rules run again over
+ * all of them, in place of the shards' own dataset findings, and keep their waivers. */
+static void test_check_dataset(void **state)
+{
+    (void)state;
+    report *a = report_new("run", "0.1.0"), *b = report_new("run", "0.1.0");
+    fact_file(a, "A/p1/s1/x1.dcm", "p1", "s1", "x1", "o1", "f1");
+    fact_file(a, "A/p1/s1/x2.dcm", "p1", "s1", "x2", "o1", "f1");
+    fact_file(b, "B/p2/s1/x3.dcm", "p2", "s1", "x3", "o2", "f2");  /* s1 under two patients */
+    fact_file(b, "B/p1/s2/x4.dcm", "p1", "s2", "x4", "o1", "f9");  /* p1 moved twice */
+    add(b, "B/p2/s1/x3.dcm", "dataset", "dataset-uid", SEV_POLICY, NULL, "stale", NULL, NULL);
+    add(b, "B/p2/s1/x3.dcm", "(0010,0010)", "name", SEV_INFO, NULL, "kept", NULL, NULL);
+    assert_int_equal(report_merge(a, b, err, sizeof err), 0);
+    assert_int_equal(report_check_dataset(a), 1);
+    report_summary s;
+    report_get_summary(a, &s);
+    assert_int_equal(s.findings, 3);
+    assert_int_equal(count_where(a, NULL, "dataset-uid"), 0);
+    assert_int_equal(count_where(a, NULL, "dataset-study"), 1);
+    assert_int_equal(count_where(a, NULL, "dataset-dates"), 1);
+    assert_int_equal(s.waived, 0);
+
+    /* The same rules over a report whose dataset finding was waived keep the waiver. */
+    const char *m = tmppath("checked.json");
+    assert_int_equal(report_write_json(a, m, 1, err, sizeof err), 0);
+    char *t = slurp(m);
+    cJSON *j = cJSON_Parse(t), *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(j, "findings"))
+        if (strcmp(cJSON_GetObjectItem(f, "detector")->valuestring, "dataset-study") == 0) {
+            cJSON_ReplaceItemInObject(f, "waived_by", cJSON_CreateString("R. Viewer"));
+            cJSON_ReplaceItemInObject(f, "waive_reason", cJSON_CreateString("one family"));
+        }
+    char *edited = cJSON_Print(j);
+    FILE *fp = fopen(m, "w");
+    fputs(edited, fp);
+    fclose(fp);
+    free(edited);
+    cJSON_Delete(j);
+    free(t);
+    report *w, *c = report_new("run", "0.1.0");
+    assert_int_equal(report_load_json(m, &w, err, sizeof err), 0);
+    fact_file(c, "C/p3/s3/x5.dcm", "p3", "s3", "x5", "o3", "f3");
+    assert_int_equal(report_merge(w, c, err, sizeof err), 0);
+    assert_int_equal(report_check_dataset(w), 1);
+    report_get_summary(w, &s);
+    assert_int_equal(s.findings, 3);
+    assert_int_equal(s.waived, 1);
+    report_free(w);
+
+    /* A written file without facts (an older report): nothing is checked or changed. */
+    report *old = report_new("run", "0.1.0");
+    assert_int_equal(report_add_file(old, "D/p4/s4/x6.dcm", NULL, "ok", NULL, 0), 0);
+    assert_int_equal(report_merge(a, old, err, sizeof err), 0);
+    assert_int_equal(report_check_dataset(a), 0);
+    report_get_summary(a, &s);
+    assert_int_equal(s.findings, 3);
+    report *v = report_new("verify", "0.1.0");
+    assert_int_equal(report_check_dataset(v), 0);
+    report_free(v);
+    report_free(old);
+    report_free(c);
+    report_free(b);
+    report_free(a);
+}
+
 static void write_text(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -520,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_html),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_check_dataset),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
