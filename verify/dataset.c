@@ -60,7 +60,9 @@ int verify_dataset_add(verify_dataset *d, const char *file, const verify_facts *
     return 0;
 }
 
-/* Rows sorted by a key; each run of equal keys is checked for one distinct value. */
+/* Rows sorted by a key; each run of equal keys is checked for one distinct value. Rows of
+ * one key are in file order, so that the file a finding names does not depend on the order
+ * in which files were added (the order workers finished them). */
 typedef const char *(*field_fn)(const struct row *r, char *buf);
 
 static int cmp_rows(const void *a, const void *b, void *key)
@@ -68,7 +70,8 @@ static int cmp_rows(const void *a, const void *b, void *key)
     char x[32], y[32];
     field_fn k = *(field_fn *)key;
     const char *ka = k(a, x), *kb = k(b, y);
-    return strcmp(ka ? ka : "", kb ? kb : "");
+    int c = strcmp(ka ? ka : "", kb ? kb : "");
+    return c ? c : strcmp(((const struct row *)a)->file, ((const struct row *)b)->file);
 }
 
 static int check_unique(verify_dataset *d, field_fn key, field_fn value, const char *detector,

@@ -535,6 +535,19 @@ static void test_check_dataset(void **state)
     assert_int_equal(s.waived, 1);
     report_free(w);
 
+    /* The file a finding names does not depend on the order the files came in. */
+    for (int order = 0; order < 2; order++) {
+        report *x = report_new("run", "0.1.0");
+        for (int k = 0; k < 2; k++)  /* one original patient, two pseudonyms */
+            if ((k == 0) == (order == 0))
+                fact_file(x, "X/p1/s1/x1.dcm", "p1", "s1", "x1", "o1", "f1");
+            else
+                fact_file(x, "X/p2/s2/x3.dcm", "p2", "s2", "x3", "o1", "f1");
+        assert_int_equal(report_check_dataset(x), 1);
+        assert_int_equal(count_where(x, "X/p2/s2/x3.dcm", "dataset-pseudonym"), 1);
+        report_free(x);
+    }
+
     /* A written file without facts (an older report): nothing is checked or changed. */
     report *old = report_new("run", "0.1.0");
     assert_int_equal(report_add_file(old, "D/p4/s4/x6.dcm", NULL, "ok", NULL, 0), 0);
