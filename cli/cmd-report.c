@@ -94,10 +94,10 @@ int cmd_report(int argc, char **argv)
         goto done;
     }
     const char *command = report_get_command(merged);
-    if (!checked && command && strcmp(command, "run") == 0)
-        fprintf(stderr, "deidtk report: warning: a written file has no dataset facts (a report "
-                        "made by an older deidtk): the dataset-wide rules were checked within "
-                        "each shard only\n");
+    if (!checked && command && (strcmp(command, "run") == 0 || strcmp(command, "verify") == 0))
+        fprintf(stderr, "deidtk report: warning: a file has no dataset facts (a verify without "
+                        "--key, or a report of an older deidtk): the dataset-wide rules were "
+                        "checked within each shard only\n");
     if (fail_on >= 0)
         report_set_gate(merged, (verify_severity)fail_on);
     int w = ends_with(out, ".json") ? report_write_json(merged, out, show, err, sizeof err)

@@ -468,30 +468,6 @@ static void trail_error(const char *err)
     cmd_error("run", msg);
 }
 
-/* What the dataset-wide rules know of j's output, for merging shard reports: as tokens,
- * which the key makes equal for equal values and meaningless without it (the offset
- * itself would undo the date shifting of the patient's files). 32 hex digits are plenty to
- * tell values apart, and keep the report small. */
-#define REPORT_TOKEN_LEN 32
-static void report_facts(struct run *r, const struct job *j, const char *offset)
-{
-    const char *value[] = {j->facts.patient_id, j->facts.study_uid, j->facts.sop_uid, offset,
-                           j->original_patient};
-    char token[5][65];
-    for (int k = 0; k < 5; k++) {
-        if (k == 4)
-            snprintf(token[k], sizeof token[k], "%s", value[k]);  /* a token already */
-        else if (!value[k][0] || deid_token(r->engine.pseudo->key, "report-fact", value[k],
-                                            token[k]) != 0)
-            token[k][0] = 0;
-        token[k][REPORT_TOKEN_LEN] = 0;
-    }
-    const char *t[5];
-    for (int k = 0; k < 5; k++)
-        t[k] = token[k][0] ? token[k] : NULL;
-    report_set_file_facts(r->rep, t[0], t[1], t[2], t[4], t[3]);
-}
-
 static void record_job(struct run *r, size_t i, struct job *j)
 {
     const char *in = r->files.paths[i];
@@ -551,7 +527,7 @@ static void record_job(struct run *r, size_t i, struct job *j)
     char offset[16];
     snprintf(offset, sizeof offset, "%d", j->res.offset_days);
     if (!j->failed)
-        report_facts(r, j, offset);
+        cli_report_facts(r->rep, r->engine.pseudo->key, &j->facts, j->original_patient, offset);
     for (size_t k = 0; k < j->findings.n; k++) {
         char *who = NULL, *why = NULL;
         if (r->audit)
@@ -650,7 +626,7 @@ static int open_mappings(struct run *r, const char *dir)
 }
 
 enum {
-    O_KEY = CLI_O_OWN, O_LOOKUP, O_UNKNOWN, O_TEMPLATE, O_ROOT, O_RANGE, O_CLEANPIX, O_SHARD,
+    O_KEY = CLI_O_OWN, O_LOOKUP, O_UNKNOWN, O_TEMPLATE, O_ROOT, O_RANGE, O_CLEANPIX,
     O_AUDIT, O_ORIGINALS, O_LOG, O_EXPORT, O_BYISSUER, O_NOAUDIT
 };
 
@@ -663,7 +639,7 @@ static const struct option long_opts[] = {
     {"uid-root", required_argument, NULL, O_ROOT},
     {"offset-range", required_argument, NULL, O_RANGE},
     {"clean-pixels", required_argument, NULL, O_CLEANPIX},
-    {"shard", required_argument, NULL, O_SHARD}, {"audit", required_argument, NULL, O_AUDIT},
+    {"audit", required_argument, NULL, O_AUDIT},
     {"audit-originals", no_argument, NULL, O_ORIGINALS}, {"log", required_argument, NULL, O_LOG},
     {"export-mappings", required_argument, NULL, O_EXPORT},
     {"patient-by-issuer", no_argument, NULL, O_BYISSUER},
@@ -678,7 +654,7 @@ int cmd_run(int argc, char **argv)
 {
     const char *out_dir = NULL, *key_path = NULL, *lookup_path = NULL, *log_path = NULL;
     const char *audit_path = NULL, *export_dir = NULL;
-    int shard_k = 1, shard_n = 1, originals = 0, no_audit = 0;
+    int originals = 0, no_audit = 0;
     struct deid_pseudo pseudo;
     unsigned char zero[DEID_KEY_LEN] = {0};
     deid_pseudo_init(&pseudo, zero);
@@ -730,10 +706,6 @@ int cmd_run(int argc, char **argv)
                                : -1;
             if (clean_pixels < 0)
                 return usage_error("--clean-pixels takes signatures, ocr or both, not '%s'", optarg);
-            break;
-        case O_SHARD:
-            if (cli_shard_parse(optarg, &shard_k, &shard_n) != 0)
-                return usage_error("--shard takes K/N with 1 <= K <= N, not '%s'", optarg);
             break;
         case O_AUDIT: audit_path = optarg; break;
         case O_ORIGINALS: originals = r.engine.record_originals = 1; break;
@@ -822,8 +794,7 @@ int cmd_run(int argc, char **argv)
     /* A run killed while saving leaves its temporary files: never complete, never ours to
      * release. */
     cli_remove_temporaries(out_dir);
-    if (shard_n > 1)
-        cli_files_shard(&r.files, shard_k, shard_n);
+    cli_files_shard(&r.files, sh.shard_k, sh.shard_n);
 
     r.out_dir = out_dir;
     if (!realpath(out_dir, r.out_abs)) {
@@ -854,11 +825,6 @@ int cmd_run(int argc, char **argv)
     report_set_meta(r.rep, "policy_sha256", r.policy_hash);
     report_set_meta(r.rep, "key_fingerprint", r.fingerprint);
     report_set_meta(r.rep, "output", out_dir);
-    if (shard_n > 1) {
-        char sh[32];
-        snprintf(sh, sizeof sh, "%d/%d", shard_k, shard_n);
-        report_set_meta(r.rep, "shard", sh);
-    }
 
     if (!audit_path) {
         audit_default_path(key_path, apath, sizeof apath);

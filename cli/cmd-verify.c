@@ -58,6 +58,7 @@ static const char *usage_text =
     "      --ocr-frames WHICH    all (default), first, sample:N\n"
     "      --fail-on SEVERITY    leak, phi, suspect (default), policy, info\n"
     "  -j, --jobs N              worker threads (default: the number of cores)\n"
+    "      --shard K/N           inspect shard K of N (deterministic by file path)\n"
     "      --report PREFIX       write PREFIX.json and PREFIX.html (default deidtk-verify)\n"
     "      --jsonl               also print each finding as a JSON line on stdout\n"
     "      --show-values         show PHI values in reports (authorised curators only)\n";
@@ -248,8 +249,11 @@ static void vdone(size_t i, void *ud)
         free(who);
         free(why);
     }
-    if (!j->failed)
+    if (!j->failed) {
         verify_dataset_add(v->dataset, path, &j->facts, NULL, NULL);
+        if (v->have_key)
+            cli_report_facts(v->rep, v->engine.pseudo->key, &j->facts, NULL, NULL);
+    }
     verify_findings_clear(&j->findings);
     if (j != &oom)
         free(j);
@@ -337,6 +341,7 @@ int cmd_verify(int argc, char **argv)
         cmd_error("verify", err);
         goto out;
     }
+    cli_files_shard(&v.files, sh.shard_k, sh.shard_n);
     v.jobs = calloc(v.files.n ? v.files.n : 1, sizeof *v.jobs);
     v.dataset = verify_dataset_new();
     v.rep = report_new("verify", PACKAGE_VERSION);
@@ -347,6 +352,12 @@ int cmd_verify(int argc, char **argv)
     char now[32], thumbs[PATH_MAX];
     cli_shared_start(&sh, v.rep, sh.report_prefix, thumbs, sizeof thumbs);
     report_set_meta(v.rep, "policy_sha256", deid_policy_hash(policy));
+    /* Shards' tokens of the dataset facts compare only under one key. */
+    if (v.have_key) {
+        char fp[DEID_FINGERPRINT_LEN + 1];
+        deid_key_fingerprint(pseudo.key, fp);
+        report_set_meta(v.rep, "key_fingerprint", fp);
+    }
     if (cli_run_workers("verify", v.files.n, sh.jobs, vwork, vdone, &v) != 0)
         goto out;
     cli_dataset_findings(v.dataset, v.rep, v.jsonl ? print_wide : NULL, &v);

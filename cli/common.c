@@ -13,6 +13,7 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "ocr/ocr.h"
+#include "deid/pseudo.h"
 #include "reports/report.h"
 
 static int files_add(cli_files *f, const char *path, const char *rel)
@@ -467,6 +468,7 @@ void cli_shared_init(cli_shared *s, verify_config *vc)
     memset(s, 0, sizeof *s);
     s->jobs = cli_default_jobs();
     s->fail_on = SEV_SUSPECT;
+    s->shard_k = s->shard_n = 1;
     s->vc = vc;
     vc->ocr = 1;
 }
@@ -519,6 +521,12 @@ static int shared_option(const char *cmd, const char *usage, int c, const char *
         return 1;
     case CLI_O_REPORT: s->report_prefix = arg; return 1;
     case CLI_O_SHOW: s->show_values = 1; return 1;
+    case CLI_O_SHARD:
+        if (cli_shard_parse(arg, &s->shard_k, &s->shard_n) != 0) {
+            cli_usage_error(cmd, usage, "--shard takes K/N with 1 <= K <= N, not '%s'", arg);
+            return -1;
+        }
+        return 1;
     case CLI_O_HELP: fputs(usage, stdout); return 2;
     case CLI_O_VERSION: printf("deidtk %s %s\n", cmd, PACKAGE_VERSION); return 2;
     default: return 0;
@@ -557,6 +565,11 @@ void cli_shared_start(cli_shared *s, struct report *rep, const char *report_pref
         snprintf(frames, sizeof frames, "%s",
                  s->vc->frames == VERIFY_FRAMES_FIRST ? "first" : "all");
     report_set_meta(rep, "ocr_frames", frames);
+    if (s->shard_n > 1) {
+        char shard[32];
+        snprintf(shard, sizeof shard, "%d/%d", s->shard_k, s->shard_n);
+        report_set_meta(rep, "shard", shard);
+    }
     snprintf(thumbs, len, "%s-thumbs", report_prefix);
     /* Thumbnails show burned-in text when values are shown: then only their owner reads. */
     if (s->vc->ocr && cli_mkdirs(thumbs, s->show_values ? 0700 : 0755) == 0) {
@@ -591,6 +604,28 @@ size_t cli_dataset_findings(verify_dataset *d, struct report *rep,
     size_t n = wide.n;
     verify_findings_clear(&wide);
     return n;
+}
+
+/* 32 hex digits are plenty to tell values apart, and keep the report small. */
+#define REPORT_TOKEN_LEN 32
+
+void cli_report_facts(struct report *rep, const unsigned char *key, const verify_facts *facts,
+                      const char *original_patient, const char *offset)
+{
+    const char *value[] = {facts->patient_id, facts->study_uid, facts->sop_uid,
+                           original_patient, offset};
+    char token[5][65];
+    const char *t[5];
+    for (int k = 0; k < 5; k++) {
+        if (k == 3 && value[k])
+            snprintf(token[k], sizeof token[k], "%s", value[k]);
+        else if (!value[k] || !value[k][0] ||
+                 deid_token(key, "report-fact", value[k], token[k]) != 0)
+            token[k][0] = 0;
+        token[k][REPORT_TOKEN_LEN] = 0;
+        t[k] = token[k][0] ? token[k] : NULL;
+    }
+    report_set_file_facts(rep, t[0], t[1], t[2], t[3], t[4]);
 }
 
 int cli_next_option(const char *cmd, const char *usage, int argc, char **argv,

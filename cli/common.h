@@ -67,7 +67,7 @@ int cli_policy_setup(deid_policy *p, const char *preset, deid_options opts,
  * CLI_O_OWN), their long options, and where their values go. */
 enum {
     CLI_O_PRESET = 256, CLI_O_OPTION, CLI_O_POLICY, CLI_O_NOOCR, CLI_O_FRAMES, CLI_O_FAILON,
-    CLI_O_REPORT, CLI_O_SHOW, CLI_O_HELP, CLI_O_VERSION, CLI_O_OWN
+    CLI_O_REPORT, CLI_O_SHOW, CLI_O_SHARD, CLI_O_HELP, CLI_O_VERSION, CLI_O_OWN
 };
 #define CLI_SHARED_LONGOPTS                                                                 \
     {"preset", required_argument, NULL, CLI_O_PRESET},                                      \
@@ -79,6 +79,7 @@ enum {
     {"jobs", required_argument, NULL, 'j'},                                                 \
     {"report", required_argument, NULL, CLI_O_REPORT},                                      \
     {"show-values", no_argument, NULL, CLI_O_SHOW},                                         \
+    {"shard", required_argument, NULL, CLI_O_SHARD},                                        \
     {"help", no_argument, NULL, CLI_O_HELP},                                                \
     {"version", no_argument, NULL, CLI_O_VERSION}
 
@@ -86,6 +87,7 @@ typedef struct cli_shared {
     const char *preset, *policy_file, *report_prefix;
     deid_options opts;
     int jobs, fail_on, show_values;
+    int shard_k, shard_n;        /* --shard K/N; 1/1 without it */
     verify_config *vc;           /* ocr and frames go here */
 } cli_shared;
 
@@ -100,8 +102,8 @@ int cli_next_option(const char *cmd, const char *usage, int argc, char **argv,
                     int *status);
 struct report;
 /* What run and verify set up alike once the options are read: the report's gate, start
- * time, fail_on and ocr_frames facts, and the thumbnails folder PREFIX-thumbs beside the
- * report (thumbs, a caller's buffer of PATH_MAX bytes, must outlive the run). */
+ * time, fail_on, ocr_frames and shard facts, and the thumbnails folder PREFIX-thumbs beside
+ * the report (thumbs, a caller's buffer of PATH_MAX bytes, must outlive the run). */
 void cli_shared_start(cli_shared *s, struct report *rep, const char *report_prefix,
                       char *thumbs, size_t len);
 
@@ -113,6 +115,12 @@ int cli_run_workers(const char *cmd, size_t n, int jobs, cli_work_fn work, cli_w
  * Returns how many there were. */
 size_t cli_dataset_findings(verify_dataset *d, struct report *rep,
                             void (*extra)(const verify_finding *f, void *ud), void *ud);
+/* What the dataset-wide rules know of the file rep got last (report_set_file_facts), for
+ * merging shard reports: tokens made with key, which are equal for equal values and
+ * meaningless without it; original_patient is a token already, offset (the date offset as
+ * text) would undo the date shifting. Either may be NULL. */
+void cli_report_facts(struct report *rep, const unsigned char *key, const verify_facts *facts,
+                      const char *original_patient, const char *offset);
 
 /* "deidtk CMD: <fmt with arg>" and the usage on stderr; returns 2 (usage error). */
 int cli_usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg);

@@ -1279,7 +1279,7 @@ static int is_dataset_finding(const rep_finding *f)
 
 int report_check_dataset(report *r)
 {
-    if (!r->command || strcmp(r->command, "run") != 0)
+    if (!r->command || (strcmp(r->command, "run") != 0 && strcmp(r->command, "verify") != 0))
         return 0;
     for (size_t i = 0; i < r->nfiles; i++)
         if (strcmp(r->files[i].status, "ok") == 0 && !r->files[i].facts)

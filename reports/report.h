@@ -101,10 +101,11 @@ int report_load_json(const char *path, report **out, char *err, size_t errlen);
 int report_merge(report *dst, const report *src, char *err, size_t errlen);
 
 /* The dataset-wide rules (verify_dataset_finish) again, over every file r says was written
- * with facts, in place of the findings each shard made with them ("where": "dataset"): the
- * checks of a whole run, across merged shards. A new finding with the id of a waived one
- * keeps its waiver. Returns 1 when checked, 0 when r is no run report or a written file has
- * no facts (made by an older deidtk: r is unchanged), -1 when out of memory (r unchanged). */
+ * or inspected ("ok"), in place of the findings each shard made with them ("where":
+ * "dataset"): the checks of a whole run or verify, across merged shards. A new finding with
+ * the id of a waived one keeps its waiver. Returns 1 when checked; 0 when r is neither a run
+ * nor a verify report, or a file has no facts (a verify without the key, or an older
+ * deidtk), and r is unchanged; -1 when out of memory (r unchanged). */
 int report_check_dataset(report *r);
 
 #endif

@@ -144,4 +144,35 @@ if command -v dcmodify >/dev/null 2>&1; then
         2>/dev/null
     ! grep -q "0088,0200" "$tmp/icon2.jsonl" || fail "run left the icon: $(cat "$tmp/icon2.jsonl")"
 fi
+
+# --shard: a study under two patients, one file in each shard (FNV-1a of a.dcm and b.dcm
+# mod 4: 1 and 2), is found when the shards' reports merge, as one verify finds it; without
+# the key the shards keep no facts, and the merge says the rule was checked in each alone.
+two="$tmp/two"
+mkdir -p "$two"
+cp "$samples/IM0002.dcm" "$two/a.dcm"
+cp "$samples/IM0016.dcm" "$two/b.dcm"
+study=$(dcmdump -q +P 0020,000d "$two/a.dcm" | head -n 1 | sed 's/.*\[\(.*\)\].*/\1/')
+[ -n "$study" ] || fail "no Study Instance UID read from IM0002"
+dcmodify -q -nb -m "(0020,000D)=$study" "$two/b.dcm" || fail "dcmodify failed"
+"$DEIDTK" verify "$two" --no-ocr --key "$key" --report "$tmp/V" >/dev/null 2>&1
+jq -e '[.findings[] | select(.detector == "dataset-study")] | length == 1' "$tmp/V.json" \
+    >/dev/null || fail "verify did not find the study under two patients"
+for k in 1 2 3 4; do
+    "$DEIDTK" verify "$two" --no-ocr --key "$key" --shard "$k/4" --report "$tmp/V$k" \
+        >/dev/null 2>&1
+    [ $? -le 1 ] || fail "verify --shard $k/4 failed"
+    [ "$(jq '.files | length' "$tmp/V$k.json")" -eq $((k <= 2)) ] ||
+        fail "verify --shard $k/4 inspected $(jq '.files | length' "$tmp/V$k.json") files"
+    "$DEIDTK" verify "$two" --no-ocr --shard "$k/4" --report "$tmp/W$k" >/dev/null 2>&1
+done
+jq -e '.meta.shard == "2/4"' "$tmp/V2.json" >/dev/null || fail "no shard in the report's facts"
+"$DEIDTK" report "$tmp/V1.json" "$tmp/V2.json" "$tmp/V3.json" "$tmp/V4.json" \
+    -o "$tmp/VM.json" >/dev/null 2>&1
+jq -e '[.findings[] | select(.detector == "dataset-study")] | length == 1' "$tmp/VM.json" \
+    >/dev/null || fail "merged verify shards did not find the study under two patients"
+"$DEIDTK" report "$tmp/W1.json" "$tmp/W2.json" "$tmp/W3.json" "$tmp/W4.json" \
+    -o "$tmp/WM.json" 2>"$tmp/WM.err" >/dev/null
+grep -q "checked within each shard only" "$tmp/WM.err" ||
+    fail "merging keyless verify shards gave no warning: $(cat "$tmp/WM.err")"
 finish

@@ -555,7 +555,8 @@ static void test_check_dataset(void **state)
     assert_int_equal(report_check_dataset(a), 0);
     report_get_summary(a, &s);
     assert_int_equal(s.findings, 3);
-    report *v = report_new("verify", "0.1.0");
+    report *v = report_new("verify", "0.1.0");  /* a verify without the key */
+    assert_int_equal(report_add_file(v, "E/e.dcm", NULL, "ok", NULL, 0), 0);
     assert_int_equal(report_check_dataset(v), 0);
     report_free(v);
     report_free(old);
