@@ -59,3 +59,13 @@ assert_no_phi() {
 dump_value() {
     "$DEIDTK" dump "$1" | awk -v t="$2" 'index($0, t " ") == 1 { sub(/^[^=]*= /, ""); print; exit }'
 }
+
+# shared_study DIR: a.dcm (IM0002) and b.dcm (IM0016 moved into a.dcm's study): one study
+# under two patients. With --shard K/4 they fall in shards 1 and 2 (FNV-1a of the names).
+shared_study() {
+    mkdir -p "$1" && cp "$samples/IM0002.dcm" "$1/a.dcm" && cp "$samples/IM0016.dcm" "$1/b.dcm" &&
+        chmod u+w "$1"/*.dcm || fail "cannot copy the samples"
+    study=$(dump_value "$1/a.dcm" "(0020,000D)")
+    [ -n "$study" ] || fail "no Study Instance UID read from IM0002"
+    dcmodify -q -nb -m "(0020,000D)=$study" "$1/b.dcm" || fail "dcmodify failed"
+}

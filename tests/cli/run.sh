@@ -203,12 +203,7 @@ jq -e '.files[1].error | test("cannot be compared")' "$tmp/E.json" >/dev/null ||
 # found when their reports merge, as a whole run finds it. The facts the reports keep for
 # that are tokens: no date offset, no ID in the clear.
 two="$tmp/two"
-mkdir -p "$two"
-cp "$samples/IM0002.dcm" "$two/a.dcm"
-cp "$samples/IM0016.dcm" "$two/b.dcm"
-study=$(dcmdump -q +P 0020,000d "$two/a.dcm" | head -n 1 | sed 's/.*\[\(.*\)\].*/\1/')
-[ -n "$study" ] || fail "no Study Instance UID read from IM0002"
-dcmodify -q -nb -m "(0020,000D)=$study" "$two/b.dcm" || fail "dcmodify failed"
+shared_study "$two"
 "$DEIDTK" run "$two" -o "$tmp/F" --key "$key" --no-ocr --no-audit --report "$tmp/F" \
     >/dev/null 2>&1
 jq -e '[.findings[] | select(.detector == "dataset-study")] | length == 1' "$tmp/F.json" \

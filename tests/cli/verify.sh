@@ -145,16 +145,11 @@ if command -v dcmodify >/dev/null 2>&1; then
     ! grep -q "0088,0200" "$tmp/icon2.jsonl" || fail "run left the icon: $(cat "$tmp/icon2.jsonl")"
 fi
 
-# --shard: a study under two patients, one file in each shard (FNV-1a of a.dcm and b.dcm
-# mod 4: 1 and 2), is found when the shards' reports merge, as one verify finds it; without
-# the key the shards keep no facts, and the merge says the rule was checked in each alone.
+# --shard: a study under two patients, one file in each of shards 1 and 2 of 4, is found
+# when the shards' reports merge, as one verify finds it; without the key the shards keep
+# no facts, and the merge says the rule was checked in each alone.
 two="$tmp/two"
-mkdir -p "$two"
-cp "$samples/IM0002.dcm" "$two/a.dcm"
-cp "$samples/IM0016.dcm" "$two/b.dcm"
-study=$(dcmdump -q +P 0020,000d "$two/a.dcm" | head -n 1 | sed 's/.*\[\(.*\)\].*/\1/')
-[ -n "$study" ] || fail "no Study Instance UID read from IM0002"
-dcmodify -q -nb -m "(0020,000D)=$study" "$two/b.dcm" || fail "dcmodify failed"
+shared_study "$two"
 "$DEIDTK" verify "$two" --no-ocr --key "$key" --report "$tmp/V" >/dev/null 2>&1
 jq -e '[.findings[] | select(.detector == "dataset-study")] | length == 1' "$tmp/V.json" \
     >/dev/null || fail "verify did not find the study under two patients"
