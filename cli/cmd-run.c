@@ -881,6 +881,7 @@ int cmd_run(int argc, char **argv)
     if (cli_run_workers("run", r.files.n, sh.jobs, work, done, &r) != 0)
         goto out;
     r.findings += cli_dataset_findings(r.dataset, r.rep, r.audit ? audit_wide : NULL, &r);
+    cli_shared_end(&sh);
 
     audit_counts counts = {(int64_t)(r.files.n - r.failed - r.skipped), (int64_t)r.failed,
                            (int64_t)r.findings};

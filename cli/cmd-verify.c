@@ -361,6 +361,7 @@ int cmd_verify(int argc, char **argv)
     if (cli_run_workers("verify", v.files.n, sh.jobs, vwork, vdone, &v) != 0)
         goto out;
     cli_dataset_findings(v.dataset, v.rep, v.jsonl ? print_wide : NULL, &v);
+    cli_shared_end(&sh);
     cli_now(now, sizeof now);
     report_set_meta(v.rep, "ended", now);
     char rj[PATH_MAX], rh[PATH_MAX];

@@ -579,6 +579,13 @@ void cli_shared_start(cli_shared *s, struct report *rep, const char *report_pref
     }
 }
 
+void cli_shared_end(cli_shared *s)
+{
+    /* rmdir removes only an empty folder: one with thumbnails, or the user's files, stays. */
+    if (s->vc->thumb_dir)
+        rmdir(s->vc->thumb_dir);
+}
+
 int cli_run_workers(const char *cmd, size_t n, int jobs, cli_work_fn work, cli_work_fn done,
                     void *ud)
 {

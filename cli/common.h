@@ -106,6 +106,8 @@ struct report;
  * the report (thumbs, a caller's buffer of PATH_MAX bytes, must outlive the run). */
 void cli_shared_start(cli_shared *s, struct report *rep, const char *report_prefix,
                       char *thumbs, size_t len);
+/* Once every file is done: the thumbnails folder goes when nothing went into it. */
+void cli_shared_end(cli_shared *s);
 
 /* cli_pool_run for CMD, then the progress line closed and the main thread's OCR reader
  * released. Returns 0, or -1 after saying on stderr that no thread could start. */

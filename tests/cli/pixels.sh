@@ -37,6 +37,19 @@ for f in IM0016.dcm IM0022.dcm; do
 done
 clean_and_verify "$in" samples
 
+# Thumbnails beside the report: a PNG per frame with text, each named by the report, and
+# no folder at all when no frame had any (the cleaned samples).
+n=0
+for png in $(jq -r '.thumbnails[].png' "$tmp/S.json"); do
+    n=$((n + 1))
+    [ "$(head -c 8 "$tmp/$png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+        bad "thumbnail $png is not a PNG"
+done
+[ "$n" -ge 2 ] || bad "$n thumbnails for the samples' frames with text, expected 2 or more"
+[ "$(find "$tmp/S-thumbs" -name '*.png' | wc -l)" -eq "$n" ] ||
+    bad "S-thumbs holds other PNGs than the report's $n"
+[ ! -e "$tmp/samples-v-thumbs" ] || bad "an empty thumbnails folder was left beside the report"
+
 # The policy's pixel regions are blanked with --clean-pixels signatures, given as objects or
 # as strings: the top bar of IM0016 (two lines of its text) goes, the bottom lines stay.
 mkdir -p "$tmp/reg-in"
