@@ -1096,28 +1096,62 @@ static int cmp_place(const void *a, const void *b)
     return strcmp(release_place(*(char *const *)a), release_place(*(char *const *)b));
 }
 
-/* 1 when the files at a and b hold the same bytes, 0 when they differ, -1 (errno set) when
- * one cannot be read. */
+/* A regular file opened for reading, its size in *size; -1 (errno set, EINVAL: not a regular
+ * file) otherwise. A report names the files: a device or a pipe would never end, or never
+ * start. */
+static int open_regular(const char *path, off_t *size)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (fd >= 0)
+        *size = st.st_size;
+    return fd;
+}
+
+/* Reads up to n bytes; fewer only at the end of the file. -1 on error. */
+static ssize_t read_full(int fd, char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
+/* 1 when the regular files at a and b hold the same bytes, 0 when they differ, -1 (errno
+ * set) when one cannot be read. */
 static int same_bytes(const char *a, const char *b)
 {
-    FILE *fa = fopen(a, "rb"), *fb = fa ? fopen(b, "rb") : NULL;
-    int same = -1;
-    if (fa && fb) {
-        char x[65536], y[65536];
-        size_t na, nb;
-        do {
-            na = fread(x, 1, sizeof x, fa);
-            nb = fread(y, 1, sizeof y, fb);
-        } while (na == nb && na == sizeof x && memcmp(x, y, na) == 0);
-        same = ferror(fa) || ferror(fb) ? -1 : na == nb && memcmp(x, y, na) == 0;
-        if (same < 0)
-            errno = EIO;
+    off_t sa = 0, sb = 0;
+    int fa = open_regular(a, &sa), fb = fa >= 0 ? open_regular(b, &sb) : -1;
+    int same = fa >= 0 && fb >= 0 ? sa == sb : -1;
+    char x[65536], y[65536];
+    for (ssize_t na = 1; same == 1 && na > 0;) {
+        na = read_full(fa, x, sizeof x);
+        ssize_t nb = read_full(fb, y, sizeof y);
+        if (na < 0 || nb < 0)
+            same = -1;
+        else
+            same = na == nb && memcmp(x, y, (size_t)na) == 0;
     }
     int e = errno;
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
+    if (fa >= 0)
+        close(fa);
+    if (fb >= 0)
+        close(fb);
     errno = e;
     return same;
 }
@@ -1147,7 +1181,7 @@ static char *shard_clash(const rep_file *f, char *const *earlier, size_t n, cons
     else
         snprintf(msg, sizeof msg, "another shard wrote %s to the same place in the release, "
                  "and the two cannot be compared (%s): merging the output folders would keep "
-                 "only one", *hit, strerror(errno));
+                 "only one", *hit, errno == EINVAL ? "not a regular file" : strerror(errno));
     char *m = strdup(msg);
     if (!m)
         *oom = 1;

@@ -111,4 +111,24 @@ echo '{"schema": "other/1"}' > "$tmp/bad.json"
 [ $rc = 2 ] || fail "bad --fail-on exited $rc, want 2"
 [ ! -e "$tmp/x.html" ] || fail "x.html written despite errors"
 "$DEIDTK" report --help | grep -q "report" || fail "--help"
+
+# Run shards whose outputs sit at one place in the release are compared on disk; a report
+# may name anything there: a pipe or a device is refused, not read (it would never end).
+mkdir -p "$tmp/s1/P/S/E" "$tmp/s2/P/S/E" "$tmp/s3/P/S/E"
+mkfifo "$tmp/s1/P/S/E/I.dcm" || fail "mkfifo"
+echo one >"$tmp/s2/P/S/E/I.dcm"
+ln -s /dev/zero "$tmp/s3/P/S/E/I.dcm"
+for k in 1 2 3; do
+    cat >"$tmp/s$k.json" <<JSON
+{ "schema": "deidtk-report/1", "command": "run", "tool_version": "0.1.0",
+  "values_shown": false, "gate": {"fail_on": "phi"},
+  "meta": {"policy_sha256": "aaaa", "key_fingerprint": "k1"}, "findings": [],
+  "files": [{"path": "$tmp/s$k/P/S/E/I.dcm", "status": "ok"}] }
+JSON
+done
+timeout 20 "$DEIDTK" report "$tmp/s1.json" "$tmp/s2.json" "$tmp/s3.json" -o "$tmp/s.json" \
+    >/dev/null 2>&1; rc=$?
+[ $rc = 1 ] || fail "shards with a pipe and a device at one place exited $rc, want 1"
+[ "$(jq '[.files[] | select(.error // "" | test("not a regular file"))] | length' \
+    "$tmp/s.json")" = 2 ] || fail "pipe and device not refused: $(jq -c '.files' "$tmp/s.json")"
 exit 0
