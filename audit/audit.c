@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/rand.h>
@@ -323,9 +324,19 @@ void audit_sha256_hex(const void *data, size_t len, char out[65])
 
 int audit_sha256_file(const char *path, char out[65], char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    /* Only a regular file: a pipe would wait for a writer, a device never end. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        audit_seterr(err, errlen, "%s: not a regular file", path);
+        return -1;
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
         audit_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     EVP_MD_CTX *c = EVP_MD_CTX_new();

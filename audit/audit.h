@@ -97,7 +97,7 @@ int audit_default_path(const char *key_path, char *buf, size_t len);
 
 /* SHA-256 helpers; out holds 65 bytes (64 hex + NUL). */
 void audit_sha256_hex(const void *data, size_t len, char out[65]);
-int audit_sha256_file(const char *path, char out[65], char *err, size_t errlen);
+int audit_sha256_file(const char *path, char out[65], char *err, size_t errlen);  /* regular files */
 
 /* Writer. audit_file_add opens the file's unit; audit_change_add and audit_finding_add join
  * it; audit_file_commit ends it (audit_file_abort drops it). A file is therefore in the trail

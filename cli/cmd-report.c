@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "audit/audit.h"
 #include "cli/cmd.h"
 #include "reports/report.h"
 
@@ -13,11 +14,62 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* A manifest certifies the bytes that were verified: every written file must still hold
+ * them. Returns the exit status: 0, 1 (one changed) or 3 (one cannot be read); each fault
+ * has its line. */
+static int outputs_unchanged(const report *r)
+{
+    int rc = EXIT_GATE_PASS;
+    for (size_t i = 0; i < report_file_count(r); i++) {
+        const char *status, *sha, *path = report_file_path(r, i, &status, &sha);
+        char now[65], err[1024];
+        if (strcmp(status, "ok") != 0 || !sha)
+            continue;
+        if (audit_sha256_file(path, now, err, sizeof err) != 0) {
+            cmd_error("report", err);
+            rc = EXIT_UNREADABLE;
+        } else if (strcmp(now, sha) != 0) {
+            snprintf(err, sizeof err, "%s: changed since it was verified (its SHA-256 is not "
+                     "the report's)", path);
+            cmd_error("report", err);
+            if (rc == EXIT_GATE_PASS)
+                rc = EXIT_GATE_BLOCKED;
+        }
+    }
+    return rc;
+}
+
+/* A manifest records the heads of the trail's chains, once the trail checks: rows cut from
+ * its end are found only against heads recorded elsewhere. Returns 0, 1 (the trail is
+ * broken) or 3 (it cannot be read), the fault on its line. */
+static int trail_heads(report *r, const char *path)
+{
+    char err[1024];
+    audit_db *db = NULL;
+    audit_verify_report v;
+    int rc = EXIT_GATE_PASS;
+    if (audit_open(path, 0, &db, err, sizeof err) != 0 || audit_verify(db, &v, err, sizeof err) < 0) {
+        cmd_error("report", err);
+        rc = EXIT_UNREADABLE;
+    } else if (!v.ok) {
+        snprintf(err, sizeof err, "%s: the trail is BROKEN at %s row %lld (%s)", path, v.table,
+                 (long long)v.rowid, v.reason);
+        cmd_error("report", err);
+        rc = EXIT_GATE_BLOCKED;
+    } else if (report_set_meta(r, "trail_runs_head", v.runs_head) != 0 ||
+               report_set_meta(r, "trail_reviews_head", v.reviews_head) != 0) {
+        cmd_error("report", "out of memory");
+        rc = EXIT_USAGE;
+    }
+    audit_close(db);
+    return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
     if (cmd_common_flag("report", argc, argv))
         return 0;
-    const char *out = NULL;
+    const char *out = NULL, *manifest = NULL, *trail = NULL;
     int show = 0, fail_on = -1, ninputs = 0;
     char **inputs = calloc(argc, sizeof *inputs);
     if (!inputs) {
@@ -32,6 +84,14 @@ int cmd_report(int argc, char **argv)
                 out = argv[++i];
             else if (strncmp(a, "--output=", 9) == 0 && !out)
                 out = a + 9;
+            else if (strcmp(a, "--manifest") == 0 && i + 1 < argc && !manifest)
+                manifest = argv[++i];
+            else if (strncmp(a, "--manifest=", 11) == 0 && !manifest)
+                manifest = a + 11;
+            else if (strcmp(a, "--audit") == 0 && i + 1 < argc && !trail)
+                trail = argv[++i];
+            else if (strncmp(a, "--audit=", 8) == 0 && !trail)
+                trail = a + 8;
             else if (strcmp(a, "--show-values") == 0)
                 show = 1;
             else if (strcmp(a, "--fail-on") == 0 && i + 1 < argc)
@@ -54,6 +114,12 @@ int cmd_report(int argc, char **argv)
         } else {
             inputs[ninputs++] = argv[i];
         }
+    }
+    if (trail && (!manifest || !ends_with(manifest, ".json"))) {
+        fprintf(stderr, "deidtk report: --audit goes with --manifest FILE.json (it records the "
+                        "trail's heads in it)\n");
+        free(inputs);
+        return EXIT_USAGE;
     }
     if (!ninputs || !out || !*out) {
         fprintf(stderr, "deidtk report: %s\n",
@@ -100,6 +166,7 @@ int cmd_report(int argc, char **argv)
                         "checked within each shard only\n");
     if (fail_on >= 0)
         report_set_gate(merged, (verify_severity)fail_on);
+    int trail_rc = trail ? trail_heads(merged, trail) : EXIT_GATE_PASS;
     int w = ends_with(out, ".json") ? report_write_json(merged, out, show, err, sizeof err)
                                      : report_write_html(merged, out, show, err, sizeof err);
     if (w != 0) {
@@ -115,6 +182,19 @@ int cmd_report(int argc, char **argv)
            s.errors, s.errors == 1 ? "" : "s", s.findings, s.findings == 1 ? "" : "s", s.waived,
            s.blocking, verify_severity_name(report_fail_on(merged)), out);
     rc = blocked ? EXIT_GATE_BLOCKED : EXIT_GATE_PASS;
+    if (manifest && *manifest) {
+        /* The files are read only when a manifest can follow: a blocked gate refuses it. */
+        int m = blocked ? EXIT_GATE_PASS : trail_rc ? trail_rc : outputs_unchanged(merged);
+        if (m == EXIT_GATE_PASS && report_write_manifest(merged, manifest, err, sizeof err) != 0) {
+            cmd_error("report", err);
+            m = blocked ? EXIT_GATE_BLOCKED : EXIT_USAGE;
+        }
+        if (m != EXIT_GATE_PASS)
+            fprintf(stderr, "deidtk report: no manifest written\n");
+        else
+            printf("manifest: %s\n", manifest);
+        rc = rc ? rc : m;
+    }
 done:
     report_free(merged);
     free(inputs);

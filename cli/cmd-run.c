@@ -528,6 +528,8 @@ static void record_job(struct run *r, size_t i, struct job *j)
     snprintf(offset, sizeof offset, "%d", j->res.offset_days);
     if (!j->failed)
         cli_report_facts(r->rep, r->engine.pseudo->key, &j->facts, j->original_patient, offset);
+    if (!j->failed && j->output_sha[0])
+        report_set_file_sha256(r->rep, j->output_sha);
     for (size_t k = 0; k < j->findings.n; k++) {
         char *who = NULL, *why = NULL;
         if (r->audit)

@@ -20,6 +20,7 @@ typedef struct {
     char *path, *input, *status, *error;
     int frames;
     rep_facts *facts;  /* NULL: none recorded */
+    char *sha256;      /* of the output as verified (run with a trail), or NULL */
 } rep_file;
 
 typedef struct {

@@ -99,6 +99,7 @@ static void free_file(rep_file *f)
 {
     free(f->path); free(f->input); free(f->status); free(f->error);
     free_facts(f->facts);
+    free(f->sha256);
 }
 
 /* A new rep_facts of copies; NULL with *ok cleared when out of memory. */
@@ -233,7 +234,7 @@ int report_add_file(report *r, const char *path, const char *input, const char *
         return -1;
     int ok = 1;
     rep_file f = {dup_ok(path, &ok), dup_ok(input, &ok), dup_ok(status, &ok),
-                  dup_ok(error, &ok), frames_inspected, NULL};
+                  dup_ok(error, &ok), frames_inspected, NULL, NULL};
     if (!ok) {
         free_file(&f);
         errno = ENOMEM;
@@ -261,6 +262,42 @@ int report_set_file_facts(report *r, const char *patient, const char *study, con
     free_facts(r->files[r->nfiles - 1].facts);
     r->files[r->nfiles - 1].facts = x;
     return 0;
+}
+
+static int is_sha256_hex(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return 0;
+    return n == 64;
+}
+
+int report_set_file_sha256(report *r, const char *sha256)
+{
+    if (!r->nfiles || !sha256 || !is_sha256_hex(sha256)) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *s = strdup(sha256);
+    if (!s)
+        return -1;
+    free(r->files[r->nfiles - 1].sha256);
+    r->files[r->nfiles - 1].sha256 = s;
+    return 0;
+}
+
+size_t report_file_count(const report *r)
+{
+    return r->nfiles;
+}
+
+const char *report_file_path(const report *r, size_t i, const char **status,
+                             const char **sha256)
+{
+    *status = r->files[i].status;
+    *sha256 = r->files[i].sha256;
+    return r->files[i].path;
 }
 
 /* A waiver needs a named reviewer and a reason; neither alone means anything. */
@@ -749,6 +786,8 @@ static cJSON *build_json(const report *r, const rep_scrub *sc, int show)
                add_display(o, "input", f->input, mask) | add_str(o, "status", f->status) |
                add_scrubbed(o, "error", sc, f->path, f->error, show) |
                add_num(o, "frames_inspected", f->frames);
+        if (f->sha256)
+            bad |= add_str(o, "sha256", f->sha256);
         const rep_facts *x = f->facts;
         cJSON *d = x ? cJSON_AddObjectToObject(o, "dataset") : NULL;
         if (x)
@@ -889,6 +928,8 @@ static int load_files(report *r, const cJSON *a, char *err, size_t errlen)
                   get_opt_str(o, "input", &f.input, &ok) ||
                   get_req_str(o, "status", &f.status, &ok) ||
                   get_opt_str(o, "error", &f.error, &ok) || (fr && !cJSON_IsNumber(fr)) ||
+                  get_opt_str(o, "sha256", &f.sha256, &ok) ||
+                  (f.sha256 && !is_sha256_hex(f.sha256)) ||
                   (d && !cJSON_IsNull(d) && !cJSON_IsObject(d));
         if (!bad && ok && cJSON_IsObject(d) && !(f.facts = calloc(1, sizeof *f.facts)))
             ok = 0;
@@ -1259,7 +1300,7 @@ int report_merge(report *dst, const report *src, char *err, size_t errlen)
                           ? shard_clash(f, outs, nout, &status, &oom) : NULL;
         files[nf] = (rep_file){dup_ok(f->path, &ok), dup_ok(f->input, &ok),
                                dup_ok(status, &ok), clash ? clash : dup_ok(f->error, &ok),
-                               f->frames, copy_facts(f->facts, &ok)};
+                               f->frames, copy_facts(f->facts, &ok), dup_ok(f->sha256, &ok)};
         if (oom)
             ok = 0;
     }
@@ -1360,4 +1401,99 @@ int report_check_dataset(report *r)
     }
     r->nfindings = w;
     return 1;
+}
+
+static int cmp_file_place(const void *a, const void *b)
+{
+    return strcmp(release_place((*(const rep_file *const *)a)->path),
+                  release_place((*(const rep_file *const *)b)->path));
+}
+
+/* The manifest's text: JSON, or sha256sum(1)'s "HASH  PATH" lines. NULL when out of memory. */
+static char *manifest_text(const report *r, const rep_file *const *f, size_t n, int json)
+{
+    if (!json) {
+        size_t cap = 1, len = 0;
+        for (size_t i = 0; i < n; i++)
+            cap += 64 + 2 + strlen(release_place(f[i]->path)) + 1;
+        char *text = malloc(cap);
+        for (size_t i = 0; text && i < n; i++)
+            len += (size_t)snprintf(text + len, cap - len, "%s  %s\n", f[i]->sha256,
+                                    release_place(f[i]->path));
+        if (text)
+            text[len] = 0;
+        return text;
+    }
+    static const char *const facts[] = {"preset", "options", "policy_sha256", "key_fingerprint",
+                                        "ocr_frames", "fail_on", "trail_runs_head",
+                                        "trail_reviews_head"};
+    cJSON *root = cJSON_CreateObject();
+    int bad = !root;
+    if (root)
+        bad |= add_str(root, "schema", "deidtk-manifest/1") |
+               add_str(root, "tool_version", r->tool_version);
+    cJSON *m = root ? cJSON_AddObjectToObject(root, "meta") : NULL;
+    bad |= !m;
+    for (size_t k = 0; m && k < sizeof facts / sizeof *facts; k++)
+        if (report_get_meta(r, facts[k]))
+            bad |= add_str(m, facts[k], report_get_meta(r, facts[k]));
+    if (root)
+        bad |= add_num(root, "count", (double)n);
+    cJSON *files = root ? cJSON_AddArrayToObject(root, "files") : NULL;
+    bad |= !files;
+    for (size_t i = 0; files && !bad && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(files, o)) {
+            cJSON_Delete(o);
+            bad = 1;
+            break;
+        }
+        bad |= add_str(o, "path", release_place(f[i]->path)) | add_str(o, "sha256", f[i]->sha256);
+    }
+    char *text = bad ? NULL : cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+int report_write_manifest(const report *r, const char *path, char *err, size_t errlen)
+{
+    if (!r->command || strcmp(r->command, "run") != 0) {
+        seterr(err, errlen, "a manifest lists what a run released; this is a %s report",
+               r->command ? r->command : "command-less");
+        return -1;
+    }
+    if (report_blocked(r)) {
+        seterr(err, errlen, "the gate is BLOCKED: no manifest for a release that must not go out");
+        return -1;
+    }
+    size_t n = 0;
+    const rep_file **f = r->nfiles ? malloc(r->nfiles * sizeof *f) : NULL;
+    if (r->nfiles && !f) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < r->nfiles; i++) {
+        if (strcmp(r->files[i].status, "ok") != 0)
+            continue;
+        if (!r->files[i].sha256) {
+            seterr(err, errlen, "no SHA-256 of %s in the report: it was written without the "
+                   "audit trail (--no-audit), so nothing says what was verified", r->files[i].path);
+            free(f);
+            return -1;
+        }
+        f[n++] = &r->files[i];
+    }
+    /* In place order: the manifest reads the same however the shards merged. */
+    if (n)
+        qsort(f, n, sizeof *f, cmp_file_place);
+    size_t len = strlen(path);
+    char *text = manifest_text(r, f, n, len >= 5 && strcmp(path + len - 5, ".json") == 0);
+    free(f);
+    if (!text) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = rep_write_atomic(path, text, strlen(text), 0, err, errlen);
+    free(text);
+    return rc;
 }

@@ -52,6 +52,15 @@ int report_add_file(report *r, const char *path, const char *input, const char *
 int report_set_file_facts(report *r, const char *patient, const char *study, const char *sop,
                           const char *original_patient, const char *offset);
 
+/* The SHA-256 (64 lower-case hex digits) of the file added last as it was verified: what a
+ * release manifest certifies. */
+int report_set_file_sha256(report *r, const char *sha256);
+/* The files: report_file_path(r, i, ...) for i < report_file_count(r) gives the path, and
+ * its status and SHA-256 (NULL when unknown) through the pointers; all owned by r. */
+size_t report_file_count(const report *r);
+const char *report_file_path(const report *r, size_t i, const char **status,
+                             const char **sha256);
+
 /* One finding, waived when waived_by is non-NULL (then waive_reason is required). */
 int report_add_finding(report *r, const verify_finding *f, const char *waived_by,
                        const char *waive_reason);
@@ -107,5 +116,14 @@ int report_merge(report *dst, const report *src, char *err, size_t errlen);
  * nor a verify report, or a file has no facts (a verify without the key, or an older
  * deidtk), and r is unchanged; -1 when out of memory (r unchanged). */
 int report_check_dataset(report *r);
+
+/* The release manifest of a run report that passes its gate: every written file's place in
+ * the release (PatientID/StudyUID/SeriesUID/SOPUID.dcm, whatever output folder the run or
+ * shard had) with its SHA-256 as verified, in place order. A path ending in .json gets a
+ * deidtk-manifest/1 document with the run facts; any other the lines of sha256sum(1),
+ * which `sha256sum -c` checks in the release's folder. Written atomically. Refuses (-1,
+ * err) a verify report, a blocked gate, or a written file without its SHA-256. The caller
+ * checks that the files still hold those bytes. */
+int report_write_manifest(const report *r, const char *path, char *err, size_t errlen);
 
 #endif

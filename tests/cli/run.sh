@@ -263,6 +263,49 @@ grep -q "2 files, 1 de-identified, 0 failed, 1 skipped" "$tmp/CD.out" ||
     fail "summary: $(cat "$tmp/CD.out")"
 [ "$(find "$tmp/CD" -type f | wc -l)" -eq 1 ] || fail "expected one output: $(find "$tmp/CD" -type f)"
 
+# ---- the release manifest: what was verified, checkable where the release lands ----------
+R="$tmp/R"
+"$DEIDTK" run "$in" -o "$R" --key "$key" --no-ocr --audit "$R.sqlite" --report "$R" \
+    >/dev/null 2>&1 || fail "run for the manifest exit $?"
+"$DEIDTK" report "$R.json" -o "$R-2.html" --manifest "$R.sums" >"$R.out" 2>&1 ||
+    fail "report --manifest exit $?: $(cat "$R.out")"
+[ "$(wc -l <"$R.sums")" -eq "$nin" ] || fail "the manifest lists $(wc -l <"$R.sums") files"
+(cd "$R" && sha256sum -c --quiet "$R.sums") || fail "sha256sum -c of the manifest failed"
+"$DEIDTK" report "$R.json" -o "$R-2.html" --manifest "$R.man.json" --audit "$R.sqlite" \
+    >/dev/null 2>&1 || fail "report --manifest --audit exit $?"
+head=$("$DEIDTK" audit verify --audit "$R.sqlite" | awk '/^runs head/ {print $3}')
+jq -e --arg h "$head" --argjson n "$nin" '.schema == "deidtk-manifest/1" and .count == $n
+        and .meta.trail_runs_head == $h and (.files | map(.path) | sort) == (.files | map(.path))
+        and all(.files[]; .sha256 | test("^[0-9a-f]{64}$"))' "$R.man.json" >/dev/null ||
+    fail "JSON manifest: $(jq -c '.meta, .count' "$R.man.json")"
+# Refused, and nothing written: a blocked gate, an output changed since it was verified, a
+# run without the trail (no record of what was verified).
+[ "$(jq '.findings | length' "$R.json")" -gt 0 ] || fail "no finding to block on"
+"$DEIDTK" report "$R.json" -o "$R-2.html" --fail-on info --manifest "$R.x" >/dev/null 2>&1
+[ $? -eq 1 ] && [ ! -e "$R.x" ] || fail "a blocked gate got a manifest"
+one=$(find "$R" -name '*.dcm' | head -n 1)
+printf x >>"$one"
+"$DEIDTK" report "$R.json" -o "$R-2.html" --manifest "$R.x" >/dev/null 2>"$R.err"
+[ $? -eq 1 ] && [ ! -e "$R.x" ] || fail "a changed output got a manifest"
+grep -q "changed since it was verified" "$R.err" || fail "changed output: $(cat "$R.err")"
+"$DEIDTK" run "$in" -o "$R-n" --key "$key" --no-ocr --no-audit --report "$R-n" >/dev/null 2>&1
+"$DEIDTK" report "$R-n.json" -o "$R-2.html" --manifest "$R.x" >/dev/null 2>"$R.err"
+[ $? -eq 2 ] && [ ! -e "$R.x" ] || fail "a run without the trail got a manifest"
+grep -q "without the audit trail" "$R.err" || fail "--no-audit manifest: $(cat "$R.err")"
+"$DEIDTK" report "$R.json" -o "$R-2.html" --manifest "$R.x" --audit "$R.sqlite" >/dev/null 2>&1
+[ $? -eq 2 ] && [ ! -e "$R.x" ] || fail "--audit with a text manifest was not a usage error"
+# Shards: their merged reports give the manifest of their folders merged into one.
+for k in 1 2 3; do
+    "$DEIDTK" run "$in" -o "$R$k" --key "$key" --no-ocr --shard "$k/3" --audit "$R$k.sqlite" \
+        --report "$R$k" >/dev/null 2>&1 || fail "shard $k/3 for the manifest exit $?"
+done
+"$DEIDTK" report "${R}1.json" "${R}2.json" "${R}3.json" -o "$R-m.html" --manifest "$R-m.sums" \
+    >/dev/null 2>&1 || fail "manifest of merged shards exit $?"
+mkdir -p "$R-all"
+for k in 1 2 3; do cp -R "$R$k/." "$R-all/"; done
+[ "$(wc -l <"$R-m.sums")" -eq "$nin" ] || fail "merged manifest lists $(wc -l <"$R-m.sums")"
+(cd "$R-all" && sha256sum -c --quiet "$R-m.sums") || fail "merged shards fail their manifest"
+
 # ---- --export-mappings -------------------------------------------------------------------
 "$DEIDTK" run "$in" -o "$tmp/M" --key "$key" --no-ocr --no-audit --export-mappings "$tmp/maps" \
     >/dev/null 2>&1 || fail "run --export-mappings exit $?"
