@@ -1132,9 +1132,10 @@ static const char *release_place(const char *path)
     return p;
 }
 
-static int cmp_place(const void *a, const void *b)
+static int cmp_file_place(const void *a, const void *b)
 {
-    return strcmp(release_place(*(char *const *)a), release_place(*(char *const *)b));
+    return strcmp(release_place((*(const rep_file *const *)a)->path),
+                  release_place((*(const rep_file *const *)b)->path));
 }
 
 /* A regular file opened for reading, its size in *size; -1 (errno set, EINVAL: not a regular
@@ -1202,27 +1203,30 @@ static int same_bytes(const char *a, const char *b)
  * returned message (malloc'd). Two shards' inputs with one SOP Instance UID each make an
  * output at one place: merging the output folders would keep one, so the merge does what
  * a whole run does: the same bytes twice are skipped, different bytes are an error. */
-static char *shard_clash(const rep_file *f, char *const *earlier, size_t n, const char **status,
-                         int *oom)
+static char *shard_clash(const rep_file *f, const rep_file *const *earlier, size_t n,
+                         const char **status, int *oom)
 {
-    char *key = f->path;
-    char *const *hit = n ? bsearch(&key, earlier, n, sizeof *earlier, cmp_place) : NULL;
+    const rep_file *const *hit = n ? bsearch(&f, earlier, n, sizeof *earlier, cmp_file_place)
+                                   : NULL;
     if (!hit)
         return NULL;
+    const char *other = (*hit)->path;
     char msg[1024];
-    int same = same_bytes(*hit, f->path);
+    /* The SHA-256 each run recorded says it without the files (moved or not copied yet). */
+    int same = f->sha256 && (*hit)->sha256 ? strcmp(f->sha256, (*hit)->sha256) == 0
+                                           : same_bytes(other, f->path);
     *status = same == 1 ? "skipped" : "error";
     if (same == 1)
         snprintf(msg, sizeof msg, "the same file as %s, written by another shard: skipped",
-                 *hit);
+                 other);
     else if (same == 0)
         snprintf(msg, sizeof msg, "another shard wrote %s to the same place in the release, "
                  "with other contents (their inputs share a SOP Instance UID): merging the "
-                 "output folders would keep only one", *hit);
+                 "output folders would keep only one", other);
     else
         snprintf(msg, sizeof msg, "another shard wrote %s to the same place in the release, "
                  "and the two cannot be compared (%s): merging the output folders would keep "
-                 "only one", *hit, errno == EINVAL ? "not a regular file" : strerror(errno));
+                 "only one", other, errno == EINVAL ? "not a regular file" : strerror(errno));
     char *m = strdup(msg);
     if (!m)
         *oom = 1;
@@ -1284,14 +1288,14 @@ int report_merge(report *dst, const report *src, char *err, size_t errlen)
     int runs = dst->command && src->command && strcmp(dst->command, "run") == 0 &&
                strcmp(src->command, "run") == 0;
     size_t nout = 0;
-    char **outs = runs && dst->nfiles ? malloc(dst->nfiles * sizeof *outs) : NULL;
+    const rep_file **outs = runs && dst->nfiles ? malloc(dst->nfiles * sizeof *outs) : NULL;
     if (runs && dst->nfiles && !outs)
         ok = 0;
     for (size_t i = 0; outs && i < dst->nfiles; i++)
         if (strcmp(dst->files[i].status, "ok") == 0)
-            outs[nout++] = dst->files[i].path;
+            outs[nout++] = &dst->files[i];
     if (outs)
-        qsort(outs, nout, sizeof *outs, cmp_place);
+        qsort(outs, nout, sizeof *outs, cmp_file_place);
     for (; ok && nf < src->nfiles; nf++) {
         const rep_file *f = &src->files[nf];
         const char *status = f->status;
@@ -1401,12 +1405,6 @@ int report_check_dataset(report *r)
     }
     r->nfindings = w;
     return 1;
-}
-
-static int cmp_file_place(const void *a, const void *b)
-{
-    return strcmp(release_place((*(const rep_file *const *)a)->path),
-                  release_place((*(const rep_file *const *)b)->path));
 }
 
 /* The manifest's text: JSON, or sha256sum(1)'s "HASH  PATH" lines. NULL when out of memory. */

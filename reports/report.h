@@ -105,7 +105,8 @@ int report_load_json(const char *path, report **out, char *err, size_t errlen);
  * (-1, dst unchanged) reports made with different policies or keys (policy_sha256,
  * key_fingerprint) and reports that both cover the same file. Between run reports, a src
  * output at the place in the release of one of dst's (two shards' inputs with one SOP
- * Instance UID) is compared with it on disk: skipped when the bytes are the same, an error
+ * Instance UID) is compared with it, by their recorded SHA-256 or else on disk: skipped
+ * when the bytes are the same, an error
  * otherwise. */
 int report_merge(report *dst, const report *src, char *err, size_t errlen);
 

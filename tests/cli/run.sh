@@ -192,8 +192,17 @@ jq -e '.files[2].error | test("other contents")' "$tmp/E.json" >/dev/null ||
     fail "merging shards with an identical duplicate did not pass"
 jq -e '[.files[] | .status] == ["ok", "skipped"]' "$tmp/E12.json" >/dev/null ||
     fail "identical duplicate statuses: $(jq -c '[.files[] | .status]' "$tmp/E12.json")"
-# An output that is gone cannot be compared: blocked, saying so.
-rm -r "$tmp/E1"
+# Runs with their trail record each output's SHA-256, which the merge compares without the
+# files; without it the files are compared, and one that is gone blocks, saying so.
+for k in 1 2; do
+    "$DEIDTK" run "$dup" -o "$tmp/G$k" --key "$key" --no-ocr --audit "$tmp/G.sqlite" \
+        --shard "$k/4" --report "$tmp/G$k" >/dev/null 2>&1 || fail "shard $k/4 with a trail failed"
+done
+rm -r "$tmp/E1" "$tmp/G1"
+"$DEIDTK" report "$tmp/G1.json" "$tmp/G2.json" -o "$tmp/G.json" >/dev/null 2>&1 ||
+    fail "merging shards with their outputs' SHA-256 needed the files"
+jq -e '.files[1].status == "skipped"' "$tmp/G.json" >/dev/null ||
+    fail "identical duplicate by SHA-256: $(jq -c '.files[1]' "$tmp/G.json")"
 "$DEIDTK" report "$tmp/E1.json" "$tmp/E2.json" -o "$tmp/E.json" >/dev/null 2>&1
 [ $? -eq 1 ] || fail "merging against a missing output did not block"
 jq -e '.files[1].error | test("cannot be compared")' "$tmp/E.json" >/dev/null ||
