@@ -106,8 +106,7 @@ int report_load_json(const char *path, report **out, char *err, size_t errlen);
  * key_fingerprint) and reports that both cover the same file. Between run reports, a src
  * output at the place in the release of one of dst's (two shards' inputs with one SOP
  * Instance UID) is compared with it, by their recorded SHA-256 or else on disk: skipped
- * when the bytes are the same, an error
- * otherwise. */
+ * when the bytes are the same, an error otherwise. */
 int report_merge(report *dst, const report *src, char *err, size_t errlen);
 
 /* The dataset-wide rules (verify_dataset_finish) again, over every file r says was written
