@@ -39,10 +39,11 @@ static int outputs_unchanged(const report *r)
     return rc;
 }
 
-/* A manifest records the heads of the trail's chains, once the trail checks: rows cut from
- * its end are found only against heads recorded elsewhere. Returns 0, 1 (the trail is
- * broken) or 3 (it cannot be read), the fault on its line. */
-static int trail_heads(report *r, const char *path)
+/* The trail, once it checks, says which findings reviewers waived since the reports were
+ * written, and the heads of its chains go into the manifest: rows cut from its end are
+ * found only against heads recorded elsewhere. Returns 0, 1 (the trail is broken) or 3 (it
+ * cannot be read), the fault on its line. */
+static int apply_trail(report *r, const char *path)
 {
     char err[1024];
     audit_db *db = NULL;
@@ -60,6 +61,18 @@ static int trail_heads(report *r, const char *path)
                report_set_meta(r, "trail_reviews_head", v.reviews_head) != 0) {
         cmd_error("report", "out of memory");
         rc = EXIT_USAGE;
+    }
+    for (size_t i = 0; rc == EXIT_GATE_PASS && i < report_finding_count(r); i++) {
+        int waived;
+        const char *id = report_finding_id(r, i, &waived);
+        char *who = NULL, *why = NULL;
+        int w = waived ? 0 : audit_waived(db, id, &who, &why, err, sizeof err);
+        if (w < 0 || (w == 1 && report_waive_finding(r, i, who, why) != 0)) {
+            cmd_error("report", w < 0 ? err : "out of memory");
+            rc = w < 0 ? EXIT_UNREADABLE : EXIT_USAGE;
+        }
+        free(who);
+        free(why);
     }
     audit_close(db);
     return rc;
@@ -115,12 +128,6 @@ int cmd_report(int argc, char **argv)
             inputs[ninputs++] = argv[i];
         }
     }
-    if (trail && (!manifest || !ends_with(manifest, ".json"))) {
-        fprintf(stderr, "deidtk report: --audit goes with --manifest FILE.json (it records the "
-                        "trail's heads in it)\n");
-        free(inputs);
-        return EXIT_USAGE;
-    }
     if (!ninputs || !out || !*out) {
         fprintf(stderr, "deidtk report: %s\n",
                 ninputs ? "name the output with -o FILE.html or -o FILE.json"
@@ -166,7 +173,11 @@ int cmd_report(int argc, char **argv)
                         "checked within each shard only\n");
     if (fail_on >= 0)
         report_set_gate(merged, (verify_severity)fail_on);
-    int trail_rc = trail ? trail_heads(merged, trail) : EXIT_GATE_PASS;
+    int trail_rc = trail ? apply_trail(merged, trail) : EXIT_GATE_PASS;
+    if (trail_rc == EXIT_UNREADABLE || trail_rc == EXIT_USAGE) {
+        rc = trail_rc;
+        goto done;
+    }
     int w = ends_with(out, ".json") ? report_write_json(merged, out, show, err, sizeof err)
                                      : report_write_html(merged, out, show, err, sizeof err);
     if (w != 0) {
@@ -181,7 +192,8 @@ int cmd_report(int argc, char **argv)
            "wrote %s\n", blocked ? "BLOCKED" : "PASS", s.files, s.files == 1 ? "" : "s",
            s.errors, s.errors == 1 ? "" : "s", s.findings, s.findings == 1 ? "" : "s", s.waived,
            s.blocking, verify_severity_name(report_fail_on(merged)), out);
-    rc = blocked ? EXIT_GATE_BLOCKED : EXIT_GATE_PASS;
+    /* A broken trail blocks: its waivers were not taken, and it proves nothing. */
+    rc = blocked ? EXIT_GATE_BLOCKED : trail_rc;
     if (manifest && *manifest) {
         /* The files are read only when a manifest can follow: a blocked gate refuses it. */
         int m = blocked ? EXIT_GATE_PASS : trail_rc ? trail_rc : outputs_unchanged(merged);

@@ -8,7 +8,7 @@
 const struct cmd cmd_table[] = {
     {"run", cmd_run, "run INPUT... -o OUTDIR [options]", "de-identify, verify each output, report, gate"},
     {"verify", cmd_verify, "verify DIR... [--originals DIR] [--key FILE] [options]", "inspect a dataset's tags and pixels, report, gate"},
-    {"report", cmd_report, "report REPORT.json... -o FILE [--fail-on S] [--show-values] [--manifest FILE [--audit TRAIL]]",
+    {"report", cmd_report, "report REPORT.json... -o FILE [--fail-on S] [--show-values] [--audit TRAIL] [--manifest FILE]",
      "render HTML, merge shard reports, write the release manifest"},
     {"audit", cmd_audit, "audit SUBCOMMAND [options]", "query and check the audit trail, record reviews"},
     {"profile", cmd_profile, "profile [--preset NAME] [--option NAME]... [--policy FILE] [--all] [--list] [--json]", "print the effective action for every attribute"},

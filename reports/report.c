@@ -337,6 +337,36 @@ int report_add_finding(report *r, const verify_finding *f, const char *waived_by
     return 0;
 }
 
+size_t report_finding_count(const report *r)
+{
+    return r->nfindings;
+}
+
+const char *report_finding_id(const report *r, size_t i, int *waived)
+{
+    *waived = r->findings[i].waived_by != NULL;
+    return r->findings[i].id;
+}
+
+int report_waive_finding(report *r, size_t i, const char *by, const char *reason)
+{
+    if (i >= r->nfindings || !by || !reason || !valid_waiver(by, reason)) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *b = strdup(by), *w = strdup(reason);
+    if (!b || !w) {
+        free(b);
+        free(w);
+        return -1;
+    }
+    free(r->findings[i].waived_by);
+    free(r->findings[i].waive_reason);
+    r->findings[i].waived_by = b;
+    r->findings[i].waive_reason = w;
+    return 0;
+}
+
 /* A relative path inside the report's folder: it goes into an <img src>, so no scheme, no
  * absolute path, no way up. */
 static int valid_thumb_path(const char *p)

@@ -61,6 +61,13 @@ size_t report_file_count(const report *r);
 const char *report_file_path(const report *r, size_t i, const char **status,
                              const char **sha256);
 
+/* The findings: report_finding_id(r, i, &waived) for i < report_finding_count(r) gives the
+ * id (owned by r) and whether it is waived. report_waive_finding waives finding i (both
+ * strings required); -1 when out of memory or an argument is missing (errno EINVAL). */
+size_t report_finding_count(const report *r);
+const char *report_finding_id(const report *r, size_t i, int *waived);
+int report_waive_finding(report *r, size_t i, const char *by, const char *reason);
+
 /* One finding, waived when waived_by is non-NULL (then waive_reason is required). */
 int report_add_finding(report *r, const verify_finding *f, const char *waived_by,
                        const char *waive_reason);

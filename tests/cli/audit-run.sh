@@ -73,6 +73,17 @@ sqlite3 "$tmp/t.sqlite" "DROP TRIGGER IF EXISTS changes_no_update;
 rc=$?
 [ $rc -eq 1 ] || fail "audit verify of a tampered trail exit $rc, expected 1"
 grep -q "changes row $row" "$tmp/tv" || fail "tamper report does not name changes row $row: $(cat "$tmp/tv")"
+# deidtk report takes no review from a tampered trail and makes no manifest with it; the
+# intact trail gives one.
+[ -f "$tmp/out-report.json" ] || fail "no run report at $tmp/out-report.json"
+"$DEIDTK" report "$tmp/out-report.json" -o "$tmp/tr.json" --audit "$tmp/t.sqlite" \
+    --manifest "$tmp/tr.sums" >/dev/null 2>"$tmp/tr.err"
+rc=$?
+[ $rc -eq 1 ] && [ ! -e "$tmp/tr.sums" ] || fail "report with a tampered trail exit $rc"
+grep -q "BROKEN at changes row $row" "$tmp/tr.err" || fail "tampered trail: $(cat "$tmp/tr.err")"
+"$DEIDTK" report "$tmp/out-report.json" -o "$tmp/tr.json" --audit "$db" \
+    --manifest "$tmp/tr.sums" >/dev/null 2>&1 || fail "report with the intact trail exit $?"
+[ "$(wc -l <"$tmp/tr.sums")" -eq "$nin" ] || fail "manifest with the intact trail"
 # A damaged trail is one line naming it, for verify and for merge alike.
 head -c 3000 "$db" >"$tmp/cut.sqlite"
 for cmd in verify merge; do
