@@ -946,6 +946,24 @@ sqlfail:
     return audit_abort(db, err, errlen, "audit trail: run end");
 }
 
+int audit_output_recorded(audit_db *db, const char *sop_uid, const char *output_sha256,
+                          const char *policy_sha256, const char *key_fingerprint, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *st;
+    /* By SOP Instance UID, which is indexed; a path may have moved. */
+    if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM files f JOIN runs r ON r.id=f.run_id "
+                           "WHERE f.output_sop_uid=? AND f.output_sha256=? AND f.status='ok' "
+                           "AND r.policy_sha256 IS ? AND r.key_fingerprint IS ? LIMIT 1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return audit_sqlerr(db, err, errlen, "audit trail");
+    sqlite3_bind_text(st, 1, sop_uid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, output_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, policy_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, key_fingerprint, -1, SQLITE_STATIC);
+    return audit_first_row(db, st, NULL, err, errlen);
+}
+
 int audit_file_done(audit_db *db, const char *input_sha256, const char *policy_sha256,
                     const char *key_fingerprint, char **output_path, char *err, size_t errlen)
 {

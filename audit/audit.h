@@ -129,6 +129,13 @@ int audit_run_end(audit_db *db, int64_t run_id, const audit_counts *counts,
 int audit_file_done(audit_db *db, const char *input_sha256, const char *policy_sha256,
                     const char *key_fingerprint, char **output_path, char *err, size_t errlen);
 
+/* 1 when some run under this policy and key recorded writing output_sha256 without error
+ * as the object sop_uid (a release manifest's check of a report against the trail); 0 when
+ * none did; -1 on error. */
+int audit_output_recorded(audit_db *db, const char *sop_uid, const char *output_sha256,
+                          const char *policy_sha256, const char *key_fingerprint, char *err,
+                          size_t errlen);
+
 /* Queries. A callback returning non-zero stops the walk (the query then returns 0). */
 int audit_runs_list(audit_db *db, int (*cb)(void *ctx, const audit_run_row *run), void *ctx,
                     char *err, size_t errlen);

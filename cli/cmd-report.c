@@ -14,36 +14,59 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* The SOP Instance UID an output is named by: its file name without ".dcm". */
+static void sop_of(const char *path, char *out, size_t len)
+{
+    const char *b = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t n = strlen(b);
+    if (n > 4 && strcmp(b + n - 4, ".dcm") == 0)
+        n -= 4;
+    snprintf(out, len, "%.*s", (int)n, b);
+}
+
 /* A manifest certifies the bytes that were verified: every written file must still hold
- * them. Returns the exit status: 0, 1 (one changed) or 3 (one cannot be read); each fault
- * has its line. */
-static int outputs_unchanged(const report *r)
+ * them, and with the trail (db, or NULL), the trail must say a run wrote them: a report is
+ * a plain file, the trail is chained. Returns the exit status: 0, 1 (a file changed, or
+ * the trail does not know it) or 3 (a file or the trail cannot be read); each fault has
+ * its line. */
+static int outputs_as_verified(const report *r, audit_db *db)
 {
     int rc = EXIT_GATE_PASS;
     for (size_t i = 0; i < report_file_count(r); i++) {
         const char *status, *sha, *path = report_file_path(r, i, &status, &sha);
-        char now[65], err[1024];
+        char now[65], sop[256], err[1024];
         if (strcmp(status, "ok") != 0 || !sha)
             continue;
-        if (audit_sha256_file(path, now, err, sizeof err) != 0) {
+        sop_of(path, sop, sizeof sop);
+        int known = db ? audit_output_recorded(db, sop, sha, report_get_meta(r, "policy_sha256"),
+                                               report_get_meta(r, "key_fingerprint"), err,
+                                               sizeof err)
+                       : 1;
+        if (known < 0 || audit_sha256_file(path, now, err, sizeof err) != 0) {
             cmd_error("report", err);
             rc = EXIT_UNREADABLE;
-        } else if (strcmp(now, sha) != 0) {
+            continue;
+        }
+        if (strcmp(now, sha) != 0)
             snprintf(err, sizeof err, "%s: changed since it was verified (its SHA-256 is not "
                      "the report's)", path);
-            cmd_error("report", err);
-            if (rc == EXIT_GATE_PASS)
-                rc = EXIT_GATE_BLOCKED;
-        }
+        else if (!known)
+            snprintf(err, sizeof err, "%s: the trail has no run that wrote these bytes (its "
+                     "SHA-256, under this policy and key)", path);
+        else
+            continue;
+        cmd_error("report", err);
+        if (rc == EXIT_GATE_PASS)
+            rc = EXIT_GATE_BLOCKED;
     }
     return rc;
 }
 
 /* The trail, once it checks, says which findings reviewers waived since the reports were
  * written, and the heads of its chains go into the manifest: rows cut from its end are
- * found only against heads recorded elsewhere. Returns 0, 1 (the trail is broken) or 3 (it
- * cannot be read), the fault on its line. */
-static int apply_trail(report *r, const char *path)
+ * found only against heads recorded elsewhere. *db gets the open trail (the caller closes
+ * it). Returns 0, 1 (the trail is broken) or 3 (it cannot be read), the fault on its line. */
+static int apply_trail(report *r, const char *path, audit_db **db_out)
 {
     char err[1024];
     audit_db *db = NULL;
@@ -74,7 +97,7 @@ static int apply_trail(report *r, const char *path)
         free(who);
         free(why);
     }
-    audit_close(db);
+    *db_out = db;
     return rc;
 }
 
@@ -138,6 +161,7 @@ int cmd_report(int argc, char **argv)
 
     char err[1024];
     report *merged = NULL;
+    audit_db *db = NULL;
     int rc = EXIT_GATE_PASS;
     for (int i = 0; i < ninputs; i++) {
         report *r;
@@ -173,7 +197,7 @@ int cmd_report(int argc, char **argv)
                         "checked within each shard only\n");
     if (fail_on >= 0)
         report_set_gate(merged, (verify_severity)fail_on);
-    int trail_rc = trail ? apply_trail(merged, trail) : EXIT_GATE_PASS;
+    int trail_rc = trail ? apply_trail(merged, trail, &db) : EXIT_GATE_PASS;
     if (trail_rc == EXIT_UNREADABLE || trail_rc == EXIT_USAGE) {
         rc = trail_rc;
         goto done;
@@ -196,7 +220,7 @@ int cmd_report(int argc, char **argv)
     rc = blocked ? EXIT_GATE_BLOCKED : trail_rc;
     if (manifest && *manifest) {
         /* The files are read only when a manifest can follow: a blocked gate refuses it. */
-        int m = blocked ? EXIT_GATE_PASS : trail_rc ? trail_rc : outputs_unchanged(merged);
+        int m = blocked ? EXIT_GATE_PASS : trail_rc ? trail_rc : outputs_as_verified(merged, db);
         if (m == EXIT_GATE_PASS && report_write_manifest(merged, manifest, err, sizeof err) != 0) {
             cmd_error("report", err);
             m = blocked ? EXIT_GATE_BLOCKED : EXIT_USAGE;
@@ -208,6 +232,7 @@ int cmd_report(int argc, char **argv)
         rc = rc ? rc : m;
     }
 done:
+    audit_close(db);
     report_free(merged);
     free(inputs);
     return rc;

@@ -287,8 +287,18 @@ jq -e --arg h "$head" --argjson n "$nin" '.schema == "deidtk-manifest/1" and .co
         and .meta.trail_runs_head == $h and (.files | map(.path) | sort) == (.files | map(.path))
         and all(.files[]; .sha256 | test("^[0-9a-f]{64}$"))' "$R.man.json" >/dev/null ||
     fail "JSON manifest: $(jq -c '.meta, .count' "$R.man.json")"
-# Refused, and nothing written: a blocked gate, an output changed since it was verified, a
-# run without the trail (no record of what was verified).
+# Refused, and nothing written: a trail that did not record writing those bytes (a report
+# is a plain file; the trail is chained), a blocked gate, an output changed since it was
+# verified, a run without the trail (no record of what was verified).
+mkdir -p "$R-one"
+cp "$in/IM0002.dcm" "$R-one/"
+"$DEIDTK" run "$R-one" -o "$R-one-out" --key "$key" --no-ocr --audit "$R-one.sqlite" \
+    >/dev/null 2>&1 || fail "run of one file exit $?"
+"$DEIDTK" report "$R.json" -o "$R-2.html" --manifest "$R.x" --audit "$R-one.sqlite" \
+    >/dev/null 2>"$R.err"
+[ $? -eq 1 ] && [ ! -e "$R.x" ] || fail "a trail without the outputs gave a manifest"
+[ "$(grep -c "the trail has no run that wrote these bytes" "$R.err")" -eq $((nin - 1)) ] ||
+    fail "outputs unknown to the trail: $(cat "$R.err")"
 [ "$(jq '.findings | length' "$R.json")" -gt 0 ] || fail "no finding to block on"
 "$DEIDTK" report "$R.json" -o "$R-2.html" --fail-on info --manifest "$R.x" >/dev/null 2>&1
 [ $? -eq 1 ] && [ ! -e "$R.x" ] || fail "a blocked gate got a manifest"
