@@ -43,6 +43,15 @@ run)
         --report samples-report --clean-pixels ocr || status=$?
     echo "bootstrap: de-identified samples/ into $out/ (exit status $status)"
     echo "bootstrap: reports: samples-report.json samples-report.html; log: samples-run.jsonl"
+    # A release that passes goes out with its checksums, checked against the trail.
+    if [ $status -eq 0 ]; then
+        ./deidtk report samples-report.json -o samples-report.html --manifest samples-SHA256SUMS \
+            --audit deidtk-audit.sqlite >/dev/null || status=$?
+    fi
+    if [ $status -eq 0 ]; then
+        (cd "$out" && sha256sum -c --quiet ../samples-SHA256SUMS) || status=1
+        echo "bootstrap: manifest: samples-SHA256SUMS (cd $out && sha256sum -c ../samples-SHA256SUMS)"
+    fi
     exit $status
     ;;
 check)
