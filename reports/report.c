@@ -1175,10 +1175,10 @@ static int open_regular(const char *path, off_t *size)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
-    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+    int bad = fd < 0 ? 0 : fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    if (bad) {
         close(fd);
-        errno = e;
+        errno = bad;
         return -1;
     }
     if (fd >= 0)
@@ -1437,6 +1437,24 @@ int report_check_dataset(report *r)
     return 1;
 }
 
+/* A place as run names it (cli/cmd-run.c path_name): nothing that a line of sha256sum(1)
+ * would have to escape, or that would lead out of the release's folder. */
+static int safe_place(const char *p)
+{
+    int slashes = 0;
+    for (const char *c = p; *c; c++) {
+        if (*c == '/')
+            slashes++;
+        else if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') &&
+                 !(*c >= '0' && *c <= '9') && *c != '.' && *c != '-' && *c != '_')
+            return 0;
+        int starts = c == p || c[-1] == '/';
+        if (starts && *c == '.' && (c[1] == '/' || !c[1] || (c[1] == '.' && (c[2] == '/' || !c[2]))))
+            return 0;  /* "." or ".." */
+    }
+    return slashes == 3;
+}
+
 /* The manifest's text: JSON, or sha256sum(1)'s "HASH  PATH" lines. NULL when out of memory. */
 static char *manifest_text(const report *r, const rep_file *const *f, size_t n, int json)
 {
@@ -1503,9 +1521,14 @@ int report_write_manifest(const report *r, const char *path, char *err, size_t e
     for (size_t i = 0; i < r->nfiles; i++) {
         if (strcmp(r->files[i].status, "ok") != 0)
             continue;
-        if (!r->files[i].sha256) {
-            seterr(err, errlen, "no SHA-256 of %s in the report: it was written without the "
-                   "audit trail (--no-audit), so nothing says what was verified", r->files[i].path);
+        const char *bad = !r->files[i].sha256 ? "no SHA-256 in the report: it was written "
+                          "without the audit trail (--no-audit), so nothing says what was verified"
+                          : !safe_place(release_place(r->files[i].path))
+                          ? "not a place in a release that run writes (letters, digits, '.', "
+                            "'-', '_' and four folders)"
+                          : NULL;
+        if (bad) {
+            seterr(err, errlen, "%s: %s", r->files[i].path, bad);
             free(f);
             return -1;
         }

@@ -131,4 +131,19 @@ timeout 20 "$DEIDTK" report "$tmp/s1.json" "$tmp/s2.json" "$tmp/s3.json" -o "$tm
 [ $rc = 1 ] || fail "shards with a pipe and a device at one place exited $rc, want 1"
 [ "$(jq '[.files[] | select(.error // "" | test("not a regular file"))] | length' \
     "$tmp/s.json")" = 2 ] || fail "pipe and device not refused: $(jq -c '.files' "$tmp/s.json")"
+
+# A manifest lists places as run names them: a name with a backslash (which a line of
+# sha256sum would have to escape) is refused, and nothing is written.
+mkdir -p "$tmp/w/P/S/E"
+echo data >"$tmp/w/P/S/E/a\\b.dcm"
+sum=$(sha256sum <"$tmp/w/P/S/E/a\\b.dcm" | cut -c1-64)
+cat >"$tmp/w.json" <<JSON
+{ "schema": "deidtk-report/1", "command": "run", "tool_version": "0.1.0",
+  "values_shown": false, "gate": {"fail_on": "phi"}, "meta": {}, "findings": [],
+  "files": [{"path": "$tmp/w/P/S/E/a\\\\b.dcm", "status": "ok", "sha256": "$sum"}] }
+JSON
+"$DEIDTK" report "$tmp/w.json" -o "$tmp/w.html" --manifest "$tmp/w.sums" >/dev/null 2>"$tmp/w.err"
+rc=$?
+[ $rc = 2 ] && [ ! -e "$tmp/w.sums" ] || fail "a backslash in a place: exit $rc, $(cat "$tmp/w.err")"
+grep -q "not a place in a release" "$tmp/w.err" || fail "backslash refusal: $(cat "$tmp/w.err")"
 exit 0
