@@ -1266,6 +1266,14 @@ static char *shard_clash(const rep_file *f, const rep_file *const *earlier, size
 int report_merge(report *dst, const report *src, char *err, size_t errlen)
 {
     static const char *const must_match[] = {"policy_sha256", "key_fingerprint"};
+    /* A run's outputs and a verify of them are the same files twice, not two shards. */
+    if (!same_opt(dst->command, src->command)) {
+        seterr(err, errlen, "cannot merge %s into %s: a %s report and a %s report are not "
+               "shards of one run or one verify", name_of(src), name_of(dst),
+               src->command ? src->command : "command-less",
+               dst->command ? dst->command : "command-less");
+        return -1;
+    }
     for (size_t k = 0; k < sizeof must_match / sizeof *must_match; k++) {
         const char *a = report_get_meta(dst, must_match[k]);
         const char *b = report_get_meta(src, must_match[k]);

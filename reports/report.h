@@ -109,8 +109,9 @@ int report_load_json(const char *path, report **out, char *err, size_t errlen);
 
 /* Appends src's files, findings and thumbnails to dst (shards of one run). dst keeps its
  * meta and records both reports' sources; the gate keeps the stricter fail_on. Refuses
- * (-1, dst unchanged) reports made with different policies or keys (policy_sha256,
- * key_fingerprint) and reports that both cover the same file. Between run reports, a src
+ * (-1, dst unchanged) reports of different commands (run, verify), reports made with
+ * different policies or keys (policy_sha256, key_fingerprint) and reports that both cover
+ * the same file. Between run reports, a src
  * output at the place in the release of one of dst's (two shards' inputs with one SOP
  * Instance UID) is compared with it, by their recorded SHA-256 or else on disk: skipped
  * when the bytes are the same, an error otherwise. */

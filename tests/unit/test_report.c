@@ -449,6 +449,13 @@ static void test_merge(void **state)
     other = shard(4, "p1", NULL);
     assert_int_equal(report_merge(a, other, err, sizeof err), -1);
     report_free(other);
+    other = report_new("verify", "0.1.0");  /* the run's outputs inspected again */
+    assert_int_equal(report_set_meta(other, "policy_sha256", "p1"), 0);
+    assert_int_equal(report_set_meta(other, "key_fingerprint", "k1"), 0);
+    assert_int_equal(report_add_file(other, "out/9/0.dcm", NULL, "ok", NULL, 1), 0);
+    assert_int_equal(report_merge(a, other, err, sizeof err), -1);
+    assert_non_null(strstr(err, "a verify report and a run report"));
+    report_free(other);
     assert_int_equal(report_merge(a, c, err, sizeof err), -1);
     assert_non_null(strstr(err, "out/3/0.dcm"));
     report_get_summary(a, &s);
