@@ -316,7 +316,7 @@ out:
 
 int audit_reviews_add(audit_db *db, const char *const *finding_ids, size_t n,
                       const char *reviewer, const char *decision, const char *reason,
-                      char *err, size_t errlen)
+                      int in_trail, char *err, size_t errlen)
 {
     if (!decision || (strcmp(decision, "waive") != 0 && strcmp(decision, "fix") != 0)) {
         audit_seterr(err, errlen, "review decision must be 'waive' or 'fix'");
@@ -341,7 +341,7 @@ int audit_reviews_add(audit_db *db, const char *const *finding_ids, size_t n,
     if (sqlite3_step(last) == SQLITE_ROW && sqlite3_column_type(last, 0) != SQLITE_NULL)
         audit_col_copy(last, 0, prev, sizeof prev);
     /* Every finding first: a list with one unknown id records nothing. */
-    for (size_t k = 0; k < n; k++) {
+    for (size_t k = 0; in_trail && k < n; k++) {
         sqlite3_reset(known);
         sqlite3_bind_text(known, 1, finding_ids[k], -1, SQLITE_STATIC);
         if (sqlite3_step(known) != SQLITE_ROW || !sqlite3_column_int(known, 0)) {

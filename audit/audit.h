@@ -166,10 +166,12 @@ int audit_find_original_uid(audit_db *db, const char *hmac_hex,
 int audit_export_json(audit_db *db, FILE *out, int with_originals, char *err, size_t errlen);
 
 /* One reviewer's decision, "waive" or "fix", with one reason, on findings_ids[0..n), in one
- * transaction: every id must be in the trail, or nothing is recorded. */
+ * transaction. With in_trail, every id must be a finding of the trail, or nothing is
+ * recorded; without, the caller found them elsewhere (the dataset-wide findings a merge of
+ * shard reports makes, which no run recorded). */
 int audit_reviews_add(audit_db *db, const char *const *finding_ids, size_t n,
                       const char *reviewer, const char *decision, const char *reason,
-                      char *err, size_t errlen);
+                      int in_trail, char *err, size_t errlen);
 /* 1 when the latest review of finding_id waives it (reviewer and reason malloc'd, either may
  * be NULL to ignore); 0 when not waived; -1 on error. */
 int audit_waived(audit_db *db, const char *finding_id, char **reviewer, char **reason,

@@ -12,10 +12,12 @@
 #include "cli/cmd.h"
 #include "audit/audit.h"
 #include "deid/pseudo.h"
+#include "reports/report.h"
 
 struct opts {
     const char *audit, *reviewer, *decision, *reason, *uid, *key, *hmac, *out;
     const char *findings_file;   /* --findings: ids one a line, "-" for standard input */
+    const char *report;          /* --report: the ids are this report's, not the trail's */
     const char **finding;        /* the ids of --finding and --findings (malloc'd array) */
     size_t nfinding;
     char *findings_text;         /* the --findings file, which finding points into */
@@ -32,7 +34,7 @@ static void sub_usage(void)
             "       deidtk audit verify [--audit FILE]\n"
             "       deidtk audit export --json [--originals] [-o FILE] [--audit FILE]\n"
             "       deidtk audit review --finding ID... | --findings FILE --reviewer NAME"
-            " --decision waive|fix --reason TEXT [--audit FILE]\n"
+            " --decision waive|fix --reason TEXT [--report FILE.json] [--audit FILE]\n"
             "       deidtk audit merge SHARD.sqlite... [--audit FILE]\n");
 }
 
@@ -286,11 +288,40 @@ static int read_findings(struct opts *o)
     return 0;
 }
 
+/* With --report, every id must be one of the report's findings: a merge of shard reports
+ * makes dataset-wide findings that no run recorded in a trail. 0, or -1 after saying why. */
+static int in_report(const struct opts *o)
+{
+    char err[1024];
+    report *r;
+    if (report_load_json(o->report, &r, err, sizeof err) != 0) {
+        cmd_error("audit", err);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < o->nfinding; k++) {
+        size_t i = 0;
+        int waived;
+        while (i < report_finding_count(r) &&
+               strcmp(report_finding_id(r, i, &waived), o->finding[k]) != 0)
+            i++;
+        if (i == report_finding_count(r)) {
+            snprintf(err, sizeof err, "no finding %s in %s", o->finding[k], o->report);
+            cmd_error("audit", err);
+            rc = -1;
+        }
+    }
+    report_free(r);
+    return rc;
+}
+
 static int do_review(audit_db *db, const struct opts *o)
 {
     char err[512];
+    if (o->report && in_report(o) != 0)
+        return EXIT_USAGE;
     if (audit_reviews_add(db, o->finding, o->nfinding, o->reviewer, o->decision, o->reason,
-                          err, sizeof err) < 0) {
+                          !o->report, err, sizeof err) < 0) {
         cmd_error("audit", err);
         return EXIT_USAGE;
     }
@@ -329,6 +360,7 @@ static int audit_command(int argc, char **argv, struct opts *op)
         {"audit", required_argument, NULL, 'a'},
         {"finding", required_argument, NULL, 'f'},
         {"findings", required_argument, NULL, 'F'},
+        {"report", required_argument, NULL, 'P'},
         {"reviewer", required_argument, NULL, 'r'},
         {"decision", required_argument, NULL, 'd'},
         {"reason", required_argument, NULL, 'R'},
@@ -350,6 +382,7 @@ static int audit_command(int argc, char **argv, struct opts *op)
                 goto out;
             break;
         case 'F': o.findings_file = optarg; break;
+        case 'P': o.report = optarg; break;
         case 'r': o.reviewer = optarg; break;
         case 'd': o.decision = optarg; break;
         case 'R': o.reason = optarg; break;
@@ -387,7 +420,11 @@ static int audit_command(int argc, char **argv, struct opts *op)
         sub_usage();
         goto out;
     }
-    if (o.findings_file && (strcmp(sub, "review") != 0 || read_findings(&o) != 0))
+    if ((o.findings_file || o.report) && strcmp(sub, "review") != 0) {
+        sub_usage();
+        goto out;
+    }
+    if (o.findings_file && read_findings(&o) != 0)
         goto out;
 
     audit_db *db = open_trail(&o, strcmp(sub, "merge") == 0);

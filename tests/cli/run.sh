@@ -227,6 +227,29 @@ done
     -o "$tmp/FM.json" >/dev/null 2>&1
 jq -e '[.findings[] | select(.detector == "dataset-study")] | length == 1' "$tmp/FM.json" \
     >/dev/null || fail "merged shards did not find the study under two patients"
+# Such a finding is in no run's trail: it is reviewed against the merged report, and the
+# merge takes the review from the trail.
+for k in 1 2; do
+    "$DEIDTK" run "$two" -o "$tmp/H$k" --key "$key" --no-ocr --shard "$k/4" \
+        --audit "$tmp/H.sqlite" --report "$tmp/H$k" >/dev/null 2>&1 || fail "H shard $k failed"
+done
+"$DEIDTK" report "$tmp/H1.json" "$tmp/H2.json" -o "$tmp/HM.json" >/dev/null 2>&1
+id=$(jq -r '.findings[] | select(.detector == "dataset-study") | .id' "$tmp/HM.json")
+[ -n "$id" ] || fail "no cross-shard finding to review"
+"$DEIDTK" audit review --audit "$tmp/H.sqlite" --finding "$id" --reviewer "R. Viewer" \
+    --decision waive --reason "one family" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a finding no run recorded was reviewed without --report"
+"$DEIDTK" audit review --audit "$tmp/H.sqlite" --finding "$id" --report "$tmp/HM.json" \
+    --reviewer "R. Viewer" --decision waive --reason "one family" >/dev/null 2>&1 ||
+    fail "review of a merged report's finding exit $?"
+"$DEIDTK" audit review --audit "$tmp/H.sqlite" --finding 0123456789abcdef \
+    --report "$tmp/HM.json" --reviewer "R. Viewer" --decision waive --reason "x" \
+    >/dev/null 2>&1
+[ $? -eq 2 ] || fail "a finding the report does not list was reviewed"
+"$DEIDTK" report "$tmp/H1.json" "$tmp/H2.json" -o "$tmp/HW.json" --audit "$tmp/H.sqlite" \
+    >/dev/null 2>&1
+jq -e --arg id "$id" '.findings[] | select(.id == $id) | .waived_by == "R. Viewer"' \
+    "$tmp/HW.json" >/dev/null || fail "the merge did not take the review from the trail"
 jq -e '[.files[].dataset | .[]] | length == 10 and all(test("^[0-9a-f]{32}$"))' \
     "$tmp/FM.json" >/dev/null || fail "dataset facts are not tokens: $(jq -c '.files' "$tmp/FM.json")"
 

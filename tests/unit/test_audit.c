@@ -26,7 +26,7 @@ static char err[512];
 static int review1(audit_db *db, const char *id, const char *who, const char *decision,
                    const char *why)
 {
-    return audit_reviews_add(db, &id, 1, who, decision, why, err, sizeof err);
+    return audit_reviews_add(db, &id, 1, who, decision, why, 1, err, sizeof err);
 }
 
 static void tmppath(char *buf, size_t len, const char *name)
@@ -329,13 +329,13 @@ static void test_reviews_all_or_nothing(void **state)
     verify_findings_add(&fs, "out/run-m/0.dcm", "(0010,0010)", "name", SEV_PHI, "J", "m");
     verify_findings_add(&fs, "out/run-m/1.dcm", "(0010,0010)", "name", SEV_PHI, "J", "m");
     const char *ids[3] = {fs.v[0].id, "ffffffffffffffff", fs.v[1].id};
-    assert_int_not_equal(audit_reviews_add(db, ids, 3, "Ann", "waive", "checked", err,
+    assert_int_not_equal(audit_reviews_add(db, ids, 3, "Ann", "waive", "checked", 1, err,
                                            sizeof err), 0);
     assert_non_null(strstr(err, "ffffffffffffffff"));
     assert_int_equal(audit_waived(db, fs.v[0].id, NULL, NULL, err, sizeof err), 0);
     assert_int_equal(verify_db(db).reviews, 0);
     ids[1] = fs.v[1].id;
-    assert_int_equal(audit_reviews_add(db, ids, 2, "Ann", "waive", "checked", err, sizeof err),
+    assert_int_equal(audit_reviews_add(db, ids, 2, "Ann", "waive", "checked", 1, err, sizeof err),
                      0);
     assert_int_equal(audit_waived(db, fs.v[0].id, NULL, NULL, err, sizeof err), 1);
     assert_int_equal(audit_waived(db, fs.v[1].id, NULL, NULL, err, sizeof err), 1);
