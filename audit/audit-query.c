@@ -395,7 +395,9 @@ int audit_waived(audit_db *db, const char *finding_id, char **reviewer, char **r
         return audit_sqlerr(db, err, errlen, "audit trail");
     sqlite3_bind_text(st, 1, finding_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st), waived = 0;
-    if (rc == SQLITE_ROW && strcmp(audit_col_text(st, 0), "waive") == 0) {
+    if (rc == SQLITE_ROW && strcmp(audit_col_text(st, 0), "waive") != 0)
+        waived = 2;
+    else if (rc == SQLITE_ROW) {
         waived = 1;
         if (reviewer)
             *reviewer = strdup(audit_col_text(st, 1));

@@ -173,7 +173,7 @@ int audit_reviews_add(audit_db *db, const char *const *finding_ids, size_t n,
                       const char *reviewer, const char *decision, const char *reason,
                       int in_trail, char *err, size_t errlen);
 /* 1 when the latest review of finding_id waives it (reviewer and reason malloc'd, either may
- * be NULL to ignore); 0 when not waived; -1 on error. */
+ * be NULL to ignore); 2 when it says fix; 0 when no one reviewed it; -1 on error. */
 int audit_waived(audit_db *db, const char *finding_id, char **reviewer, char **reason,
                  char *err, size_t errlen);
 

@@ -85,12 +85,14 @@ static int apply_trail(report *r, const char *path, audit_db **db_out)
         cmd_error("report", "out of memory");
         rc = EXIT_USAGE;
     }
+    /* The trail's latest review of a finding decides: a waiver, or "fix", which takes back
+     * a waiver the report had. A finding no one reviewed there stays as it is. */
     for (size_t i = 0; rc == EXIT_GATE_PASS && i < report_finding_count(r); i++) {
         int waived;
         const char *id = report_finding_id(r, i, &waived);
         char *who = NULL, *why = NULL;
-        int w = waived ? 0 : audit_waived(db, id, &who, &why, err, sizeof err);
-        if (w < 0 || (w == 1 && report_waive_finding(r, i, who, why) != 0)) {
+        int w = audit_waived(db, id, &who, &why, err, sizeof err);
+        if (w < 0 || ((w == 1 || (w == 2 && waived)) && report_waive_finding(r, i, who, why) != 0)) {
             cmd_error("report", w < 0 ? err : "out of memory");
             rc = w < 0 ? EXIT_UNREADABLE : EXIT_USAGE;
         }

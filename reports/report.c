@@ -350,12 +350,12 @@ const char *report_finding_id(const report *r, size_t i, int *waived)
 
 int report_waive_finding(report *r, size_t i, const char *by, const char *reason)
 {
-    if (i >= r->nfindings || !by || !reason || !valid_waiver(by, reason)) {
+    if (i >= r->nfindings || !valid_waiver(by, reason)) {
         errno = EINVAL;
         return -1;
     }
-    char *b = strdup(by), *w = strdup(reason);
-    if (!b || !w) {
+    char *b = by ? strdup(by) : NULL, *w = reason ? strdup(reason) : NULL;
+    if ((by && !b) || (reason && !w)) {
         free(b);
         free(w);
         return -1;

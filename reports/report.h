@@ -63,7 +63,8 @@ const char *report_file_path(const report *r, size_t i, const char **status,
 
 /* The findings: report_finding_id(r, i, &waived) for i < report_finding_count(r) gives the
  * id (owned by r) and whether it is waived. report_waive_finding waives finding i (both
- * strings required); -1 when out of memory or an argument is missing (errno EINVAL). */
+ * strings given), or takes its waiver back (both NULL); -1 when out of memory or only one
+ * is given (errno EINVAL). */
 size_t report_finding_count(const report *r);
 const char *report_finding_id(const report *r, size_t i, int *waived);
 int report_waive_finding(report *r, size_t i, const char *by, const char *reason);

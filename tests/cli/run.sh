@@ -343,6 +343,14 @@ jq -r '.findings[].id' "$R.json" | "$DEIDTK" audit review --audit "$R.sqlite" --
     fail "the waived report still blocks: $(jq -c '.gate' "$R-w.json")"
 jq -e '.summary.waived == .summary.findings and .summary.findings > 0' "$R-w.json" >/dev/null ||
     fail "waivers from the trail: $(jq -c '.summary' "$R-w.json")"
+# A later "fix" takes a waiver back, even one the report already had.
+first=$(jq -r '.findings[0].id' "$R-w.json")
+"$DEIDTK" audit review --audit "$R.sqlite" --finding "$first" --reviewer "R. Viewer" \
+    --decision fix --reason "looked again" >/dev/null 2>&1 || fail "audit review fix exit $?"
+"$DEIDTK" report "$R-w.json" -o "$R-f.json" --fail-on info --audit "$R.sqlite" >/dev/null 2>&1
+[ $? -eq 1 ] || fail "a finding reviewed 'fix' after its waiver did not block"
+jq -e --arg id "$first" '.findings[] | select(.id == $id) | .waived_by == null' "$R-f.json" \
+    >/dev/null || fail "the fix did not take the waiver back"
 # Shards: their merged reports give the manifest of their folders merged into one.
 for k in 1 2 3; do
     "$DEIDTK" run "$in" -o "$R$k" --key "$key" --no-ocr --shard "$k/3" --audit "$R$k.sqlite" \
