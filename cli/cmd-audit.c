@@ -288,6 +288,11 @@ static int read_findings(struct opts *o)
     return 0;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* With --report, every id must be one of the report's findings: a merge of shard reports
  * makes dataset-wide findings that no run recorded in a trail. 0, or -1 after saying why. */
 static int in_report(const struct opts *o)
@@ -298,19 +303,23 @@ static int in_report(const struct opts *o)
         cmd_error("audit", err);
         return -1;
     }
-    int rc = 0;
-    for (size_t k = 0; rc == 0 && k < o->nfinding; k++) {
-        size_t i = 0;
-        int waived;
-        while (i < report_finding_count(r) &&
-               strcmp(report_finding_id(r, i, &waived), o->finding[k]) != 0)
-            i++;
-        if (i == report_finding_count(r)) {
+    /* Sorted once: a reviewer may pass thousands of ids against as many findings. */
+    size_t n = report_finding_count(r);
+    const char **ids = malloc((n ? n : 1) * sizeof *ids);
+    int rc = ids ? 0 : -1, waived;
+    if (!ids)
+        cmd_error("audit", "out of memory");
+    for (size_t i = 0; ids && i < n; i++)
+        ids[i] = report_finding_id(r, i, &waived);
+    if (ids)
+        qsort(ids, n, sizeof *ids, cmp_id);
+    for (size_t k = 0; rc == 0 && k < o->nfinding; k++)
+        if (!bsearch(&o->finding[k], ids, n, sizeof *ids, cmp_id)) {
             snprintf(err, sizeof err, "no finding %s in %s", o->finding[k], o->report);
             cmd_error("audit", err);
             rc = -1;
         }
-    }
+    free(ids);
     report_free(r);
     return rc;
 }

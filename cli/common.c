@@ -165,6 +165,8 @@ static uint64_t fnv1a(const char *s)
 
 void cli_files_shard(cli_files *f, int k, int n)
 {
+    if (n <= 1)
+        return;
     size_t w = 0;
     for (size_t i = 0; i < f->n; i++) {
         if ((int)(fnv1a(f->rel[i]) % (uint64_t)n) == k - 1) {
@@ -624,13 +626,10 @@ void cli_report_facts(struct report *rep, const unsigned char *key, const verify
     char token[5][65];
     const char *t[5];
     for (int k = 0; k < 5; k++) {
-        if (k == 3 && value[k])
-            snprintf(token[k], sizeof token[k], "%s", value[k]);
-        else if (!value[k] || !value[k][0] ||
-                 deid_token(key, "report-fact", value[k], token[k]) != 0)
-            token[k][0] = 0;
+        int ok = value[k] && value[k][0] &&
+                 deid_token(key, "report-fact", value[k], token[k]) == 0;
         token[k][REPORT_TOKEN_LEN] = 0;
-        t[k] = token[k][0] ? token[k] : NULL;
+        t[k] = ok ? token[k] : NULL;
     }
     report_set_file_facts(rep, t[0], t[1], t[2], t[3], t[4]);
 }

@@ -23,7 +23,7 @@ typedef struct cli_files {
 int cli_discover(char *const *inputs, int n, cli_files *out, char *err, size_t errlen);
 void cli_files_free(cli_files *f);
 /* Keeps the files of shard k of n (1 <= k <= n), chosen by a hash of their relative path,
- * so the same file always lands in the same shard. */
+ * so the same file always lands in the same shard; n = 1 keeps them all. */
 void cli_files_shard(cli_files *f, int k, int n);
 /* Parses "K/N"; -1 when malformed. */
 int cli_shard_parse(const char *text, int *k, int *n);
@@ -119,8 +119,8 @@ size_t cli_dataset_findings(verify_dataset *d, struct report *rep,
                             void (*extra)(const verify_finding *f, void *ud), void *ud);
 /* What the dataset-wide rules know of the file rep got last (report_set_file_facts), for
  * merging shard reports: tokens made with key, which are equal for equal values and
- * meaningless without it; original_patient is a token already, offset (the date offset as
- * text) would undo the date shifting. Either may be NULL. */
+ * meaningless without it (the offset, as text, would undo the date shifting in the clear).
+ * original_patient and offset may be NULL. */
 void cli_report_facts(struct report *rep, const unsigned char *key, const verify_facts *facts,
                       const char *original_patient, const char *offset);
 
