@@ -638,10 +638,9 @@ static void record(struct ctx *c, const dcm_elem *e, const verdict *v)
     ch->action = v->action ? v->action : (v->kind == V_REMOVE ? "remove" : "empty");
     if (v->kind == V_REPLACE)
         ch->new_value = strdup(v->value ? v->value : "");
-    if (c->e->record_originals && e->value && !(ch->original = strdup(e->value)))
+    if (e->value && (c->e->record_originals || (c->e->hash_originals && e->value[0])) &&
+        !(ch->original = strdup(e->value)))
         c->failed = 1;
-    if (c->e->hash_originals && e->value && e->value[0])
-        deid_token(c->e->pseudo->key, "value", e->value, ch->original_hmac);
     if (!ch->path)
         c->failed = 1;
     r->nchanges++;
@@ -882,6 +881,24 @@ int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, siz
         rc = -1;
     }
     ctx_free(&c);
+    return rc;
+}
+
+int deid_result_hash_originals(const deid_engine *e, deid_result *r)
+{
+    int rc = 0;
+    for (size_t i = 0; i < r->nchanges; i++) {
+        deid_change *ch = &r->changes[i];
+        if (!ch->original || ch->original_hmac[0])
+            continue;
+        if (e->hash_originals && ch->original[0] &&
+            deid_token(e->pseudo->key, "value", ch->original, ch->original_hmac) != 0)
+            rc = -1;
+        if (!e->record_originals) {
+            free(ch->original);
+            ch->original = NULL;
+        }
+    }
     return rc;
 }
 

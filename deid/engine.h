@@ -31,7 +31,10 @@ typedef struct deid_engine {
     /* Keep each changed attribute's original value in deid_change.original, for an audit
      * trail that stores originals (deidtk run --audit-originals). It then holds PHI. */
     int record_originals;
-    /* Fill deid_change.original_hmac (for an audit trail); off, the changes carry none. */
+    /* The changes get original_hmac (for an audit trail); off, they carry none. The engine
+     * keeps each original value in deid_change.original, and deid_result_hash_originals()
+     * makes the HMACs: they cost as much as the rest of the engine, and a caller can have
+     * them made on a thread with time to spare. */
     int hash_originals;
 } deid_engine;
 
@@ -42,7 +45,8 @@ typedef struct deid_change {
                                     "dummy", "hash", "age-cap", "pixels" */
     char original_hmac[65];      /* hex HMAC(key, "value", original value); "" if none */
     char *new_value;             /* NULL when removed */
-    char *original;              /* the original value, only with record_originals */
+    char *original;              /* the original value: with record_originals, and with
+                                    hash_originals until deid_result_hash_originals() */
 } deid_change;
 
 /* What de-identifying one file did and found. Free with deid_result_free(). */
@@ -68,6 +72,11 @@ typedef struct deid_result {
  * then partly edited and must not be saved. r is always safe to deid_result_free(). */
 int deid_apply(const deid_engine *e, dcm_file *f, deid_result *r, char *err, size_t errlen);
 void deid_result_free(deid_result *r);
+
+/* Fills the original_hmac of r's changes that have none from their original values, then
+ * frees the originals the engine does not record. Does nothing twice. Returns 0, or -1 when
+ * libcrypto failed (the changes it failed on keep an empty original_hmac). */
+int deid_result_hash_originals(const deid_engine *e, deid_result *r);
 
 /* Whether value is one of the dummies the engine writes for D (and for attributes it must
  * keep valid): they say nothing about anyone. */
