@@ -119,6 +119,8 @@ typedef struct verdict {
     const char *action;   /* for the audit trail */
     char *value;          /* V_REPLACE, malloc'd */
     int identifying;      /* the original value identifies (removed/replaced, not cleaned) */
+    int again;            /* pass 1's verdict needs what pass 1 learns: pass 2 decides again */
+    int ready;            /* in ctx.decided: pass 1 left it for pass 2 */
 } verdict;
 
 struct ctx {
@@ -137,6 +139,10 @@ struct ctx {
     strlist uids;         /* original UIDs replaced */
     uid_memo *memo;       /* UIDs derived so far: both passes map the same UIDs */
     size_t nmemo, capmemo;
+    /* Pass 1's verdicts by listing index, taken by pass 2: most do not depend on what pass
+     * 1 learns, and deciding is a third of a pass. */
+    verdict *decided;
+    size_t ndecided;
     int dates_shifted;
     char *err;
     size_t errlen;
@@ -379,6 +385,7 @@ static void decide_private(struct ctx *c, const dcm_elem *e, verdict *v)
     if (e->element >= 0x0010 && e->element <= 0x00FF) {
         char key[600];
         block_key(e, e->element, key, sizeof key);
+        v->again = c->pass == 1;  /* the blocks that keep something are known after it */
         if (c->pass == 2 && strlist_has(&c->blocks, key))
             return;
         v->kind = V_REMOVE;
@@ -438,9 +445,10 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
          * Content its text is cleaned; otherwise a dummy keeps the file valid and says
          * nothing. */
         if (e->value && deid_policy_cleaned_in_place(c->e->policy, e->group, e->element)) {
-            if (c->pass == 1)
+            if (c->pass == 1) {
                 v->action = "clean";
-            else
+                v->again = 1;
+            } else
                 clean_text(c, e, v);
             return;
         }
@@ -529,6 +537,7 @@ static void decide(struct ctx *c, const dcm_elem *e, verdict *v)
             /* Cleaning needs the identifying values this pass is collecting; a descriptor
              * is neither kept nor identifying as a whole. */
             v->action = "clean";
+            v->again = 1;
             return;
         }
         clean_text(c, e, v);
@@ -615,7 +624,12 @@ static int learn(const dcm_elem *e, void *ud)
         add_candidate(c, e);
     if (vr_is(e, "SQ") && (v.kind == V_REMOVE || v.kind == V_EMPTY))
         c->drop_depth = e->depth;
-    free(v.value);
+    if (!v.again && e->index < c->ndecided) {
+        v.ready = 1;
+        c->decided[e->index] = v;
+    } else {
+        free(v.value);
+    }
     return c->failed;
 }
 
@@ -650,7 +664,12 @@ static int edit(const dcm_elem *e, dcm_verdict *out, void *ud)
 {
     struct ctx *c = ud;
     verdict v;
-    decide(c, e, &v);
+    if (e->index < c->ndecided && c->decided[e->index].ready) {
+        v = c->decided[e->index];
+        c->decided[e->index].ready = 0;  /* its value is v's now */
+    } else {
+        decide(c, e, &v);
+    }
     if (c->failed) {
         free(v.value);
         return -1;
@@ -747,6 +766,10 @@ static int learn_pass(struct ctx *c, dcm_list *l, char *err, size_t errlen)
         return -1;
     }
     c->pass = 1;
+    c->ndecided = dcm_list_count(l);
+    c->decided = calloc(c->ndecided ? c->ndecided : 1, sizeof *c->decided);
+    if (!c->decided)
+        c->ndecided = 0;  /* pass 2 then decides everything itself */
     int rc = dcm_list_walk(l, learn, c, err, errlen);
     if (rc == 0 && !c->failed) {
         if (c->blocks.n)
@@ -817,6 +840,10 @@ static void ctx_free(struct ctx *c)
     strlist_free(&c->candidates);
     strlist_free(&c->uids);
     free(c->memo);
+    for (size_t i = 0; i < c->ndecided; i++)
+        if (c->decided[i].ready)
+            free(c->decided[i].value);
+    free(c->decided);
 }
 
 /* The patient's pseudonym and offset, f listed into *l (the caller frees it), and pass 1. */

@@ -679,6 +679,7 @@ static void list_add(walker &w, const dcm_elem &e, DcmItem *item, DcmElement *el
     dcm_list &l = *w.list;
     list_rec r;
     r.e = e;
+    r.e.index = l.recs.size();
     r.item = item;
     r.el = el;
     r.path = pool_add(l.text, path);
@@ -859,6 +860,11 @@ extern "C" int dcm_list_new(dcm_file *f, dcm_list **out, char *err, size_t errle
         *out = l.release();
         return (int)DCM_OK;
     });
+}
+
+extern "C" size_t dcm_list_count(const dcm_list *l)
+{
+    return l->recs.size();
 }
 
 extern "C" void dcm_list_free(dcm_list *l)

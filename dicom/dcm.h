@@ -67,6 +67,9 @@ typedef struct dcm_elem {
     int nitems;             /* for SQ: number of items */
     /* Tags of the enclosing sequences, outermost first (depth entries). */
     const uint32_t *parents;
+    /* Its place in a listing (dcm_list_walk, dcm_list_edit: 0 to dcm_list_count - 1), by
+     * which a caller keeps what one pass learns of an element for the next; 0 in dcm_walk. */
+    size_t index;
 } dcm_elem;
 
 /* Walks every element depth-first: meta header first, then the dataset; a sequence is
@@ -97,6 +100,8 @@ typedef struct dcm_verdict {
 typedef struct dcm_list dcm_list;
 int dcm_list_new(dcm_file *f, dcm_list **out, char *err, size_t errlen);
 void dcm_list_free(dcm_list *l);
+/* How many elements l lists. */
+size_t dcm_list_count(const dcm_list *l);
 
 /* Hands fn the listed elements in dcm_walk's order, as they were when listed. Returning
  * non-zero from fn stops the pass and dcm_list_walk returns that value. */
