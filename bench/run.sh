@@ -10,7 +10,7 @@
 #   --scale K    also time run over K x N files from many patients against N of them
 #                (K >= 2; off by default: it makes K x N more files)
 #   --quick      N=200 and one repetition (results file gets a -quick suffix)
-#   --reps R     repetitions per measurement, median taken (default 3)
+#   --reps R     repetitions per measurement, median taken (default 5)
 #   --build DIR  deidtk build folder holding ./deidtk and .libs/libdeidtk.a (default: .)
 #   --work DIR   scratch folder (default: a new folder in /dev/shm, removed at the end)
 #   --keep       keep the scratch folder
@@ -19,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 srcdir=$(cd "$here/.." && pwd)
 nfiles=2000
-reps=3
+reps=5
 build=$PWD
 work=
 keep=0
@@ -117,100 +117,122 @@ find "$work/in" "$work"/deid-* -name '*.dcm' -type f -exec cat {} + >/dev/null
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- measuring ---------------------------------------------------------------------------
-# measure ID FILES BYTES SETUP CMD...: runs CMD $reps times after SETUP (untimed); records
-# the median wall time, the median CPU time (user + system, all threads and children) and
-# the largest peak RSS of any one process (KiB). Exit status 1 is accepted: deidtk's gate
-# blocks on the synthetic PHI, which is not an error here.
-declare -A secs cpu rss nf nb
-median() { sort -n | awk '{a[NR] = $1} END {printf "%.3f", a[int((NR + 1) / 2)]}'; }
-measure() {
-    local id=$1 files=$2 size=$3 setup=$4
+# spec ID FILES BYTES SETUP CMD...: what measure times as ID: CMD, after SETUP (untimed).
+# measure ID...: runs the commands $reps times in turn (A B C A B C ...), so that a ratio
+# compares runs made under the same load: this machine's speed drifts by a fifth over a
+# minute, and measuring A's repetitions then B's made ratios move by as much. Records for
+# each ID the median wall time, the median CPU time (user + system, all threads and
+# children) and the largest peak RSS of any one process (KiB). Exit status 1 is accepted:
+# deidtk's gate blocks on the synthetic PHI, which is not an error here.
+declare -A secs cpu rss nf nb setup_of walls_of cpus_of
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {printf "%.3f", a[int((NR + 1) / 2)]}'; }
+spec() {
+    local id=$1
+    nf[$id]=$2
+    nb[$id]=$3
+    setup_of[$id]=$4
     shift 4
-    local walls=() cpus=() maxrss=0 r t0 t1 st m u s
+    declare -ga "cmd_$id"
+    local -n into="cmd_$id"
+    # shellcheck disable=SC2034 # into names the global cmd_$id
+    into=("$@")
+}
+once() {
+    local id=$1 t0 t1 st=0 m u s
+    local -n argv="cmd_$id"
+    eval "${setup_of[$id]}"
+    t0=$(date +%s%N)
+    /usr/bin/time -f '%M %U %S' -o "$work/time.out" "${argv[@]}" >"$work/last.log" 2>&1 || st=$?
+    t1=$(date +%s%N)
+    if [ "$st" -gt 1 ]; then
+        echo "run.sh: $id failed (status $st):" >&2
+        tail -5 "$work/last.log" >&2
+        exit 1
+    fi
+    read -r m u s < <(tail -1 "$work/time.out")
+    walls_of[$id]+=" $(awk -v n=$((t1 - t0)) 'BEGIN {print n / 1e9}')"
+    cpus_of[$id]+=" $(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')"
+    [ "$m" -gt "${rss[$id]:-0}" ] && rss[$id]=$m
+    return 0
+}
+measure() {
+    local r id
     for ((r = 0; r < reps; r++)); do
-        eval "$setup"
-        t0=$(date +%s%N)
-        st=0
-        /usr/bin/time -f '%M %U %S' -o "$work/time.out" "$@" >"$work/last.log" 2>&1 || st=$?
-        t1=$(date +%s%N)
-        if [ "$st" -gt 1 ]; then
-            echo "run.sh: $id failed (status $st):" >&2
-            tail -5 "$work/last.log" >&2
-            exit 1
-        fi
-        read -r m u s < <(tail -1 "$work/time.out")
-        walls+=("$(awk -v n=$((t1 - t0)) 'BEGIN {print n / 1e9}')")
-        cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')")
-        [ "$m" -gt "$maxrss" ] && maxrss=$m
+        for id in "$@"; do once "$id"; done
     done
-    secs[$id]=$(printf '%s\n' "${walls[@]}" | median)
-    cpu[$id]=$(printf '%s\n' "${cpus[@]}" | median)
-    rss[$id]=$maxrss
-    nf[$id]=$files
-    nb[$id]=$size
-    log "$id: wall ${secs[$id]} s, cpu ${cpu[$id]} s"
+    for id in "$@"; do
+        secs[$id]=$(echo "${walls_of[$id]}" | median)
+        cpu[$id]=$(echo "${cpus_of[$id]}" | median)
+        log "$id: wall ${secs[$id]} s, cpu ${cpu[$id]} s"
+    done
 }
 
 n_tags=$(count "$work/in/tags"); b_tags=$(bytes "$work/in/tags")
 n_deid=$(count "$work/deid-tags"); b_deid=$(bytes "$work/deid-tags")
 n_free=$(count "$work/deid-free"); b_free=$(bytes "$work/deid-free")
 n_ct=$(count "$work/in/ct512"); b_ct=$(bytes "$work/in/ct512")
-# shellcheck disable=SC2016 # expanded by measure's eval
+# shellcheck disable=SC2016 # expanded by once's eval
 fresh='rm -rf "$work/out" "$work/out2" "$work/audit.sqlite" "$work"/rep.*; mkdir -p "$work/out" "$work/out2"'
 run_common=(--key "$work/key" --audit "$work/audit.sqlite" --report "$work/rep")
 
-measure loadsave "$n_tags" "$b_tags" "$fresh" \
+spec loadsave "$n_tags" "$b_tags" "$fresh" \
     "$work/bin/dcmtk-loadsave" "$work/out" -f "$work/tags.list"
 # shellcheck disable=SC2016 # a script for bash -c, with its own arguments
-measure loadsave2 "$n_tags" "$b_tags" "$fresh" bash -c \
+spec loadsave2 "$n_tags" "$b_tags" "$fresh" bash -c \
     '"$1" "$2" -f "$3" & p=$!; "$1" "$4" -f "$5" && wait $p' _ "$work/bin/dcmtk-loadsave" \
     "$work/out" "$work/tags.half.00" "$work/out2" "$work/tags.half.01"
-measure run_j1 "$n_tags" "$b_tags" "$fresh" \
+spec run_j1 "$n_tags" "$b_tags" "$fresh" \
     "$deidtk" run "$work/in/tags" -o "$work/out" "${run_common[@]}" --no-ocr --jobs 1
-measure run_jn "$n_tags" "$b_tags" "$fresh" \
+spec run_jn "$n_tags" "$b_tags" "$fresh" \
     "$deidtk" run "$work/in/tags" -o "$work/out" "${run_common[@]}" --no-ocr
-have_no_audit=0
-if "$deidtk" run --help 2>&1 | grep -q -- '--no-audit'; then
-    have_no_audit=1
-    measure run_noaudit "$n_tags" "$b_tags" "$fresh" \
-        "$deidtk" run "$work/in/tags" -o "$work/out" --key "$work/key" --report "$work/rep" \
-        --no-ocr --no-audit --jobs 1
-fi
-measure ct_loadsave "$n_ct" "$b_ct" "$fresh" \
-    "$work/bin/dcmtk-loadsave" "$work/out" -f "$work/ct512.list"
-measure ct_run_j1 "$n_ct" "$b_ct" "$fresh" \
-    "$deidtk" run "$work/in/ct512" -o "$work/out" "${run_common[@]}" --no-ocr --jobs 1
-if [ "$have_no_audit" = 1 ]; then
-    measure ct_noaudit "$n_ct" "$b_ct" "$fresh" \
-        "$deidtk" run "$work/in/ct512" -o "$work/out" --key "$work/key" --report "$work/rep" \
-        --no-ocr --no-audit --jobs 1
-fi
-measure gdcm_dumb "$n_tags" "$b_tags" "$fresh" \
+spec gdcm_dumb "$n_tags" "$b_tags" "$fresh" \
     gdcmanon --dumb --empty 10,10 -i "$work/in/tags" -o "$work/out"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/gdcm.key" -out "$work/gdcm.pem" \
     -days 1 -subj /CN=deidtk-bench 2>/dev/null
-measure gdcm_basic "$n_tags" "$b_tags" "$fresh" \
+spec gdcm_basic "$n_tags" "$b_tags" "$fresh" \
     gdcmanon -e -c "$work/gdcm.pem" -i "$work/in/tags" -o "$work/out"
+spec ct_loadsave "$n_ct" "$b_ct" "$fresh" \
+    "$work/bin/dcmtk-loadsave" "$work/out" -f "$work/ct512.list"
+spec ct_run_j1 "$n_ct" "$b_ct" "$fresh" \
+    "$deidtk" run "$work/in/ct512" -o "$work/out" "${run_common[@]}" --no-ocr --jobs 1
+tags_ids=(loadsave loadsave2 run_j1 run_jn gdcm_dumb gdcm_basic)
+ct_ids=(ct_loadsave ct_run_j1)
+have_no_audit=0
+if "$deidtk" run --help 2>&1 | grep -q -- '--no-audit'; then
+    have_no_audit=1
+    spec run_noaudit "$n_tags" "$b_tags" "$fresh" \
+        "$deidtk" run "$work/in/tags" -o "$work/out" --key "$work/key" --report "$work/rep" \
+        --no-ocr --no-audit --jobs 1
+    spec ct_noaudit "$n_ct" "$b_ct" "$fresh" \
+        "$deidtk" run "$work/in/ct512" -o "$work/out" --key "$work/key" --report "$work/rep" \
+        --no-ocr --no-audit --jobs 1
+    tags_ids+=(run_noaudit)
+    ct_ids+=(ct_noaudit)
+fi
+measure "${tags_ids[@]}"
+measure "${ct_ids[@]}"
 
 if [ "$scale" -gt 0 ]; then
     scale_dirs=("$work"/in/scale/d*)
     scale_few=("${scale_dirs[@]:0:$((nfiles / 100))}")
     n_sf=$(count "${scale_few[@]}"); b_sf=$(bytes "${scale_few[@]}")
     n_sa=$(count "$work/in/scale"); b_sa=$(bytes "$work/in/scale")
-    measure scale_few "$n_sf" "$b_sf" "$fresh" \
+    spec scale_few "$n_sf" "$b_sf" "$fresh" \
         "$deidtk" run "${scale_few[@]}" -o "$work/out" "${run_common[@]}" --no-ocr --jobs 1
-    measure scale_all "$n_sa" "$b_sa" "$fresh" \
+    spec scale_all "$n_sa" "$b_sa" "$fresh" \
         "$deidtk" run "$work/in/scale" -o "$work/out" "${run_common[@]}" --no-ocr --jobs 1
+    measure scale_few scale_all
 fi
-measure loadwalk "$n_deid" "$b_deid" : \
+spec loadwalk "$n_deid" "$b_deid" : \
     "$work/bin/dcmtk-loadwalk" -f "$work/deid-tags.list"
-measure verify_j1 "$n_deid" "$b_deid" "$fresh" \
+spec verify_j1 "$n_deid" "$b_deid" "$fresh" \
     "$deidtk" verify "$work/deid-tags" --no-ocr --jobs 1 --report "$work/rep"
-
-measure free_noocr "$n_free" "$b_free" "$fresh" \
+measure loadwalk verify_j1
+spec free_noocr "$n_free" "$b_free" "$fresh" \
     "$deidtk" verify "$work/deid-free" --no-ocr --jobs 1 --report "$work/rep"
-measure free_ocr "$n_free" "$b_free" "$fresh" \
+spec free_ocr "$n_free" "$b_free" "$fresh" \
     "$deidtk" verify "$work/deid-free" --jobs 1 --report "$work/rep"
+measure free_noocr free_ocr
 
 log "ocr-bench over the text-bearing, the text-free and the speckle frames"
 declare -A ocr
@@ -245,7 +267,7 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     echo "- machine: $(nproc) CPUs ($cpumodel), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
     echo "- $("$deidtk" --version 2>/dev/null | head -1) built in $build (source tree at $(cd "$srcdir" && git rev-parse --short HEAD 2>/dev/null || echo '?')), DCMTK $(dcmdump --version 2>/dev/null | sed -n 's/.*dcmdump v\([0-9.]*\).*/\1/p' | head -1), $(gdcmanon --version 2>&1 | head -1 | awk '{print "GDCM", $3}'), Tesseract $(tesseract --version 2>&1 | head -1 | awk '{print $2}')"
     echo "- workload: $n_tags CT files ($(awk -v b="$b_tags" 'BEGIN {printf "%.0f MB", b / 1e6}'), IM0022 256x256 and CT_small 128x128 alternating, each a distinct instance); $n_ct copies of a 512x512 CT ($(awk -v b="$b_ct" 'BEGIN {printf "%.0f MB", b / 1e6}')); $n_free text-free 512x512 CT frames; ${ocr[text.frames]:-?} text-bearing frames; ${ocr[speckle.frames]:-?} text-free ultrasound speckle frames"
-    echo "- scratch on $(df --output=fstype "$work" | tail -1) ($work); median of $reps run(s); page cache warm; load average before: $load0"
+    echo "- scratch on $(df --output=fstype "$work" | tail -1) ($work); median of $reps run(s), the rows compared taken in turn; page cache warm; load average before: $load0"
     echo "- files/s, MB/s and every ratio from wall time; CPU time is user + system of all threads"
     echo
     echo "| measurement | files | wall s | CPU s | files/s | MB/s | peak RSS MB | compared |"
