@@ -25,4 +25,22 @@ static std::vector<std::string> bench_inputs(int argc, char **argv, int first)
     return files;
 }
 
+// Visits every element, sequence items included, getting each value but Pixel Data's as a
+// string: what a reader of the tags does. Adds to *elements and *bytes.
+static void bench_walk(DcmFileFormat &ff, unsigned long *elements, unsigned long *bytes)
+{
+    DcmStack stack;
+    while (ff.nextObject(stack, OFTrue).good()) {
+        DcmObject *obj = stack.top();
+        if (!obj->isLeaf())
+            continue;
+        (*elements)++;
+        if (obj->getTag() == DCM_PixelData)
+            continue;
+        OFString value;
+        if (static_cast<DcmElement *>(obj)->getOFStringArray(value).good())
+            *bytes += value.length();
+    }
+}
+
 #endif

@@ -27,20 +27,7 @@ int main(int argc, char **argv)
             failed++;
             continue;
         }
-        DcmStack stack;
-        DcmObject *obj = nullptr;
-        while (ff.nextObject(stack, OFTrue).good()) {
-            obj = stack.top();
-            if (!obj->isLeaf())
-                continue;
-            elements++;
-            DcmTagKey key = obj->getTag();
-            if (key == DCM_PixelData)
-                continue;
-            OFString value;
-            if (static_cast<DcmElement *>(obj)->getOFStringArray(value).good())
-                bytes += value.length();
-        }
+        bench_walk(ff, &elements, &bytes);
     }
     std::printf("%zu files, %d failed, %lu elements, %lu value bytes\n", files.size(), failed,
                 elements, bytes);
