@@ -30,6 +30,7 @@ struct job {
     char input_sha[65], output_sha[65];
     unsigned char *in_bytes, *out_bytes;  /* kept for the writer to hash, when not hashed */
     size_t in_len, out_len;
+    int verify_late;             /* the writer verifies out_bytes (see work_file()) */
     char original_patient[65];   /* HMAC of the original Patient ID: dataset-wide checks */
     char *original_pid;          /* only kept for --export-mappings */
     char *input_abs;             /* the input's absolute path, for the trail */
@@ -164,6 +165,8 @@ static void original_patient_token(struct run *r, dcm_file *f, struct job *j)
  * 0 let the writer take a fair share: 2000 512x512 CT files in 1.52 s instead of 1.68. */
 #define RUN_WRITER_HASH_MAX ((size_t)1 << 20)
 #define RUN_WRITER_HASH_QUEUE 2
+/* The same for verifying an output (tags only: the writer keeps no OCR engine). */
+#define RUN_WRITER_VERIFY_QUEUE 1
 
 /* The whole of a regular file of 1 to RUN_IN_MEMORY_MAX bytes into *data (malloc'd; the
  * caller frees). -1 when it is not one or cannot be read: the caller then reads it from
@@ -332,7 +335,18 @@ static void work_file(struct run *r, size_t i, struct job *j)
         return;
     /* Verify what is on disk, not what is in memory: the bytes written (and synced), or the
      * file read back when they were too many to keep. A file that fails here is removed:
-     * nothing unverified stays in the output. */
+     * nothing unverified stays in the output. While the writer has at most
+     * RUN_WRITER_VERIFY_QUEUE files queued, it verifies a small tags-only output itself
+     * before recording it (writer_verify()): with one worker, the writer's core was idle a
+     * quarter of the time. */
+    if (data && !r->vc.ocr && len <= RUN_WRITER_HASH_MAX &&
+        queued_for_writer(r) <= RUN_WRITER_VERIFY_QUEUE) {
+        j->out_bytes = data;
+        j->out_len = len;
+        j->verify_late = 1;
+        j->out_path = out;
+        return;
+    }
     if (data)
         rc = verify_bytes(&r->vc, out, data, len, j->res.identifying, j->res.original_uids,
                           &j->findings, &j->facts, j->err, sizeof j->err);
@@ -377,6 +391,24 @@ static void work(size_t i, void *ud)
     atomic_fetch_add(&r->finished, 1);
 }
 
+/* The verification work() left to the writer; a file that fails it is removed, as
+ * work_file() removes one. */
+static void writer_verify(struct run *r, struct job *j)
+{
+    if (!j->verify_late)
+        return;
+    if (verify_bytes(&r->vc, j->out_path, j->out_bytes, j->out_len, j->res.identifying,
+                     j->res.original_uids, &j->findings, &j->facts, j->err,
+                     sizeof j->err) != 0) {
+        j->failed = 1;
+        unlink(j->out_path);
+        free(j->out_path);
+        j->out_path = NULL;
+        free(j->out_bytes);
+        j->out_bytes = NULL;
+    }
+}
+
 /* The hashes work() left to the writer. */
 static void writer_hashes(struct run *r, const char *in, struct job *j)
 {
@@ -389,7 +421,7 @@ static void writer_hashes(struct run *r, const char *in, struct job *j)
     }
     if (j->in_bytes)
         audit_sha256_hex(j->in_bytes, j->in_len, j->input_sha);
-    if (j->out_bytes)
+    if (j->out_bytes && r->audit)
         audit_sha256_hex(j->out_bytes, j->out_len, j->output_sha);
     free(j->in_bytes);
     free(j->out_bytes);
@@ -487,6 +519,7 @@ static void record_job(struct run *r, size_t i, struct job *j)
     const char *in = r->files.paths[i];
     char err[512];
     atomic_fetch_add(&r->recorded, 1);
+    writer_verify(r, j);
     writer_hashes(r, in, j);
     if (j->failed || j->skipped) {
         r->failed += j->failed;
