@@ -421,9 +421,13 @@ int audit_open(const char *path, int create, audit_db **out, char *err, size_t e
         return -1;
     }
     sqlite3_busy_timeout(db->db, 10000);
-    /* Savepoint journals in memory: one per file, and on disk each cost page writes. */
+    /* Savepoint journals in memory: one per file, and on disk each cost page writes. A
+     * run appends: the pages it touches are the ends of the tables and indexes, and the
+     * files_input index it searches (20000 files take 2 MB of it). A cache of 64 MB instead
+     * of 8 kept every page written, each on fresh memory: page faults were 6% of the writer
+     * thread's time, and a run of 2000 small files took 5% longer. */
     if (audit_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                   " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", err, errlen) < 0) {
+                   " PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;", err, errlen) < 0) {
         audit_close(db);
         return -1;
     }
