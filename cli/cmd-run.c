@@ -412,10 +412,13 @@ static void writer_verify(struct run *r, struct job *j)
 /* The hashes work() left to the writer. */
 static void writer_hashes(struct run *r, const char *in, struct job *j)
 {
-    if (r->audit && j->out_path && deid_result_hash_originals(&r->engine, &j->res) != 0) {
+    /* A file refused after it was de-identified (its output conflicts with another's) has
+     * its changes in the trail too, with their HMACs. */
+    if (r->audit && deid_result_hash_originals(&r->engine, &j->res) != 0 && !j->failed) {
         snprintf(j->err, sizeof j->err, "%s: HMAC failed in libcrypto", in);
         j->failed = 1;
-        unlink(j->out_path);  /* as work_file() does: no file without its trail */
+        if (j->out_path)
+            unlink(j->out_path);  /* as work_file() does: no file without its trail */
         free(j->out_path);
         j->out_path = NULL;
     }

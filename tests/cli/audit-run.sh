@@ -104,6 +104,28 @@ assert_no_phi "$tmp/phi" "the audit database" "$db" $(ls "$db-wal" 2>/dev/null)
 grep -a -q -F -f "$tmp/phi" "$tmp/orig.sqlite" $(ls "$tmp/orig.sqlite-wal" 2>/dev/null) ||
     bad "--audit-originals stored no original value"
 
+# ---- a file refused after de-identification: its changes are in the trail, with HMACs ---------
+# c.dcm has IM0002's SOP Instance UID and other contents: it is de-identified, then refused.
+mkdir -p "$tmp/dup"
+cp "$in/IM0002.dcm" "$tmp/dup/a.dcm"
+cp "$in/IM0002.dcm" "$tmp/dup/c.dcm"
+dcmodify -q -nb -m "(0008,103E)=ANOTHER SERIES" "$tmp/dup/c.dcm" || fail "dcmodify failed"
+for orig in "" --audit-originals; do
+    rm -f "$tmp/dup.sqlite"
+    # shellcheck disable=SC2086 # $orig is one flag or none
+    "$DEIDTK" run "$tmp/dup" -o "$tmp/dup-out$orig" --key "$key" --no-ocr --jobs 1 \
+        --audit "$tmp/dup.sqlite" $orig >/dev/null 2>&1
+    [ $? -eq 3 ] || fail "run with a conflicting copy ($orig) did not fail the copy"
+    q="SELECT COUNT(*) FROM changes c JOIN files f ON f.id = c.file_id
+       WHERE f.input_path LIKE '%/c.dcm' AND f.status = 'error'"
+    all=$(sqlite3 "$tmp/dup.sqlite" "$q")
+    hashed=$(sqlite3 "$tmp/dup.sqlite" "$q AND length(c.original_hmac) = 64")
+    [ "$all" -gt 10 ] && [ "$hashed" -gt 10 ] ||
+        fail "the refused file's changes ($orig): $all rows, $hashed with an HMAC"
+    [ "$(sqlite3 "$tmp/dup.sqlite" "SELECT COUNT(*) FROM changes WHERE original_hmac = ''
+        AND original <> ''")" -eq 0 ] || fail "a change with an original but no HMAC ($orig)"
+done
+
 # ---- shards with their own trails, merged ------------------------------------------------------
 for k in 1 2 3; do
     "$DEIDTK" run "$in" -o "$tmp/sh" --key "$key" --no-ocr --shard "$k/3" \
