@@ -9,6 +9,13 @@
 
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
+/* A file's change rows are inserted this many at a time, by one statement: a small CT file
+ * has about 120, and one statement a row cost a third more of the writer thread's time. */
+#define AUDIT_CHANGE_ROWS 16
+/* The texts of one pending change row: tag_path, action, original_hmac, new_value, original,
+ * prev_hash, row_hash. */
+#define AUDIT_CHANGE_TEXTS 7
+
 struct audit_db {
     sqlite3 *db;
     char *path;               /* as opened: errors name the trail */
@@ -18,7 +25,15 @@ struct audit_db {
      * than the hashing. */
     unsigned char hbuf[1024];
     size_t hlen;
-    sqlite3_stmt *ins_file, *ins_change, *ins_finding;
+    sqlite3_stmt *ins_file, *ins_finding;
+    /* Change rows of the open file not inserted yet, their texts one after another in
+     * ch_text (offsets; (size_t)-1 for NULL), and the INSERT of n rows in ins_changes[n],
+     * prepared when first needed. */
+    sqlite3_stmt *ins_changes[AUDIT_CHANGE_ROWS + 1];
+    size_t ch_off[AUDIT_CHANGE_ROWS][AUDIT_CHANGE_TEXTS];
+    size_t ch_n;
+    char *ch_text;
+    size_t ch_len, ch_cap;
     /* Writes are batched: one transaction (`batch`, for run_id, holding the write lock)
      * spans several files; each file is a savepoint inside it (`in_tx`), so a file is kept
      * or dropped whole. The chain tails are valid while the batch is open. */

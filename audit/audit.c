@@ -476,8 +476,10 @@ void audit_close(audit_db *db)
     unit_abort(db);
     audit_flush(db, NULL, 0);
     sqlite3_finalize(db->ins_file);
-    sqlite3_finalize(db->ins_change);
+    for (size_t i = 0; i <= AUDIT_CHANGE_ROWS; i++)
+        sqlite3_finalize(db->ins_changes[i]);
     sqlite3_finalize(db->ins_finding);
+    free(db->ch_text);
     sqlite3_close(db->db);
     EVP_MD_CTX_free(db->md);
     EVP_MD_free(db->sha256);
@@ -506,21 +508,29 @@ static void bind_val(sqlite3_stmt *st, int i, const audit_val *v)
         sqlite3_bind_null(st, i);
 }
 
-/* Binds v to parameters first..first+n-1, then prev_hash and row_hash; the row hash covers
- * the domain, the optional link (the file row a change or finding belongs to), v and prev. */
-static int chain_insert(audit_db *db, sqlite3_stmt *st, int first, const char *domain,
-                        int has_link, const char *link, const audit_val *v, int n,
-                        const char *prev, char out[65], char *err, size_t errlen)
+/* The row hash of a row: it covers the domain, the optional link (the file row a change or
+ * finding belongs to), v and prev. */
+static void chain_hash(audit_db *db, const char *domain, int has_link, const char *link,
+                       const audit_val *v, int n, const char *prev, char out[65])
 {
     audit_h_begin(db, domain);
     if (has_link)
         audit_h_text(db, link);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         audit_h_val(db, &v[i]);
-        bind_val(st, first + i, &v[i]);
-    }
     audit_h_text(db, prev);
     audit_h_end(db, out);
+}
+
+/* Binds v to parameters first..first+n-1, then prev_hash and row_hash (chain_hash), and
+ * inserts the row. */
+static int chain_insert(audit_db *db, sqlite3_stmt *st, int first, const char *domain,
+                        int has_link, const char *link, const audit_val *v, int n,
+                        const char *prev, char out[65], char *err, size_t errlen)
+{
+    chain_hash(db, domain, has_link, link, v, n, prev, out);
+    for (int i = 0; i < n; i++)
+        bind_val(st, first + i, &v[i]);
     sqlite3_bind_text(st, first + n, prev, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, first + n + 1, out, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -633,8 +643,76 @@ static int unit_begin(audit_db *db, int64_t run_id, char *err, size_t errlen)
     return 0;
 }
 
+/* Inserts the pending change rows of the open file (see audit_change_add). */
+static int changes_flush(audit_db *db, char *err, size_t errlen)
+{
+    size_t n = db->ch_n;
+    if (n == 0)
+        return 0;
+    if (!db->ins_changes[n]) {
+        static const char head[] = "INSERT INTO changes(run_id, file_id, tag_path, action, "
+                                   "original_hmac, new_value, original, prev_hash, row_hash) "
+                                   "VALUES";
+        static const char row[] = "(?,?,?,?,?,?,?,?,?),";
+        char sql[sizeof head + AUDIT_CHANGE_ROWS * sizeof row];
+        size_t len = sizeof head - 1;
+        memcpy(sql, head, len);
+        for (size_t i = 0; i < n; i++, len += sizeof row - 1)
+            memcpy(sql + len, row, sizeof row - 1);
+        sql[len - 1] = 0;  /* the last row's comma */
+        if (prep(db, &db->ins_changes[n], sql, err, errlen) < 0)
+            return -1;
+    }
+    sqlite3_stmt *st = db->ins_changes[n];
+    for (size_t i = 0; i < n; i++) {
+        int p = (int)(i * (2 + AUDIT_CHANGE_TEXTS));
+        sqlite3_bind_int64(st, p + 1, db->run_id);
+        sqlite3_bind_int64(st, p + 2, db->file_id);
+        for (int t = 0; t < AUDIT_CHANGE_TEXTS; t++) {
+            size_t off = db->ch_off[i][t];
+            if (off == (size_t)-1)
+                sqlite3_bind_null(st, p + 3 + t);
+            else
+                sqlite3_bind_text(st, p + 3 + t, db->ch_text + off, -1, SQLITE_STATIC);
+        }
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    db->ch_n = 0;
+    db->ch_len = 0;
+    if (rc != SQLITE_DONE)
+        return audit_sqlerr(db, err, errlen, "audit trail insert");
+    return 0;
+}
+
+/* Copies s (NULL: none) into the pending texts; its offset, or -2 when out of memory. */
+static size_t pending_text(audit_db *db, const char *s)
+{
+    if (!s)
+        return (size_t)-1;
+    size_t n = strlen(s) + 1;
+    if (db->ch_len + n > db->ch_cap) {
+        size_t cap = db->ch_cap ? db->ch_cap : 4096;
+        while (cap < db->ch_len + n)
+            cap *= 2;
+        char *t = realloc(db->ch_text, cap);
+        if (!t)
+            return (size_t)-2;
+        db->ch_text = t;
+        db->ch_cap = cap;
+    }
+    memcpy(db->ch_text + db->ch_len, s, n);
+    db->ch_len += n;
+    return db->ch_len - n;
+}
+
 static int unit_end(audit_db *db, char *err, size_t errlen)
 {
+    if (changes_flush(db, err, errlen) < 0) {
+        unit_abort(db);
+        return -1;
+    }
     db->in_tx = 0;
     if (audit_exec(db, "RELEASE unit", err, errlen) < 0) {
         audit_exec(db, "ROLLBACK", NULL, 0);
@@ -648,6 +726,8 @@ static int unit_end(audit_db *db, char *err, size_t errlen)
 
 static void unit_abort(audit_db *db)
 {
+    db->ch_n = 0;
+    db->ch_len = 0;
     if (!db->in_tx)
         return;
     db->in_tx = 0;
@@ -795,22 +875,25 @@ int audit_change_add(audit_db *db, int64_t file_id, const char *tag_path, const 
         audit_seterr(err, errlen, "audit trail: change outside its file's transaction");
         return -1;
     }
-    if (prep(db, &db->ins_change, "INSERT INTO changes(run_id, file_id, tag_path, action, "
-             "original_hmac, new_value, original, prev_hash, row_hash) "
-             "VALUES(?,?,?,?,?,?,?,?,?)", err, errlen) < 0)
-        goto fail;
     const audit_val v[5] = {
         {0, 0, tag_path ? tag_path : ""}, {0, 0, action ? action : ""},
         {0, 0, original_hmac_hex}, {0, 0, new_value},
         {0, 0, db->run_originals ? original_or_null : NULL}
     };
     char out[65];
-    sqlite3_bind_int64(db->ins_change, 1, db->run_id);
-    sqlite3_bind_int64(db->ins_change, 2, file_id);
-    if (chain_insert(db, db->ins_change, 3, "changes", 1, db->file_hash, v, 5, db->tail_changes,
-                     out, err, errlen) < 0)
-        goto fail;
+    chain_hash(db, "changes", 1, db->file_hash, v, 5, db->tail_changes, out);
+    const char *texts[AUDIT_CHANGE_TEXTS] = {v[0].s, v[1].s, v[2].s, v[3].s, v[4].s,
+                                             db->tail_changes, out};
+    size_t *off = db->ch_off[db->ch_n];
+    for (int t = 0; t < AUDIT_CHANGE_TEXTS; t++)
+        if ((off[t] = pending_text(db, texts[t])) == (size_t)-2) {
+            audit_seterr(err, errlen, "audit trail: out of memory");
+            goto fail;
+        }
+    db->ch_n++;
     memcpy(db->tail_changes, out, 65);
+    if (db->ch_n == AUDIT_CHANGE_ROWS && changes_flush(db, err, errlen) < 0)
+        goto fail;
     return 0;
 fail:
     /* A file is in the trail whole or not at all. */
