@@ -376,7 +376,7 @@ static void work_file(struct run *r, size_t i, struct job *j)
         j->failed = 1;
         free(out);
     } else {
-        j->out_path = out;  /* only a file that was written and verified has one */
+        j->out_path = out;  /* only a file written and verified has one (see above) */
     }
 }
 
