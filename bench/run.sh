@@ -318,7 +318,7 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     echo "Targets:"
     echo
     r=$(ratio run_j1 loadsave)
-    echo "- run tags-only vs DCMTK load+save (1 thread): $r (target >= 50%: $(verdict "$r" 50 ge))"
+    echo "- run tags-only, one worker (and the writer thread), vs DCMTK load+save in one thread: $r (target >= 50%: $(verdict "$r" 50 ge))"
     r=$(ratio ct_run_j1 ct_loadsave)
     echo "- the same on 512x512 CT copies: $r (target >= 50%: $(verdict "$r" 50 ge))"
     echo "- no target: DCMTK's own part of a verified run (load, save, read back, walk) is at $(ratio reread loadsave) of load+save (512x512 copies: $(ratio ct_reread ct_loadsave)); run is at $(ratio run_j1 reread) of it ($(ratio ct_run_j1 ct_reread))"
@@ -341,7 +341,7 @@ out=$here/results-$(date +%Y-%m-%d)$suffix.md
     if [ "$scale" -gt 0 ]; then
         echo "- run over $n_sa files vs $n_sf of them (no target; 1.00 is linear): time per file x$(per_file scale_all scale_few)"
     fi
-    echo "- vs gdcmanon (1 thread): deidtk run at $(ratio run_j1 gdcm_dumb) of dumb mode, $(ratio run_j1 gdcm_basic) of basic-profile mode"
+    echo "- vs gdcmanon (one thread; run with one worker): deidtk run at $(ratio run_j1 gdcm_dumb) of dumb mode, $(ratio run_j1 gdcm_basic) of basic-profile mode"
 } >"$work/results.md"
 cp "$work/results.md" "$out"
 cat "$out"
