@@ -28,7 +28,7 @@ struct job {
     char err[512];
     char *out_path;
     char input_sha[65], output_sha[65];
-    unsigned char *in_bytes, *out_bytes;  /* kept for the writer to hash, when not hashed */
+    unsigned char *in_bytes, *out_bytes;  /* kept for the writer to hash (and verify) */
     size_t in_len, out_len;
     int verify_late;             /* the writer verifies out_bytes (see work_file()) */
     char original_patient[65];   /* HMAC of the original Patient ID: dataset-wide checks */

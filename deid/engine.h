@@ -33,8 +33,8 @@ typedef struct deid_engine {
     int record_originals;
     /* The changes get original_hmac (for an audit trail); off, they carry none. The engine
      * keeps each original value in deid_change.original, and deid_result_hash_originals()
-     * makes the HMACs: they cost as much as the rest of the engine, and a caller can have
-     * them made on a thread with time to spare. */
+     * makes the HMACs: they were a sixth of the engine's time, and a caller can have them
+     * made on a thread with time to spare. */
     int hash_originals;
 } deid_engine;
 
