@@ -92,24 +92,6 @@ static const char *usage_text =
 
 /* ---- the work of one file (worker threads) ---------------------------------------- */
 
-static int same_contents(const char *a, const char *b)
-{
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    char x[65536], y[65536];
-    while (same) {
-        size_t na = fread(x, 1, sizeof x, fa), nb = fread(y, 1, sizeof y, fb);
-        same = na == nb && memcmp(x, y, na) == 0;
-        if (na < sizeof x)
-            break;
-    }
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    return same;
-}
-
 /* Two inputs with one SOP Instance UID make one output. The same bytes sent twice are a
  * harmless duplicate (1: skip it); different contents under one UID are a data problem a
  * person must settle (-1: an error, which blocks). 0: claimed; -2: out of memory. */
@@ -120,7 +102,7 @@ static int claim_output(struct run *r, const char *path, const char *input)
     int added = cli_strmap_add(r->claims, path, (void *)input, &other);
     pthread_mutex_unlock(&r->out_mu);
     if (added == 0)
-        return same_contents(other, input) ? 1 : -1;
+        return report_same_files(other, input) == 1 ? 1 : -1;
     return added > 0 ? 0 : -2;
 }
 

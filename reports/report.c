@@ -1203,9 +1203,7 @@ static ssize_t read_full(int fd, char *buf, size_t n)
     return (ssize_t)got;
 }
 
-/* 1 when the regular files at a and b hold the same bytes, 0 when they differ, -1 (errno
- * set) when one cannot be read. */
-static int same_bytes(const char *a, const char *b)
+int report_same_files(const char *a, const char *b)
 {
     off_t sa = 0, sb = 0;
     int fa = open_regular(a, &sa), fb = fa >= 0 ? open_regular(b, &sb) : -1;
@@ -1244,7 +1242,7 @@ static char *shard_clash(const rep_file *f, const rep_file *const *earlier, size
     char msg[1024];
     /* The SHA-256 each run recorded says it without the files (moved or not copied yet). */
     int same = f->sha256 && (*hit)->sha256 ? strcmp(f->sha256, (*hit)->sha256) == 0
-                                           : same_bytes(other, f->path);
+                                           : report_same_files(other, f->path);
     *status = same == 1 ? "skipped" : "error";
     if (same == 1)
         snprintf(msg, sizeof msg, "the same file as %s, written by another shard: skipped",

@@ -20,6 +20,11 @@ typedef struct report report;
  * U+FFFD. malloc'd; NULL when out of memory or s is NULL. */
 char *report_utf8(const char *s);
 
+/* 1 when the regular files at a and b hold the same bytes, 0 when they differ, -1 (errno
+ * set; EINVAL: not a regular file) when one cannot be read. Merging compares shards'
+ * outputs with it, and run two inputs that make one output. */
+int report_same_files(const char *a, const char *b);
+
 /* A new empty report for `command` ("run" or "verify"); the gate fails on "policy" until
  * report_set_gate() says otherwise. Returns NULL when out of memory. Free with
  * report_free(). */
